@@ -1,0 +1,27 @@
+/** Environment configuration of the stand-alone sandbox directory process. */
+import { ConfigurationError } from '../../shared/domain/errors.js';
+
+export interface SandboxProcessConfig {
+  dataDir: string;
+  host: string;
+  port: number;
+  baseUrl: string;
+  ssaIssuer: string | undefined;
+}
+
+export function loadSandboxConfig(env: NodeJS.ProcessEnv = process.env): SandboxProcessConfig {
+  const dataDir = env.DCR_DATA_DIR || './var';
+  const host = env.DCR_SANDBOX_HOST || '127.0.0.1';
+  const rawPort = env.DCR_SANDBOX_PORT || '8444';
+  if (!/^\d{1,5}$/.test(rawPort) || Number(rawPort) > 65535) {
+    throw new ConfigurationError('DCR_SANDBOX_PORT', `must be a port number 0-65535, got ${JSON.stringify(rawPort)}`);
+  }
+  const port = Number(rawPort);
+  const baseUrl = env.DCR_SANDBOX_BASE_URL || `https://localhost:${port}`;
+  if (!URL.canParse(baseUrl) || new URL(baseUrl).protocol !== 'https:') {
+    throw new ConfigurationError('DCR_SANDBOX_BASE_URL', `must be an https URL, got ${JSON.stringify(baseUrl)}`);
+  }
+  // DCR_SSA_ISSUER may list several accepted issuers (comma list); the sandbox issues as the first.
+  const ssaIssuer = env.DCR_SSA_ISSUER?.split(',').map((s) => s.trim()).find((s) => s !== '');
+  return { dataDir, host, port, baseUrl: baseUrl.replace(/\/+$/, ''), ssaIssuer };
+}

@@ -1,0 +1,94 @@
+/** Software Statement Assertions in the OBIE shape (SPEC §3.1, §3.2), signed PS256 by the directory. */
+import { randomUUID } from 'node:crypto';
+import { SignJWT } from 'jose';
+import type { JWTPayload } from 'jose';
+import type { CryptoKey } from './webcrypto.js';
+
+export const DEFAULT_SSA_ISSUER = 'OpenBanking Ltd';
+export const SSA_ALG = 'PS256';
+
+export interface SsaSubject {
+  issuer: string;
+  orgId: string;
+  orgName: string;
+  orgStatus: string;
+  softwareId: string;
+  clientName: string;
+  /** The example host of the software (`<name>.example.com`). */
+  host: string;
+  roles: string[];
+  redirectUris: string[];
+  softwareJwksUrl: string;
+  softwareJwksRevokedUrl: string;
+  orgJwksUrl: string;
+  orgJwksRevokedUrl: string;
+}
+
+/** OBIE SSA claims; no `exp` (OBIE defines none). */
+export function ssaClaims(s: SsaSubject, now = new Date()): JWTPayload {
+  const origin = `https://${s.host}`;
+  return {
+    iss: s.issuer,
+    iat: Math.floor(now.getTime() / 1000),
+    jti: randomUUID(),
+    software_environment: 'sandbox',
+    software_mode: 'Test',
+    software_id: s.softwareId,
+    software_client_id: s.softwareId,
+    software_client_name: s.clientName.slice(0, 40),
+    software_client_description: `Sandbox software ${s.clientName} of ${s.orgName}`.slice(0, 256),
+    software_version: '1.0',
+    software_client_uri: `${origin}/`,
+    software_redirect_uris: [...s.redirectUris],
+    software_roles: [...s.roles],
+    organisation_competent_authority_claims: {
+      authority_id: 'FCAGBR',
+      registration_id: '123456',
+      status: 'Active',
+      authorisations: [{ member_state: 'GB', roles: [...s.roles] }],
+    },
+    software_logo_uri: `${origin}/logo.png`,
+    org_status: s.orgStatus,
+    org_id: s.orgId,
+    org_name: s.orgName.slice(0, 140),
+    org_contacts: [
+      { name: 'Business contact', email: `business@${s.host}`, phone: '+440000000001', type: 'Business' },
+      { name: 'Technical contact', email: `tech@${s.host}`, phone: '+440000000002', type: 'Technical' },
+    ],
+    org_jwks_endpoint: s.orgJwksUrl,
+    org_jwks_revoked_endpoint: s.orgJwksRevokedUrl,
+    software_jwks_endpoint: s.softwareJwksUrl,
+    software_jwks_revoked_endpoint: s.softwareJwksRevokedUrl,
+    software_policy_uri: `${origin}/policy`,
+    software_tos_uri: `${origin}/tos`,
+  };
+}
+
+/**
+ * Merges test overrides into claims: a key whose override value is `undefined` is removed, any
+ * other value replaces the claim (shallow).
+ */
+export function applyOverrides(claims: JWTPayload, overrides: Record<string, unknown> | undefined): JWTPayload {
+  if (!overrides) return claims;
+  const out: Record<string, unknown> = { ...claims };
+  for (const [k, v] of Object.entries(overrides)) {
+    if (v === undefined) delete out[k];
+    else out[k] = v;
+  }
+  return out as JWTPayload;
+}
+
+/** Signs SSAs with the directory key (imported once). */
+export class SsaSigner {
+  readonly kid: string;
+  readonly #key: CryptoKey;
+
+  constructor(key: CryptoKey, kid: string) {
+    this.#key = key;
+    this.kid = kid;
+  }
+
+  async sign(claims: JWTPayload): Promise<string> {
+    return new SignJWT(claims).setProtectedHeader({ alg: SSA_ALG, kid: this.kid, typ: 'JWT' }).sign(this.#key);
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * Inputs of the pure metadata validation (SPEC §4 steps 7, 8, 10–18).
+ */
+import type { RdnSequence, SubjectAltNames } from '../../../shared/pki/dn.js';
+import type { BodyEnvelope, Profile } from '../../../shared/profiles/index.js';
+import type { RegisteredMetadata } from './registered-metadata.js';
+
+/** The mTLS client certificate, as far as the metadata rules need it. */
+export interface ClientCertificateInfo {
+  /** Subject in ASN.1 order (`certificateSubject(pem)` from shared/pki/dn.ts). */
+  readonly subject: RdnSequence;
+  /** PEM of the leaf certificate; needed only for `tls_client_auth_san_*` (SANs are read from it). */
+  readonly pem?: string;
+  /** Pre-extracted SANs (takes precedence over `pem`). */
+  readonly subjectAltNames?: SubjectAltNames;
+  /**
+   * The JOSE stage found this certificate's key/thumbprint in the software's active JWKS (SPEC §7.3
+   * "alternative binding"); binds the certificate to the SSA on its own.
+   */
+  readonly inSoftwareJwks?: boolean;
+}
+
+/** Bank policy for this evaluation (configuration plus the pinned clock). */
+export interface MetadataPolicy {
+  /** Accepted `aud` values (`DCR_AUDIENCE`). */
+  readonly audiences: readonly string[];
+  /** Trusted SSA issuers (`DCR_SSA_ISSUER`). */
+  readonly ssaIssuers: readonly string[];
+  /** Current time, epoch seconds. */
+  readonly now: number;
+  /** Overrides the profile leeway (clamped to 0..60 s, SPEC §2.4). */
+  readonly leewaySeconds?: number;
+  /**
+   * Overrides the profile's SSA max age (`DCR_SSA_MAX_AGE_SECONDS`); null disables the age check,
+   * undefined keeps the profile default.
+   */
+  readonly ssaMaxAgeSeconds?: number | null;
+  /** Overrides the profile's max `exp - iat` (`DCR_MAX_REQUEST_LIFETIME_SECONDS`, ≥ 3600). */
+  readonly maxRequestLifetimeSeconds?: number;
+}
+
+/** An update (RFC 7592 PUT): the existing client's identity. */
+export interface UpdateTarget {
+  /** `{ClientId}` of the path. */
+  readonly clientId: string;
+  readonly existing: Pick<RegisteredMetadata, 'software_id' | 'org_id'>;
+}
+
+export interface MetadataInput {
+  readonly profile: Profile;
+  /** Verified request JWT payload, or the JSON body in JSON profiles. */
+  readonly claims: Readonly<Record<string, unknown>>;
+  /** Verified SSA payload; null only when the profile's SSA is optional and none was sent. */
+  readonly ssa: Readonly<Record<string, unknown>> | null;
+  /** The mTLS client certificate. */
+  readonly certificate: ClientCertificateInfo | null;
+  readonly policy: MetadataPolicy;
+  /** How the request arrived; default `profile.body.defaultEnvelope`. JWT claim rules run for `jws` only. */
+  readonly envelope?: BodyEnvelope;
+  /** Present for PUT /register/{ClientId}. */
+  readonly update?: UpdateTarget;
+}
+
+/** Internal: what every rule module receives. */
+export interface RuleContext {
+  readonly profile: Profile;
+  readonly claims: Readonly<Record<string, unknown>>;
+  readonly ssa: Readonly<Record<string, unknown>> | null;
+  readonly certificate: ClientCertificateInfo | null;
+  readonly policy: MetadataPolicy;
+  readonly envelope: BodyEnvelope;
+  readonly now: number;
+  readonly leeway: number;
+}

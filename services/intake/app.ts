@@ -1,0 +1,87 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Profile } from '../../shared/profiles/types.js';
+import { clientCertificatePlugin } from './plugins/client-certificate.js';
+import { errorsPlugin } from './plugins/errors.js';
+import { discoveryRoute } from './routes/discovery.get.js';
+import { healthRoutes } from './routes/health.js';
+import { registerPostRoute } from './routes/register.post.js';
+import { requestStatusRoute } from './routes/request-status.get.js';
+import type { SubmissionDeps } from './submission.js';
+
+/** FAPI 1.0 Advanced §8.5 cipher suites for TLS 1.2 (TLS 1.3 suites are all acceptable). */
+export const FAPI_TLS12_CIPHERS = [
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'DHE-RSA-AES128-GCM-SHA256',
+  'DHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+];
+const TLS13_CIPHERS = ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256'];
+
+export interface IntakeAppOptions {
+  deps: SubmissionDeps;
+  profile: Profile;
+  publicUrl: string;
+  syncWaitMs: number;
+  tls: { certPem: string; keyPem: string; clientCaPems: string[] };
+  clientCertHeader?: string;
+  trustedProxies?: string[];
+  ready: () => Promise<void>;
+  logger?: FastifyBaseLogger;
+  /** Extra discovery members (the AS's metadata). */
+  discoveryExtra?: () => Record<string, unknown>;
+  maxBodyBytes?: number;
+}
+
+/**
+ * The intake service as a Fastify instance over HTTPS with mutual TLS. The handshake asks for a
+ * client certificate but does not abort without one, so a request without a certificate gets a
+ * clear 401 JSON answer instead of a TLS alert, and health checks need none.
+ */
+export async function buildIntakeApp(options: IntakeAppOptions): Promise<FastifyInstance> {
+  const maxBodyBytes = options.maxBodyBytes ?? 64 * 1024;
+  const app = Fastify({
+    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    https: {
+      key: options.tls.keyPem,
+      cert: options.tls.certPem,
+      ca: options.tls.clientCaPems,
+      requestCert: true,
+      rejectUnauthorized: false,
+      minVersion: 'TLSv1.2',
+      ciphers: [...TLS13_CIPHERS, ...FAPI_TLS12_CIPHERS].join(':'),
+      honorCipherOrder: true,
+    },
+    bodyLimit: maxBodyBytes,
+    connectionTimeout: 30_000,
+    requestTimeout: 30_000,
+    keepAliveTimeout: 5_000,
+    return503OnClosing: true,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => crypto.randomUUID(),
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
+  });
+
+  app.removeAllContentTypeParsers();
+  const asString = (_req: unknown, body: string, done: (err: Error | null, body?: string) => void) => done(null, body);
+  app.addContentTypeParser(['application/jwt', 'application/jose'], { parseAs: 'string', bodyLimit: maxBodyBytes }, asString);
+  // JSON bodies are kept as text: the registration is parsed strictly (duplicate members) downstream.
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: maxBodyBytes }, asString);
+
+  await app.register(errorsPlugin);
+  await app.register(clientCertificatePlugin, {
+    clientCas: options.tls.clientCaPems,
+    ...(options.clientCertHeader ? { header: options.clientCertHeader } : {}),
+    trustedProxies: options.trustedProxies ?? [],
+  });
+  await app.register(healthRoutes, { ready: options.ready });
+  await app.register(discoveryRoute, {
+    profile: options.profile,
+    publicUrl: options.publicUrl,
+    ...(options.discoveryExtra ? { extra: options.discoveryExtra } : {}),
+  });
+  await app.register(registerPostRoute, { deps: options.deps, profile: options.profile, syncWaitMs: options.syncWaitMs, maxBodyBytes });
+  await app.register(requestStatusRoute, { deps: options.deps });
+  return app;
+}

@@ -1,0 +1,102 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { Type } from 'typebox';
+import type { Profile } from '../../../shared/profiles/types.js';
+import type { Registration } from '../../../shared/domain/registration.js';
+import { JwsFormatError, parseCompactJws } from '../../../shared/jose/compact-jws.js';
+import { HttpError } from '../plugins/errors.js';
+import { awaitSettled, recordSubmission, registrationBody, type SubmissionDeps } from '../submission.js';
+import { ErrorBody, RegistrationAccepted } from './schemas.js';
+
+export interface RegisterRouteOptions {
+  deps: SubmissionDeps;
+  profile: Profile;
+  syncWaitMs: number;
+  maxBodyBytes: number;
+}
+
+export function mediaType(header: string | undefined): string {
+  return (header ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+}
+
+/** Intake's cheap check of the body shape (SPEC §4 steps 4–5); the verifier does the rest. */
+export function checkBodyShape(profile: Profile, contentType: string, body: string, maxBodyBytes: number): void {
+  const envelope = profile.body.envelopes[contentType];
+  if (!envelope) {
+    throw new HttpError(415, 'invalid_request', `Content-Type must be one of ${profile.body.contentTypes.join(', ')} in profile ${profile.name}`);
+  }
+  if (envelope === 'jws') {
+    try {
+      parseCompactJws(body, { what: 'request', allowedAlgorithms: profile.algorithms.request, maxBytes: maxBodyBytes, typ: ['JWT'] });
+    } catch (error) {
+      if (error instanceof JwsFormatError) throw new HttpError(400, 'invalid_client_metadata', error.message);
+      throw error;
+    }
+  } else {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      throw new HttpError(400, 'invalid_client_metadata', 'the body is not valid JSON');
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw new HttpError(400, 'invalid_client_metadata', 'the body must be a JSON object');
+    }
+  }
+}
+
+/** Answers with the registration's state: 201/200 registered, 400 rejected, else 202 (poll). */
+export function answer(reply: FastifyReply, deps: SubmissionDeps, registration: Registration, successStatus: 200 | 201) {
+  reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+  if (registration.status === 'registered') {
+    const body = registrationBody(deps, registration);
+    if (body) {
+      if (typeof body.registration_client_uri === 'string') reply.header('location', body.registration_client_uri);
+      return reply.code(successStatus).send(body);
+    }
+  }
+  if (registration.status === 'rejected' && registration.outcome?.error) {
+    return reply.code(400).send({ error: registration.outcome.error, error_description: registration.outcome.error_description ?? '' });
+  }
+  reply.header('location', `/register/requests/${registration.id}`);
+  return reply.code(202).send({ request_id: registration.id, status: registration.status });
+}
+
+export function wantsAsync(prefer: string | string[] | undefined): boolean {
+  const values = Array.isArray(prefer) ? prefer : prefer ? [prefer] : [];
+  return values.some((v) => v.split(',').some((p) => p.trim().toLowerCase() === 'respond-async'));
+}
+
+/** `POST /register` (RFC 7591 §3.1, OBIE DCR 3.x): record, queue, and answer within DCR_SYNC_WAIT_MS. */
+export async function registerPostRoute(app: FastifyInstance, options: RegisterRouteOptions) {
+  const { deps, profile } = options;
+  app.post(
+    '/register',
+    {
+      config: { mtls: true },
+      bodyLimit: options.maxBodyBytes,
+      schema: {
+        headers: Type.Object({ prefer: Type.Optional(Type.String()) }),
+        response: { 202: RegistrationAccepted, 400: ErrorBody, 401: ErrorBody, 413: ErrorBody, 415: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const contentType = mediaType(request.headers['content-type']);
+      const body = typeof request.body === 'string' ? request.body : Buffer.isBuffer(request.body) ? request.body.toString('utf8') : '';
+      checkBodyShape(profile, contentType, body, options.maxBodyBytes);
+      const certificate = request.clientCertificate;
+      if (!certificate) throw new HttpError(401, 'invalid_client', 'a client certificate is required');
+      const traceparent = typeof request.headers.traceparent === 'string' ? request.headers.traceparent : undefined;
+      const { registration } = await recordSubmission(deps, {
+        kind: 'create',
+        body: body.trim(),
+        contentType,
+        certificate,
+        ...(traceparent ? { traceparent } : {}),
+      });
+      request.log.info({ requestId: registration.id }, 'registration received');
+      const wait = wantsAsync(request.headers.prefer) ? 0 : options.syncWaitMs;
+      const settled = await awaitSettled(deps, registration, wait);
+      return answer(reply, deps, settled, 201);
+    },
+  );
+}

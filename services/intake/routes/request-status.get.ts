@@ -1,0 +1,46 @@
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import { HttpError } from '../plugins/errors.js';
+import { registrationBody, type SubmissionDeps } from '../submission.js';
+import { ErrorBody, RequestStatus } from './schemas.js';
+
+/** `GET /register/requests/{request_id}`: status polling, only for the submitting organisation. */
+export async function requestStatusRoute(app: FastifyInstance, options: { deps: SubmissionDeps }) {
+  const { deps } = options;
+  app.get(
+    '/register/requests/:requestId',
+    {
+      config: { mtls: true },
+      schema: {
+        params: Type.Object({ requestId: Type.String({ maxLength: 64 }) }),
+        response: { 200: RequestStatus, 401: ErrorBody, 404: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const { requestId } = request.params as { requestId: string };
+      const registration = await deps.store.getRegistration(requestId);
+      // Another organisation's request is indistinguishable from an unknown one.
+      if (!registration || registration.certificate.tppIdentity !== request.clientCertificate?.tppIdentity) {
+        throw new HttpError(404, 'not_found', 'no such registration request for this client certificate');
+      }
+      const body: Record<string, unknown> = {
+        request_id: registration.id,
+        status: registration.status,
+        submitted_at: registration.submittedAt,
+        updated_at: registration.updatedAt,
+      };
+      if (registration.clientId && registration.status === 'registered') body.client_id = registration.clientId;
+      const response = registration.status === 'registered' ? registrationBody(deps, registration) : null;
+      if (response) body.registration = response;
+      if (registration.status === 'rejected' && registration.outcome?.error) {
+        body.error = registration.outcome.error;
+        body.error_description = registration.outcome.error_description ?? '';
+      }
+      if (registration.status === 'failed') {
+        body.error = 'temporarily_unavailable';
+        body.error_description = 'the registration could not be completed for a reason on our side; operators will retry it';
+      }
+      return reply.header('cache-control', 'no-store').send(body);
+    },
+  );
+}

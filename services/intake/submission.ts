@@ -1,0 +1,90 @@
+import { registrationEvent, stageJob } from '../../shared/domain/events.js';
+import { newRequestId, sha256Base64url } from '../../shared/domain/ids.js';
+import { isSettled, type PresentedCertificate, type Registration, type RequestKind } from '../../shared/domain/registration.js';
+import type { JobDispatcher } from '../../shared/outbox/dispatcher.js';
+import type { OutcomeSignal } from '../../shared/ports/signal.js';
+import type { Store } from '../../shared/ports/store.js';
+import type { TokenSealer } from '../../shared/crypto/token-sealer.js';
+
+export interface SubmissionDeps {
+  store: Store;
+  dispatcher: JobDispatcher;
+  signal: OutcomeSignal;
+  sealer: TokenSealer;
+  /** Wakes the in-process outbox relay after a commit that carries events. */
+  onCommitted?: () => void;
+}
+
+export interface Submission {
+  kind: RequestKind;
+  body: string;
+  contentType: string;
+  certificate: PresentedCertificate;
+  clientId?: string;
+  traceparent?: string;
+}
+
+/**
+ * Records a submission durably with its `received` event and its verification job in one write,
+ * then hands the job to the queue. Resubmitting the same bytes from the same TPP (same certificate)
+ * returns the first request: never a second client.
+ */
+export async function recordSubmission(deps: SubmissionDeps, submission: Submission): Promise<{ registration: Registration; duplicate: boolean }> {
+  const now = new Date();
+  const id = newRequestId();
+  const registration: Registration = {
+    id,
+    kind: submission.kind,
+    clientId: submission.clientId ?? null,
+    status: 'received',
+    generation: 0,
+    submissionKey: sha256Base64url(`${submission.kind}\n${submission.clientId ?? ''}\n${submission.certificate.thumbprint}\n${submission.body}`),
+    contentType: submission.contentType,
+    body: submission.body,
+    certificate: submission.certificate,
+    submittedAt: now.toISOString(),
+    updatedAt: now.toISOString(),
+    attempts: {},
+    history: [{ at: now.toISOString(), event: 'transition', to: 'received', actor: submission.certificate.tppIdentity }],
+    version: 0,
+    traceparent: submission.traceparent ?? null,
+  };
+  const outbox = [registrationEvent('dcr.registration.received', registration, now), stageJob('verify', id, 0, now, submission.traceparent)];
+  const result = await deps.store.insertRegistration(registration, outbox);
+  if (result.inserted) {
+    await deps.dispatcher.dispatch(id, outbox);
+    deps.onCommitted?.();
+  }
+  return { registration: result.registration, duplicate: !result.inserted };
+}
+
+/** Waits up to `timeoutMs` for the registration to settle; returns its latest state either way. */
+export async function awaitSettled(deps: SubmissionDeps, registration: Registration, timeoutMs: number): Promise<Registration> {
+  if (isSettled(registration.status) || timeoutMs <= 0) return registration;
+  const deadline = Date.now() + timeoutMs;
+  const watch = deps.signal.watch(registration.id);
+  try {
+    let latest: Registration | null = registration;
+    for (;;) {
+      latest = (await deps.store.getRegistration(registration.id)) ?? latest;
+      if (isSettled(latest.status)) return latest;
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) return latest;
+      // The signal is best effort: re-read the store at least every 500 ms.
+      await watch.wait(Math.min(remaining, 500));
+    }
+  } finally {
+    watch.dispose();
+  }
+}
+
+/** The registration response as the TPP receives it: the stored body plus the unsealed token. */
+export function registrationBody(deps: Pick<SubmissionDeps, 'sealer'>, registration: Registration): Record<string, unknown> | null {
+  const response = registration.outcome?.response;
+  if (!response) return null;
+  const body: Record<string, unknown> = { ...response };
+  if (registration.sealedToken) {
+    body.registration_access_token = deps.sealer.open(registration.sealedToken, registration.id);
+  }
+  return body;
+}

@@ -1,0 +1,157 @@
+import { compactVerify, errors as joseErrors } from 'jose';
+import { reject, RegistrationRejection, RetryableFailure } from '../../shared/domain/errors.js';
+import type { PresentedCertificate, VerifiedRequest } from '../../shared/domain/registration.js';
+import { FetchFailed, FetchRefused } from '../../shared/http/outbound-fetcher.js';
+import { JwsFormatError, parseCompactJws, type CompactJws } from '../../shared/jose/compact-jws.js';
+import { KeyNotFound, type KeyResolver, type ResolvedKey } from '../../shared/jose/key-resolver.js';
+import { parseStrictJson } from '../../shared/jose/strict-json.js';
+import { certificateSubject } from '../../shared/pki/dn.js';
+import { envelopeForContentType, type Profile } from '../../shared/profiles/index.js';
+import { validateRegistrationMetadata } from './metadata/validate.js';
+import type { MetadataPolicy } from './metadata/types.js';
+
+const MAX_SSA_BYTES = 16 * 1024;
+const MAX_BODY_BYTES = 64 * 1024;
+
+export interface VerifyInput {
+  body: string;
+  contentType: string;
+  certificate: PresentedCertificate;
+  requestId: string;
+}
+
+export interface VerifyDeps {
+  profile: Profile;
+  /** Keys of the directory's SSA signatures (`DCR_DIRECTORY_JWKS_URL`). */
+  directoryJwksUrl: string;
+  keys: KeyResolver;
+  policy: Omit<MetadataPolicy, 'now'>;
+  /** Reserves `(software_id, jti)` for this request until `expiresAt`. */
+  reserveJti: (key: string, requestId: string, expiresAt: number) => Promise<'reserved' | 'conflict'>;
+  now: () => number;
+}
+
+function asRejection(error: unknown, code: 'invalid_client_metadata' | 'invalid_software_statement', subject: string): never {
+  if (error instanceof RegistrationRejection) throw error;
+  if (error instanceof JwsFormatError) throw new RegistrationRejection(code, error.message);
+  if (error instanceof FetchRefused) throw reject.softwareStatement(`${subject}: ${error.message}`);
+  if (error instanceof FetchFailed) throw new RetryableFailure('directory_unreachable', `${subject}: ${error.message}`, { cause: error });
+  if (error instanceof KeyNotFound) throw new RegistrationRejection(code, `${subject}: ${error.message}`);
+  throw error;
+}
+
+async function verifySignature(jws: CompactJws, key: ResolvedKey, code: 'invalid_client_metadata' | 'invalid_software_statement', what: string) {
+  const alg = jws.header.alg as string;
+  if (alg !== key.alg) throw new RegistrationRejection(code, `${what}: alg '${alg}' does not match the key '${jws.header.kid as string}' (${key.alg})`);
+  try {
+    await compactVerify(jws.compact, key.key, { algorithms: [key.alg] });
+  } catch (error) {
+    if (error instanceof joseErrors.JWSSignatureVerificationFailed || error instanceof joseErrors.JOSEError) {
+      throw new RegistrationRejection(code, `${what}: signature verification failed`);
+    }
+    throw error;
+  }
+}
+
+/**
+ * The verifier's checks in SPEC §4 order: request JWS shape (5) and claims (7), SSA signature
+ * against the directory keys only (8), request signature against the software JWKS named by the
+ * verified SSA (9), then the metadata rules (10–18) and the `jti` replay reservation (13).
+ * Keys never come from the token itself. Throws {@link RegistrationRejection} or
+ * {@link RetryableFailure}.
+ */
+export async function verifyRegistrationRequest(input: VerifyInput, deps: VerifyDeps): Promise<VerifiedRequest> {
+  const { profile } = deps;
+  const envelope = envelopeForContentType(profile, input.contentType);
+  if (!envelope) throw reject.metadata(`Content-Type '${input.contentType}' is not accepted in profile ${profile.name}`);
+
+  let request: CompactJws | null = null;
+  let claims: Record<string, unknown>;
+  if (envelope === 'jws') {
+    try {
+      request = parseCompactJws(input.body, { what: 'request', allowedAlgorithms: profile.algorithms.request, maxBytes: MAX_BODY_BYTES, typ: ['JWT'] });
+    } catch (error) {
+      asRejection(error, 'invalid_client_metadata', 'request');
+    }
+    claims = request.payload;
+  } else {
+    let parsed: unknown;
+    try {
+      parsed = parseStrictJson(input.body);
+    } catch (error) {
+      throw reject.metadata(`the body is not a valid JSON object: ${(error as Error).message}`);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw reject.metadata('the body must be a JSON object');
+    claims = parsed as Record<string, unknown>;
+  }
+
+  // SSA (SPEC §3.4 steps 1–2): only the configured directory keys.
+  const statement = claims.software_statement;
+  let ssa: Record<string, unknown> | null = null;
+  if (statement === undefined) {
+    if (profile.ssa.required) throw reject.softwareStatement('software_statement is required');
+  } else {
+    if (typeof statement !== 'string') throw reject.softwareStatement('software_statement must be a compact JWS string');
+    let ssaJws: CompactJws;
+    try {
+      ssaJws = parseCompactJws(statement, { what: 'software_statement', allowedAlgorithms: profile.algorithms.ssa, maxBytes: MAX_SSA_BYTES, typ: ['JWT'] });
+    } catch (error) {
+      asRejection(error, 'invalid_software_statement', 'software_statement');
+    }
+    try {
+      const key = await deps.keys.resolve(deps.directoryJwksUrl, ssaJws.header.kid as string);
+      await verifySignature(ssaJws, key, 'invalid_software_statement', 'software_statement');
+    } catch (error) {
+      if (error instanceof FetchRefused || error instanceof FetchFailed) {
+        throw new RetryableFailure('directory_unreachable', `directory JWKS: ${error.message}`, { cause: error });
+      }
+      asRejection(error, 'invalid_software_statement', 'software_statement');
+    }
+    ssa = ssaJws.payload;
+  }
+
+  // Request signature (step 9): the key must come from the JWKS the verified SSA names.
+  const jwksClaim = profile.ssa.claims.jwksUri;
+  const softwareJwksUri = ssa && typeof ssa[jwksClaim] === 'string' ? (ssa[jwksClaim] as string) : '';
+  if (request) {
+    if (!softwareJwksUri) throw reject.softwareStatement(`software_statement: '${jwksClaim}' is required to verify the request signature`);
+    try {
+      const key = await deps.keys.resolve(softwareJwksUri, request.header.kid as string);
+      await verifySignature(request, key, 'invalid_client_metadata', 'request');
+    } catch (error) {
+      asRejection(error, 'invalid_client_metadata', `request (keys from ${jwksClaim})`);
+    }
+  }
+
+  // Metadata rules (steps 10–18), pure.
+  const now = deps.now();
+  const metadata = validateRegistrationMetadata({
+    profile,
+    claims,
+    ssa,
+    certificate: { subject: certificateSubject(input.certificate.pem), pem: input.certificate.pem },
+    policy: { ...deps.policy, now },
+    envelope,
+  });
+
+  const softwareId = String(metadata.software_id ?? '');
+  const orgId = String(metadata.org_id ?? '');
+
+  // Replay (step 13, SPEC §10.4): a jti is good for one request of this software until it expires.
+  if (typeof claims.jti === 'string') {
+    const exp = typeof claims.exp === 'number' ? claims.exp : now + 3600;
+    const leeway = deps.policy.leewaySeconds ?? profile.time.leewaySeconds;
+    const outcome = await deps.reserveJti(`${softwareId}:${claims.jti}`, input.requestId, exp + leeway);
+    if (outcome === 'conflict') throw reject.metadata(`jti: '${claims.jti.slice(0, 64)}' has already been used (replayed request)`);
+  }
+
+  return {
+    claims,
+    ssa: ssa ?? {},
+    metadata: metadata as unknown as Record<string, unknown>,
+    signingKid: request ? (request.header.kid as string) : '',
+    softwareJwksUri,
+    orgId,
+    softwareId,
+  };
+}

@@ -1,0 +1,107 @@
+import { Queue, Worker, type Job } from 'bullmq';
+import type { Stage } from '../../domain/registration.js';
+import {
+  backoffDelay,
+  type QueueCounts,
+  type RetryPolicy,
+  type StageConsumer,
+  type StageHandler,
+  type StageJobData,
+  type WorkQueue,
+} from '../../ports/queue.js';
+
+export interface BullMqQueueOptions {
+  redisUrl: string;
+  namespace: string;
+  policy: RetryPolicy;
+}
+
+function connectionOf(url: string) {
+  const u = new URL(url);
+  return {
+    host: u.hostname,
+    port: Number(u.port || 6379),
+    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
+    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+    ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
+    ...(u.pathname.length > 1 ? { db: Number(u.pathname.slice(1)) } : {}),
+    // BullMQ workers block on Redis: never give up reconnecting.
+    maxRetriesPerRequest: null,
+    enableOfflineQueue: true,
+  };
+}
+
+/** The distributed {@link WorkQueue}: one BullMQ queue per stage; retries are BullMQ `attempts`. */
+export class BullMqQueue implements WorkQueue {
+  readonly #options: BullMqQueueOptions;
+  readonly #queues = new Map<Stage, Queue>();
+  readonly #workers = new Set<Worker>();
+  readonly #prefix: string;
+
+  constructor(options: BullMqQueueOptions) {
+    this.#options = options;
+    this.#prefix = options.namespace ? `dcr:${options.namespace}` : 'dcr';
+  }
+
+  #queue(stage: Stage): Queue {
+    let queue = this.#queues.get(stage);
+    if (!queue) {
+      queue = new Queue(stage, { connection: connectionOf(this.#options.redisUrl), prefix: this.#prefix });
+      queue.on('error', () => {
+        // Connection errors surface on the awaited calls; ioredis keeps reconnecting.
+      });
+      this.#queues.set(stage, queue);
+    }
+    return queue;
+  }
+
+  async enqueue(stage: Stage, jobId: string, data: StageJobData): Promise<void> {
+    await this.#queue(stage).add(stage, data, {
+      jobId,
+      attempts: this.#options.policy.attempts,
+      backoff: { type: 'jitter' },
+      removeOnComplete: { age: 3600, count: 10_000 },
+      removeOnFail: { age: 7 * 86_400 },
+    });
+  }
+
+  consume(stage: Stage, handler: StageHandler, options: { concurrency: number }): StageConsumer {
+    const policy = this.#options.policy;
+    const worker = new Worker<StageJobData>(
+      stage,
+      async (job: Job<StageJobData>) => {
+        await handler(job.data, { jobId: job.id ?? '', attempt: job.attemptsMade + 1, maxAttempts: policy.attempts });
+      },
+      {
+        connection: connectionOf(this.#options.redisUrl),
+        prefix: this.#prefix,
+        concurrency: options.concurrency,
+        settings: { backoffStrategy: (attemptsMade: number) => backoffDelay(policy, attemptsMade) },
+        // A worker killed mid-job: its lock lapses and the job is redelivered (stages are idempotent).
+        lockDuration: 30_000,
+        stalledInterval: 15_000,
+        maxStalledCount: 5,
+      },
+    );
+    worker.on('error', () => {
+      // Redis outages: BullMQ reconnects by itself; stage outcomes are recorded by the handler.
+    });
+    this.#workers.add(worker);
+    return {
+      close: async () => {
+        await worker.close();
+        this.#workers.delete(worker);
+      },
+    };
+  }
+
+  async counts(stage: Stage): Promise<QueueCounts> {
+    const c = await this.#queue(stage).getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+    return { waiting: (c.waiting ?? 0) + (c.prioritized ?? 0), active: c.active ?? 0, delayed: c.delayed ?? 0 };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#workers].map((w) => w.close()));
+    await Promise.all([...this.#queues.values()].map((q) => q.close()));
+  }
+}

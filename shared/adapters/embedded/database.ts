@@ -1,0 +1,88 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+
+export type EmbeddedDatabase = Database.Database;
+
+/**
+ * Opens (and migrates) the embedded state database: one SQLite file under `DCR_DATA_DIR`, in WAL
+ * mode with `synchronous=FULL`, so a committed state change survives a crash or power loss.
+ * SQLite gives the embedded mode real transactions (state + outbox + job in one commit) with no
+ * server to run; better-sqlite3 is the maintained, typed, synchronous binding.
+ */
+export function openEmbeddedDatabase(dataDir: string): EmbeddedDatabase {
+  mkdirSync(dataDir, { recursive: true });
+  const db = new Database(join(dataDir, 'dcr.sqlite'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('busy_timeout = 5000');
+  db.pragma('foreign_keys = ON');
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS registrations (
+      id TEXT PRIMARY KEY,
+      submission_key TEXT NOT NULL UNIQUE,
+      status TEXT NOT NULL,
+      submitted_at TEXT NOT NULL,
+      updated_at TEXT NOT NULL,
+      last_error TEXT,
+      version INTEGER NOT NULL,
+      doc TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS registrations_status ON registrations (status, updated_at);
+    CREATE INDEX IF NOT EXISTS registrations_submitted ON registrations (submitted_at);
+    CREATE TABLE IF NOT EXISTS clients (
+      client_id TEXT PRIMARY KEY,
+      request_id TEXT NOT NULL,
+      status TEXT NOT NULL,
+      version INTEGER NOT NULL,
+      doc TEXT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS outbox (
+      seq INTEGER PRIMARY KEY AUTOINCREMENT,
+      id TEXT NOT NULL UNIQUE,
+      aggregate TEXT NOT NULL,
+      aggregate_id TEXT NOT NULL,
+      kind TEXT NOT NULL,
+      doc TEXT NOT NULL,
+      published_at TEXT
+    );
+    CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (published_at, kind, seq);
+    CREATE TABLE IF NOT EXISTS jtis (
+      key TEXT PRIMARY KEY,
+      request_id TEXT NOT NULL,
+      expires_at INTEGER NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS leases (
+      name TEXT PRIMARY KEY,
+      owner TEXT NOT NULL,
+      expires_at INTEGER NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS jobs (
+      id TEXT PRIMARY KEY,
+      stage TEXT NOT NULL,
+      data TEXT NOT NULL,
+      state TEXT NOT NULL,
+      run_at INTEGER NOT NULL,
+      attempts_made INTEGER NOT NULL DEFAULT 0,
+      locked_until INTEGER,
+      last_error TEXT,
+      updated_at INTEGER NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS jobs_ready ON jobs (stage, state, run_at);
+    CREATE TABLE IF NOT EXISTS events (
+      seq INTEGER PRIMARY KEY AUTOINCREMENT,
+      id TEXT NOT NULL,
+      topic TEXT NOT NULL,
+      key TEXT NOT NULL,
+      doc TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS events_topic ON events (topic, seq);
+    CREATE TABLE IF NOT EXISTS consumer_offsets (
+      group_id TEXT NOT NULL,
+      topic TEXT NOT NULL,
+      seq INTEGER NOT NULL,
+      PRIMARY KEY (group_id, topic)
+    );
+  `);
+  return db;
+}

@@ -1,0 +1,106 @@
+import { EventEmitter } from 'node:events';
+import type { TopicName } from '../../domain/events.js';
+import type { OutboxEntry } from '../../domain/registration.js';
+import type { DeliveredEvent, EventBus, Subscription } from '../../ports/events.js';
+import { toDeliveredEvent } from '../../events/cloudevent.js';
+import type { EmbeddedDatabase } from './database.js';
+
+interface EventRow {
+  seq: number;
+  doc: string;
+}
+
+/**
+ * The embedded {@link EventBus}: an append-only event log in the SQLite file with durable
+ * consumer-group offsets, so embedded consumers get Kafka's semantics (at least once, in order,
+ * resumable after a restart) without a broker.
+ */
+export class SqliteEventBus implements EventBus {
+  readonly #db: EmbeddedDatabase;
+  readonly #source: string;
+  readonly #wake = new EventEmitter();
+  readonly #subscriptions = new Set<Subscription>();
+  readonly #stmt;
+
+  constructor(db: EmbeddedDatabase, options: { source: string }) {
+    this.#db = db;
+    this.#source = options.source;
+    this.#wake.setMaxListeners(0);
+    this.#stmt = {
+      append: db.prepare('INSERT INTO events (id, topic, key, doc) VALUES (?, ?, ?, ?)'),
+      after: db.prepare<[string, number, number], EventRow>('SELECT seq, doc FROM events WHERE topic = ? AND seq > ? ORDER BY seq LIMIT ?'),
+      last: db.prepare<[string], { seq: number | null }>('SELECT MAX(seq) AS seq FROM events WHERE topic = ?'),
+      offset: db.prepare<[string, string], { seq: number }>('SELECT seq FROM consumer_offsets WHERE group_id = ? AND topic = ?'),
+      commit: db.prepare('INSERT OR REPLACE INTO consumer_offsets (group_id, topic, seq) VALUES (?, ?, ?)'),
+    };
+  }
+
+  async publish(events: OutboxEntry[]): Promise<void> {
+    this.#db.transaction(() => {
+      for (const e of events) {
+        const delivered = toDeliveredEvent(e, this.#source);
+        this.#stmt.append.run(e.id, e.topic, e.key, JSON.stringify(delivered));
+      }
+    })();
+    for (const topic of new Set(events.map((e) => e.topic))) this.#wake.emit(topic);
+  }
+
+  async subscribe(
+    options: { groupId: string; topics: readonly TopicName[]; fromBeginning?: boolean },
+    handler: (event: DeliveredEvent) => Promise<void>,
+  ): Promise<Subscription> {
+    let closed = false;
+    let wakeUp: (() => void) | undefined;
+    const onWake = () => wakeUp?.();
+    for (const topic of options.topics) {
+      this.#wake.on(topic, onWake);
+      if (!this.#stmt.offset.get(options.groupId, topic)) {
+        const start = options.fromBeginning ? 0 : (this.#stmt.last.get(topic)?.seq ?? 0);
+        this.#stmt.commit.run(options.groupId, topic, start);
+      }
+    }
+    const loop = async () => {
+      while (!closed) {
+        let delivered = 0;
+        for (const topic of options.topics) {
+          const offset = this.#stmt.offset.get(options.groupId, topic)?.seq ?? 0;
+          for (const row of this.#stmt.after.all(topic, offset, 100)) {
+            if (closed) return;
+            try {
+              await handler(JSON.parse(row.doc) as DeliveredEvent);
+            } catch {
+              // At least once: the offset stays; the event is offered again after a pause.
+              await new Promise((r) => setTimeout(r, 500));
+              break;
+            }
+            this.#stmt.commit.run(options.groupId, topic, row.seq);
+            delivered += 1;
+          }
+        }
+        if (delivered === 0 && !closed) {
+          await new Promise<void>((resolve) => {
+            wakeUp = resolve;
+            setTimeout(resolve, 1000);
+          });
+          wakeUp = undefined;
+        }
+      }
+    };
+    const done = loop();
+    const subscription: Subscription = {
+      close: async () => {
+        closed = true;
+        for (const topic of options.topics) this.#wake.off(topic, onWake);
+        wakeUp?.();
+        await done;
+        this.#subscriptions.delete(subscription);
+      },
+    };
+    this.#subscriptions.add(subscription);
+    return subscription;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#subscriptions].map((s) => s.close()));
+  }
+}

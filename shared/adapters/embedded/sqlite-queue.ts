@@ -1,0 +1,143 @@
+import { EventEmitter } from 'node:events';
+import type { Stage } from '../../domain/registration.js';
+import {
+  backoffDelay,
+  type QueueCounts,
+  type RetryPolicy,
+  type StageConsumer,
+  type StageHandler,
+  type StageJobData,
+  type WorkQueue,
+} from '../../ports/queue.js';
+import type { EmbeddedDatabase } from './database.js';
+
+interface JobRow {
+  id: string;
+  data: string;
+  attempts_made: number;
+}
+
+const LOCK_MS = 60_000;
+
+/**
+ * The embedded {@link WorkQueue}: jobs persisted in the SQLite file (a restart resumes them),
+ * claimed atomically, retried with exponential backoff and jitter like BullMQ's `attempts`.
+ */
+export class SqliteQueue implements WorkQueue {
+  readonly #db: EmbeddedDatabase;
+  readonly #policy: RetryPolicy;
+  readonly #wake = new EventEmitter();
+  readonly #consumers = new Set<StageConsumer>();
+  readonly #stmt;
+
+  constructor(db: EmbeddedDatabase, policy: RetryPolicy) {
+    this.#db = db;
+    this.#policy = policy;
+    this.#wake.setMaxListeners(0);
+    this.#stmt = {
+      insert: db.prepare(
+        `INSERT INTO jobs (id, stage, data, state, run_at, attempts_made, updated_at) VALUES (?, ?, ?, 'waiting', ?, 0, ?)
+         ON CONFLICT (id) DO NOTHING`,
+      ),
+      claim: db.prepare<{ now: number; stage: string }, JobRow>(
+        `UPDATE jobs SET state = 'active', locked_until = @now + ${LOCK_MS}, attempts_made = attempts_made + 1, updated_at = @now
+         WHERE id = (SELECT id FROM jobs WHERE stage = @stage AND state = 'waiting' AND run_at <= @now ORDER BY run_at LIMIT 1)
+         RETURNING id, data, attempts_made`,
+      ),
+      complete: db.prepare('DELETE FROM jobs WHERE id = ?'),
+      retry: db.prepare(`UPDATE jobs SET state = 'waiting', run_at = ?, locked_until = NULL, last_error = ?, updated_at = ? WHERE id = ?`),
+      dead: db.prepare(`UPDATE jobs SET state = 'failed', locked_until = NULL, last_error = ?, updated_at = ? WHERE id = ?`),
+      recover: db.prepare(`UPDATE jobs SET state = 'waiting', locked_until = NULL WHERE state = 'active' AND locked_until < ?`),
+      nextRunAt: db.prepare<[string], { run_at: number | null }>(
+        `SELECT MIN(run_at) AS run_at FROM jobs WHERE stage = ? AND state = 'waiting'`,
+      ),
+      counts: db.prepare<[number, string], { state: string; delayed: number; n: number }>(
+        `SELECT state, (state = 'waiting' AND run_at > ?) AS delayed, COUNT(*) AS n FROM jobs WHERE stage = ? GROUP BY state, delayed`,
+      ),
+    };
+    // A crash leaves claimed jobs `active`: give them back once their lock has lapsed.
+    this.#stmt.recover.run(Date.now());
+  }
+
+  async enqueue(stage: Stage, jobId: string, data: StageJobData): Promise<void> {
+    const now = Date.now();
+    this.#stmt.insert.run(jobId, stage, JSON.stringify(data), now, now);
+    this.#wake.emit(stage);
+  }
+
+  consume(stage: Stage, handler: StageHandler, options: { concurrency: number }): StageConsumer {
+    let closed = false;
+    const running = new Set<Promise<void>>();
+    let timer: NodeJS.Timeout | undefined;
+    let wakeUp: (() => void) | undefined;
+    const onWake = () => wakeUp?.();
+    this.#wake.on(stage, onWake);
+
+    const runJob = async (row: JobRow) => {
+      const data = JSON.parse(row.data) as StageJobData;
+      try {
+        await handler(data, { jobId: row.id, attempt: row.attempts_made, maxAttempts: this.#policy.attempts });
+        this.#stmt.complete.run(row.id);
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        const now = Date.now();
+        if (row.attempts_made >= this.#policy.attempts) {
+          this.#stmt.dead.run(message, now, row.id);
+        } else {
+          this.#stmt.retry.run(now + backoffDelay(this.#policy, row.attempts_made), message, now, row.id);
+        }
+      }
+    };
+
+    const loop = async () => {
+      while (!closed) {
+        while (!closed && running.size < options.concurrency) {
+          const row = this.#stmt.claim.get({ now: Date.now(), stage });
+          if (!row) break;
+          const p = runJob(row).finally(() => {
+            running.delete(p);
+            wakeUp?.();
+          });
+          running.add(p);
+        }
+        if (closed) break;
+        const next = this.#stmt.nextRunAt.get(stage)?.run_at;
+        const delay = next == null ? 1000 : Math.max(5, Math.min(1000, next - Date.now()));
+        await new Promise<void>((resolve) => {
+          wakeUp = resolve;
+          timer = setTimeout(resolve, delay);
+        });
+        clearTimeout(timer);
+        wakeUp = undefined;
+      }
+    };
+    const done = loop();
+    const consumer: StageConsumer = {
+      close: async () => {
+        closed = true;
+        this.#wake.off(stage, onWake);
+        clearTimeout(timer);
+        wakeUp?.();
+        await done;
+        await Promise.allSettled([...running]);
+        this.#consumers.delete(consumer);
+      },
+    };
+    this.#consumers.add(consumer);
+    return consumer;
+  }
+
+  async counts(stage: Stage): Promise<QueueCounts> {
+    const counts: QueueCounts = { waiting: 0, active: 0, delayed: 0 };
+    for (const row of this.#stmt.counts.all(Date.now(), stage)) {
+      if (row.state === 'active') counts.active += row.n;
+      else if (row.state === 'waiting' && row.delayed) counts.delayed += row.n;
+      else if (row.state === 'waiting') counts.waiting += row.n;
+    }
+    return counts;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#consumers].map((c) => c.close()));
+  }
+}

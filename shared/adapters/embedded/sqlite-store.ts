@@ -1,0 +1,253 @@
+import type { Client } from '../../domain/client.js';
+import type { OutboxEntry, Registration, RegistrationStatus } from '../../domain/registration.js';
+import type { ClientChange, PendingOutboxEntry, RegistrationChange, RegistrationFilter, Store } from '../../ports/store.js';
+import type { EmbeddedDatabase } from './database.js';
+
+interface RegistrationRow {
+  doc: string;
+}
+interface OutboxRow {
+  aggregate: 'registration' | 'client';
+  aggregate_id: string;
+  doc: string;
+}
+
+/** The embedded {@link Store}: SQLite, one transaction per state change with its outbox entries. */
+export class SqliteStore implements Store {
+  readonly #db: EmbeddedDatabase;
+  readonly #stmt;
+
+  constructor(db: EmbeddedDatabase) {
+    this.#db = db;
+    this.#stmt = {
+      insertRegistration: db.prepare(
+        `INSERT INTO registrations (id, submission_key, status, submitted_at, updated_at, last_error, version, doc)
+         VALUES (@id, @submissionKey, @status, @submittedAt, @updatedAt, @lastError, @version, @doc)
+         ON CONFLICT (submission_key) DO NOTHING`,
+      ),
+      registrationBySubmission: db.prepare<[string], RegistrationRow>('SELECT doc FROM registrations WHERE submission_key = ?'),
+      registrationById: db.prepare<[string], RegistrationRow>('SELECT doc FROM registrations WHERE id = ?'),
+      updateRegistration: db.prepare(
+        `UPDATE registrations SET status = @status, updated_at = @updatedAt, last_error = @lastError, version = @version, doc = @doc
+         WHERE id = @id AND version = @expectedVersion`,
+      ),
+      insertOutbox: db.prepare(
+        `INSERT INTO outbox (id, aggregate, aggregate_id, kind, doc) VALUES (@id, @aggregate, @aggregateId, @kind, @doc)
+         ON CONFLICT (id) DO NOTHING`,
+      ),
+      insertClient: db.prepare(
+        `INSERT INTO clients (client_id, request_id, status, version, doc) VALUES (@clientId, @requestId, @status, @version, @doc)
+         ON CONFLICT (client_id) DO NOTHING`,
+      ),
+      clientById: db.prepare<[string], RegistrationRow>('SELECT doc FROM clients WHERE client_id = ?'),
+      updateClient: db.prepare(
+        `UPDATE clients SET status = @status, version = @version, doc = @doc WHERE client_id = @clientId AND version = @expectedVersion`,
+      ),
+      countByStatus: db.prepare<[], { status: RegistrationStatus; n: number }>(
+        'SELECT status, COUNT(*) AS n FROM registrations GROUP BY status',
+      ),
+      jti: db.prepare<[string], { request_id: string; expires_at: number }>('SELECT request_id, expires_at FROM jtis WHERE key = ?'),
+      upsertJti: db.prepare('INSERT OR REPLACE INTO jtis (key, request_id, expires_at) VALUES (?, ?, ?)'),
+      purgeJtis: db.prepare('DELETE FROM jtis WHERE expires_at < ?'),
+      pendingAll: db.prepare<[number], OutboxRow>(
+        'SELECT aggregate, aggregate_id, doc FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT ?',
+      ),
+      pendingKind: db.prepare<[string, number], OutboxRow>(
+        'SELECT aggregate, aggregate_id, doc FROM outbox WHERE published_at IS NULL AND kind = ? ORDER BY seq LIMIT ?',
+      ),
+      markPublished: db.prepare('UPDATE outbox SET published_at = ? WHERE id = ?'),
+      purgePublished: db.prepare('DELETE FROM outbox WHERE published_at IS NOT NULL AND published_at < ?'),
+      lease: db.prepare<[string], { owner: string; expires_at: number }>('SELECT owner, expires_at FROM leases WHERE name = ?'),
+      upsertLease: db.prepare('INSERT OR REPLACE INTO leases (name, owner, expires_at) VALUES (?, ?, ?)'),
+      deleteLease: db.prepare('DELETE FROM leases WHERE name = ? AND owner = ?'),
+    };
+  }
+
+  #addOutbox(aggregate: 'registration' | 'client', aggregateId: string, entries: readonly OutboxEntry[]): void {
+    for (const entry of entries) {
+      this.#stmt.insertOutbox.run({ id: entry.id, aggregate, aggregateId, kind: entry.kind, doc: JSON.stringify(entry) });
+    }
+  }
+
+  async insertRegistration(registration: Registration, outbox: OutboxEntry[]) {
+    return this.#db.transaction(() => {
+      const result = this.#stmt.insertRegistration.run({
+        id: registration.id,
+        submissionKey: registration.submissionKey,
+        status: registration.status,
+        submittedAt: registration.submittedAt,
+        updatedAt: registration.updatedAt,
+        lastError: registration.lastError ?? null,
+        version: registration.version,
+        doc: JSON.stringify(registration),
+      });
+      if (result.changes === 1) {
+        this.#addOutbox('registration', registration.id, outbox);
+        return { inserted: true, registration };
+      }
+      const row = this.#stmt.registrationBySubmission.get(registration.submissionKey);
+      if (!row) throw new Error('registration vanished during insert');
+      return { inserted: false, registration: JSON.parse(row.doc) as Registration };
+    })();
+  }
+
+  async getRegistration(id: string): Promise<Registration | null> {
+    const row = this.#stmt.registrationById.get(id);
+    return row ? (JSON.parse(row.doc) as Registration) : null;
+  }
+
+  async updateRegistration(id: string, expectedVersion: number, change: RegistrationChange): Promise<Registration | null> {
+    return this.#db.transaction(() => {
+      const row = this.#stmt.registrationById.get(id);
+      if (!row) return null;
+      const current = JSON.parse(row.doc) as Registration;
+      if (current.version !== expectedVersion) return null;
+      const next: Registration = {
+        ...current,
+        ...change.set,
+        history: [...current.history, ...(change.history ?? [])],
+        version: expectedVersion + 1,
+      };
+      const result = this.#stmt.updateRegistration.run({
+        id,
+        expectedVersion,
+        status: next.status,
+        updatedAt: next.updatedAt,
+        lastError: next.lastError ?? null,
+        version: next.version,
+        doc: JSON.stringify(next),
+      });
+      if (result.changes !== 1) return null;
+      this.#addOutbox('registration', id, change.outbox ?? []);
+      return next;
+    })();
+  }
+
+  async listRegistrations(filter: RegistrationFilter): Promise<Registration[]> {
+    const where: string[] = [];
+    const params: Record<string, string | number> = {};
+    if (filter.status) {
+      where.push('status = @status');
+      params.status = filter.status;
+    }
+    if (filter.since) {
+      where.push('updated_at >= @since');
+      params.since = filter.since;
+    }
+    if (filter.until) {
+      where.push('updated_at < @until');
+      params.until = filter.until;
+    }
+    if (filter.before) {
+      where.push('submitted_at < @before');
+      params.before = filter.before;
+    }
+    if (filter.error) {
+      where.push("instr(coalesce(last_error, ''), @error) > 0");
+      params.error = filter.error;
+    }
+    params.limit = Math.min(Math.max(filter.limit ?? 50, 1), 10_000);
+    const sql = `SELECT doc FROM registrations ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+                 ORDER BY submitted_at DESC, id DESC LIMIT @limit`;
+    return this.#db
+      .prepare<Record<string, string | number>, RegistrationRow>(sql)
+      .all(params)
+      .map((r) => JSON.parse(r.doc) as Registration);
+  }
+
+  async countRegistrationsByStatus() {
+    const counts: Partial<Record<RegistrationStatus, number>> = {};
+    for (const row of this.#stmt.countByStatus.all()) counts[row.status] = row.n;
+    return counts;
+  }
+
+  async insertClient(client: Client, outbox: OutboxEntry[]) {
+    return this.#db.transaction(() => {
+      const result = this.#stmt.insertClient.run({
+        clientId: client.clientId,
+        requestId: client.requestId,
+        status: client.status,
+        version: client.version,
+        doc: JSON.stringify(client),
+      });
+      if (result.changes === 1) {
+        this.#addOutbox('client', client.clientId, outbox);
+        return { inserted: true, client };
+      }
+      const row = this.#stmt.clientById.get(client.clientId);
+      if (!row) throw new Error('client vanished during insert');
+      return { inserted: false, client: JSON.parse(row.doc) as Client };
+    })();
+  }
+
+  async getClient(clientId: string): Promise<Client | null> {
+    const row = this.#stmt.clientById.get(clientId);
+    return row ? (JSON.parse(row.doc) as Client) : null;
+  }
+
+  async updateClient(clientId: string, expectedVersion: number, change: ClientChange): Promise<Client | null> {
+    return this.#db.transaction(() => {
+      const row = this.#stmt.clientById.get(clientId);
+      if (!row) return null;
+      const current = JSON.parse(row.doc) as Client;
+      if (current.version !== expectedVersion) return null;
+      const next: Client = { ...current, ...change.set, version: expectedVersion + 1 };
+      const result = this.#stmt.updateClient.run({
+        clientId,
+        expectedVersion,
+        status: next.status,
+        version: next.version,
+        doc: JSON.stringify(next),
+      });
+      if (result.changes !== 1) return null;
+      this.#addOutbox('client', clientId, change.outbox ?? []);
+      return next;
+    })();
+  }
+
+  async reserveJti(key: string, requestId: string, expiresAt: number): Promise<'reserved' | 'conflict'> {
+    return this.#db.transaction(() => {
+      const now = Math.floor(Date.now() / 1000);
+      const existing = this.#stmt.jti.get(key);
+      if (existing && existing.request_id !== requestId && existing.expires_at >= now) return 'conflict' as const;
+      this.#stmt.upsertJti.run(key, requestId, expiresAt);
+      if (Math.random() < 0.01) this.#stmt.purgeJtis.run(now);
+      return 'reserved' as const;
+    })();
+  }
+
+  async pendingOutbox(limit: number, kind?: OutboxEntry['kind']): Promise<PendingOutboxEntry[]> {
+    const rows = kind ? this.#stmt.pendingKind.all(kind, limit) : this.#stmt.pendingAll.all(limit);
+    return rows.map((r) => ({ aggregate: r.aggregate, aggregateId: r.aggregate_id, entry: JSON.parse(r.doc) as OutboxEntry }));
+  }
+
+  async markPublished(entries: Array<{ id: string }>): Promise<void> {
+    const now = new Date().toISOString();
+    this.#db.transaction(() => {
+      for (const e of entries) this.#stmt.markPublished.run(now, e.id);
+      if (Math.random() < 0.01) this.#stmt.purgePublished.run(new Date(Date.now() - 86_400_000).toISOString());
+    })();
+  }
+
+  async tryAcquireLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    return this.#db.transaction(() => {
+      const now = Date.now();
+      const lease = this.#stmt.lease.get(name);
+      if (lease && lease.owner !== owner && lease.expires_at > now) return false;
+      this.#stmt.upsertLease.run(name, owner, now + ttlMs);
+      return true;
+    })();
+  }
+
+  async releaseLease(name: string, owner: string): Promise<void> {
+    this.#stmt.deleteLease.run(name, owner);
+  }
+
+  async ping(): Promise<void> {
+    this.#db.prepare('SELECT 1').get();
+  }
+
+  async close(): Promise<void> {
+    // The database handle is shared with the embedded queue; the runtime closes it.
+  }
+}

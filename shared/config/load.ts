@@ -1,0 +1,173 @@
+import { Compile } from 'typebox/compile';
+import { ConfigurationError } from '../domain/errors.js';
+import { ConfigSchema, PROFILE_NAMES, type Config } from './schema.js';
+
+const validator = Compile(ConfigSchema);
+
+type Env = Record<string, string | undefined>;
+
+/** Maps a path in {@link Config} back to the environment variable that sets it, for error lines. */
+const VARIABLE_OF: Record<string, string> = {
+  '/host': 'DCR_HOST',
+  '/httpsPort': 'DCR_HTTPS_PORT',
+  '/publicUrl': 'DCR_PUBLIC_URL',
+  '/tls/certFile': 'DCR_TLS_CERT_FILE',
+  '/tls/keyFile': 'DCR_TLS_KEY_FILE',
+  '/tls/clientCaFile': 'DCR_CLIENT_CA_FILE',
+  '/clientCertHeader': 'DCR_CLIENT_CERT_HEADER',
+  '/trustedProxies': 'DCR_TRUSTED_PROXIES',
+  '/directoryJwksUrl': 'DCR_DIRECTORY_JWKS_URL',
+  '/ssaIssuers': 'DCR_SSA_ISSUER',
+  '/audiences': 'DCR_AUDIENCE',
+  '/profile': 'DCR_PROFILE',
+  '/allowedFetchHosts': 'DCR_ALLOWED_FETCH_HOSTS',
+  '/outboundCaFile': 'DCR_OUTBOUND_CA_FILE',
+  '/sandbox': 'DCR_SANDBOX',
+  '/sandboxPort': 'DCR_SANDBOX_PORT',
+  '/sandboxUrl': 'DCR_SANDBOX_BASE_URL',
+  '/syncWaitMs': 'DCR_SYNC_WAIT_MS',
+  '/admin/host': 'DCR_ADMIN_HOST',
+  '/admin/port': 'DCR_ADMIN_PORT',
+  '/admin/token': 'DCR_ADMIN_TOKEN',
+  '/mongoUrl': 'DCR_MONGO_URL',
+  '/redisUrl': 'DCR_REDIS_URL',
+  '/kafkaBrokers': 'DCR_KAFKA_BROKERS',
+  '/namespace': 'DCR_NAMESPACE',
+  '/dataDir': 'DCR_DATA_DIR',
+  '/tokenSealingKey': 'DCR_TOKEN_SEALING_KEY',
+  '/leewaySeconds': 'DCR_LEEWAY_SECONDS',
+  '/maxRequestLifetimeSeconds': 'DCR_MAX_REQUEST_LIFETIME_SECONDS',
+  '/ssaMaxAgeSeconds': 'DCR_SSA_MAX_AGE_SECONDS',
+  '/stageAttempts': 'DCR_STAGE_ATTEMPTS',
+  '/retryBaseDelayMs': 'DCR_RETRY_BASE_DELAY_MS',
+  '/workerConcurrency': 'DCR_WORKER_CONCURRENCY',
+  '/fetch/connectTimeoutMs': 'DCR_FETCH_CONNECT_TIMEOUT_MS',
+  '/fetch/totalTimeoutMs': 'DCR_FETCH_TIMEOUT_MS',
+  '/fetch/maxBytes': 'DCR_FETCH_MAX_BYTES',
+  '/fetch/cacheMaxAgeSeconds': 'DCR_FETCH_CACHE_MAX_AGE_SECONDS',
+  '/resultTtlSeconds': 'DCR_RESULT_TTL_SECONDS',
+  '/logLevel': 'DCR_LOG_LEVEL',
+};
+
+function list(value: string | undefined): string[] | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+function integer(variable: string, value: string | undefined): number | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  if (!/^-?[0-9]+$/.test(value.trim())) throw new ConfigurationError(variable, `must be an integer, got '${value}'`);
+  return Number.parseInt(value, 10);
+}
+
+function bool(variable: string, value: string | undefined): boolean | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  if (['1', 'true', 'yes', 'on'].includes(value.toLowerCase())) return true;
+  if (['0', 'false', 'no', 'off'].includes(value.toLowerCase())) return false;
+  throw new ConfigurationError(variable, `must be 1 or 0, got '${value}'`);
+}
+
+function nullableInteger(variable: string, value: string | undefined): number | null | undefined {
+  if (value !== undefined && ['off', 'none', ''].includes(value.trim().toLowerCase())) return value.trim() === '' ? undefined : null;
+  return integer(variable, value);
+}
+
+function defined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+/**
+ * Builds the configuration from environment variables, applying the documented defaults.
+ * Throws {@link ConfigurationError} naming the first invalid variable.
+ */
+export function loadConfig(env: Env = process.env): Config {
+  const httpsPort = integer('DCR_HTTPS_PORT', env.DCR_HTTPS_PORT) ?? 8443;
+  const publicUrl = (env.DCR_PUBLIC_URL ?? `https://localhost:${httpsPort === 0 ? 8443 : httpsPort}`).replace(/\/+$/, '');
+  const trustConfigured = env.DCR_DIRECTORY_JWKS_URL !== undefined || env.DCR_CLIENT_CA_FILE !== undefined;
+  const sandbox = bool('DCR_SANDBOX', env.DCR_SANDBOX) ?? !trustConfigured;
+  const profile = env.DCR_PROFILE ?? 'obie-3.3';
+  if (!(PROFILE_NAMES as readonly string[]).includes(profile)) {
+    throw new ConfigurationError('DCR_PROFILE', `must be one of ${PROFILE_NAMES.join(', ')}, got '${profile}'`);
+  }
+  const sandboxPort = integer('DCR_SANDBOX_PORT', env.DCR_SANDBOX_PORT) ?? 8444;
+
+  const candidate = {
+    host: env.DCR_HOST ?? '127.0.0.1',
+    httpsPort,
+    publicUrl,
+    tls: defined({
+      certFile: env.DCR_TLS_CERT_FILE,
+      keyFile: env.DCR_TLS_KEY_FILE,
+      clientCaFile: env.DCR_CLIENT_CA_FILE,
+    }),
+    clientCertHeader: env.DCR_CLIENT_CERT_HEADER || undefined,
+    trustedProxies: list(env.DCR_TRUSTED_PROXIES) ?? [],
+    directoryJwksUrl: env.DCR_DIRECTORY_JWKS_URL,
+    ssaIssuers: list(env.DCR_SSA_ISSUER) ?? ['OpenBanking Ltd'],
+    audiences: list(env.DCR_AUDIENCE) ?? [publicUrl],
+    profile,
+    allowedFetchHosts: list(env.DCR_ALLOWED_FETCH_HOSTS) ?? [],
+    outboundCaFile: env.DCR_OUTBOUND_CA_FILE,
+    sandbox,
+    sandboxPort,
+    sandboxUrl: (env.DCR_SANDBOX_BASE_URL ?? `https://localhost:${sandboxPort}`).replace(/\/+$/, ''),
+    syncWaitMs: integer('DCR_SYNC_WAIT_MS', env.DCR_SYNC_WAIT_MS) ?? 5000,
+    admin: defined({
+      host: env.DCR_ADMIN_HOST ?? '127.0.0.1',
+      port: integer('DCR_ADMIN_PORT', env.DCR_ADMIN_PORT) ?? 8081,
+      token: env.DCR_ADMIN_TOKEN,
+    }),
+    mongoUrl: env.DCR_MONGO_URL || undefined,
+    redisUrl: env.DCR_REDIS_URL || undefined,
+    kafkaBrokers: list(env.DCR_KAFKA_BROKERS),
+    namespace: env.DCR_NAMESPACE ?? '',
+    dataDir: env.DCR_DATA_DIR ?? './var',
+    tokenSealingKey: env.DCR_TOKEN_SEALING_KEY,
+    leewaySeconds: integer('DCR_LEEWAY_SECONDS', env.DCR_LEEWAY_SECONDS) ?? 30,
+    maxRequestLifetimeSeconds: integer('DCR_MAX_REQUEST_LIFETIME_SECONDS', env.DCR_MAX_REQUEST_LIFETIME_SECONDS) ?? 3600,
+    ssaMaxAgeSeconds: nullableInteger('DCR_SSA_MAX_AGE_SECONDS', env.DCR_SSA_MAX_AGE_SECONDS) ?? null,
+    stageAttempts: integer('DCR_STAGE_ATTEMPTS', env.DCR_STAGE_ATTEMPTS) ?? 5,
+    retryBaseDelayMs: integer('DCR_RETRY_BASE_DELAY_MS', env.DCR_RETRY_BASE_DELAY_MS) ?? 1000,
+    workerConcurrency: integer('DCR_WORKER_CONCURRENCY', env.DCR_WORKER_CONCURRENCY) ?? 16,
+    fetch: {
+      connectTimeoutMs: integer('DCR_FETCH_CONNECT_TIMEOUT_MS', env.DCR_FETCH_CONNECT_TIMEOUT_MS) ?? 2000,
+      totalTimeoutMs: integer('DCR_FETCH_TIMEOUT_MS', env.DCR_FETCH_TIMEOUT_MS) ?? 5000,
+      maxBytes: integer('DCR_FETCH_MAX_BYTES', env.DCR_FETCH_MAX_BYTES) ?? 256 * 1024,
+      cacheMaxAgeSeconds: integer('DCR_FETCH_CACHE_MAX_AGE_SECONDS', env.DCR_FETCH_CACHE_MAX_AGE_SECONDS) ?? 300,
+    },
+    resultTtlSeconds: integer('DCR_RESULT_TTL_SECONDS', env.DCR_RESULT_TTL_SECONDS) ?? 86_400,
+    logLevel: env.DCR_LOG_LEVEL ?? 'info',
+  };
+  const config = defined(candidate);
+
+  if (!validator.Check(config)) {
+    const first = validator.Errors(config)[0];
+    const path = first?.instancePath ?? '';
+    const variable = VARIABLE_OF[path] ?? VARIABLE_OF[path.replace(/\/[0-9]+$/, '')] ?? (path || 'configuration');
+    throw new ConfigurationError(variable, first?.message ?? 'invalid value');
+  }
+  if (!config.sandbox && config.directoryJwksUrl === undefined) {
+    throw new ConfigurationError('DCR_DIRECTORY_JWKS_URL', 'required when DCR_SANDBOX=0 (the directory whose SSAs are trusted)');
+  }
+  if (!config.sandbox && config.tls.clientCaFile === undefined) {
+    throw new ConfigurationError('DCR_CLIENT_CA_FILE', 'required when DCR_SANDBOX=0 (the CAs whose client certificates are accepted)');
+  }
+  if (config.tokenSealingKey !== undefined && Buffer.from(config.tokenSealingKey, 'base64').length !== 32) {
+    throw new ConfigurationError('DCR_TOKEN_SEALING_KEY', 'must be 32 bytes, base64-encoded');
+  }
+  const distributed = [config.mongoUrl, config.redisUrl, config.kafkaBrokers].filter((v) => v !== undefined).length;
+  if (distributed !== 0 && distributed !== 3) {
+    throw new ConfigurationError(
+      config.mongoUrl === undefined ? 'DCR_MONGO_URL' : config.redisUrl === undefined ? 'DCR_REDIS_URL' : 'DCR_KAFKA_BROKERS',
+      'the distributed mode needs DCR_MONGO_URL, DCR_REDIS_URL and DCR_KAFKA_BROKERS together',
+    );
+  }
+  return config;
+}
+
+export function isDistributed(config: Config): boolean {
+  return config.mongoUrl !== undefined;
+}

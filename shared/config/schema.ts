@@ -1,0 +1,74 @@
+import { Type, type Static } from 'typebox';
+
+/**
+ * The one validated configuration object (node-oidc-provider style). Every behaviour switch lives
+ * here with its documented default; `load.ts` maps environment variables onto it.
+ */
+export const PROFILE_NAMES = ['obie-3.3', 'obie-3.2', 'obie-3.1', 'fapi2', 'cdr', 'openfinance-br', 'rfc7591'] as const;
+
+export const ConfigSchema = Type.Object({
+  /** mTLS listener. */
+  host: Type.String({ minLength: 1 }),
+  httpsPort: Type.Integer({ minimum: 0, maximum: 65535 }),
+  /** External base URL; `registration_client_uri` and discovery use it. */
+  publicUrl: Type.String({ pattern: '^https://[^\\s/]+(/[^\\s]*)?$' }),
+  tls: Type.Object({
+    certFile: Type.Optional(Type.String()),
+    keyFile: Type.Optional(Type.String()),
+    clientCaFile: Type.Optional(Type.String()),
+  }),
+  /** RFC 9440 header carrying the client certificate from a trusted TLS-terminating proxy. */
+  clientCertHeader: Type.Optional(Type.String({ minLength: 1 })),
+  trustedProxies: Type.Array(Type.String()),
+  /** JWKS of the directory's SSA signing keys (`https://…` or `file://…`). */
+  directoryJwksUrl: Type.Optional(Type.String()),
+  ssaIssuers: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
+  audiences: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
+  profile: Type.Union(PROFILE_NAMES.map((p) => Type.Literal(p))),
+  /** host[:port] allow-list for every outbound fetch. */
+  allowedFetchHosts: Type.Array(Type.String({ minLength: 1 })),
+  outboundCaFile: Type.Optional(Type.String()),
+  sandbox: Type.Boolean(),
+  sandboxPort: Type.Integer({ minimum: 0, maximum: 65535 }),
+  /** Base URL of the sandbox directory as other services reach it (compose: https://directory-sandbox:8444). */
+  sandboxUrl: Type.String({ pattern: '^https://' }),
+  syncWaitMs: Type.Integer({ minimum: 0, maximum: 60_000 }),
+  admin: Type.Object({
+    host: Type.String({ minLength: 1 }),
+    port: Type.Integer({ minimum: 0, maximum: 65535 }),
+    token: Type.Optional(Type.String({ minLength: 16 })),
+  }),
+  mongoUrl: Type.Optional(Type.String({ pattern: '^mongodb(\\+srv)?://' })),
+  redisUrl: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+  kafkaBrokers: Type.Optional(Type.Array(Type.String({ pattern: '^[^\\s:]+:[0-9]{1,5}$' }), { minItems: 1 })),
+  /** Prefix for Kafka topics, BullMQ queues and Mongo collections: isolates tenants and test runs. */
+  namespace: Type.String({ pattern: '^[a-z0-9_-]*$' }),
+  dataDir: Type.String({ minLength: 1 }),
+  /** 32-byte key (base64) sealing registration access tokens until their one delivery window ends. */
+  tokenSealingKey: Type.Optional(Type.String()),
+  /** Clock leeway for `exp`/`iat` (SPEC §2.4: default 30 s, never more than 60 s). */
+  leewaySeconds: Type.Integer({ minimum: 0, maximum: 60 }),
+  /** Maximum accepted `exp - iat` of a request JWT (SPEC §2.4: at least 3600). */
+  maxRequestLifetimeSeconds: Type.Integer({ minimum: 60, maximum: 86_400 }),
+  /** OBIE SSA maximum age; null disables the check (conformance reuses one SSA). */
+  ssaMaxAgeSeconds: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()]),
+  /** Attempts per stage before a registration is `failed` (BullMQ attempts). */
+  stageAttempts: Type.Integer({ minimum: 1, maximum: 50 }),
+  /** Base delay of the exponential retry backoff. */
+  retryBaseDelayMs: Type.Integer({ minimum: 1, maximum: 600_000 }),
+  /** Concurrency of each stage worker. */
+  workerConcurrency: Type.Integer({ minimum: 1, maximum: 512 }),
+  /** Outbound fetch limits (SPEC §10.3). */
+  fetch: Type.Object({
+    connectTimeoutMs: Type.Integer({ minimum: 1 }),
+    totalTimeoutMs: Type.Integer({ minimum: 1 }),
+    maxBytes: Type.Integer({ minimum: 1 }),
+    cacheMaxAgeSeconds: Type.Integer({ minimum: 0 }),
+  }),
+  /** How long the sealed registration access token stays deliverable to the submitter (poll / resubmit). */
+  resultTtlSeconds: Type.Integer({ minimum: 60 }),
+  logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))),
+});
+
+export type Config = Static<typeof ConfigSchema>;
+export type ProfileName = Config['profile'];

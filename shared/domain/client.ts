@@ -1,0 +1,25 @@
+export const CLIENT_STATUSES = ['active', 'deleted'] as const;
+export type ClientStatus = (typeof CLIENT_STATUSES)[number];
+
+/** A provisioned OAuth client. The registration access token is kept only as a hash. */
+export interface Client {
+  clientId: string;
+  /** The request that created it (provisioning is idempotent on it). */
+  requestId: string;
+  /** The request that last changed it. */
+  lastRequestId: string;
+  orgId: string;
+  softwareId: string;
+  status: ClientStatus;
+  /** Registered metadata as returned to the TPP (RFC 7591 §3.2.1 + profile claims), without secrets. */
+  metadata: Record<string, unknown>;
+  /** SHA-256 (base64url) of the registration access token. */
+  tokenHash: string;
+  /** x5t#S256 of the certificate that registered it; management needs the same TPP. */
+  certificateThumbprint: string;
+  tppIdentity: string;
+  clientIdIssuedAt: number;
+  createdAt: string;
+  updatedAt: string;
+  version: number;
+}

@@ -1,0 +1,206 @@
+import { lookup } from 'node:dns/promises';
+import { readFile } from 'node:fs/promises';
+import { request } from 'node:https';
+import { rootCertificates } from 'node:tls';
+import { isIP } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { DcrError } from '../domain/errors.js';
+import { isPrivateAddress, matchHost, parseHostRule, type HostRule } from './address-policy.js';
+
+/** The URL is not one we may fetch (scheme, host not allow-listed, private address): a policy refusal. */
+export class FetchRefused extends DcrError {
+  readonly code = 'ERR_FETCH_REFUSED';
+}
+
+/** The fetch was allowed but failed (network, timeout, status, size, parse): retryable. */
+export class FetchFailed extends DcrError {
+  readonly code = 'ERR_FETCH_FAILED';
+  constructor(
+    message: string,
+    readonly status?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export interface FetchPolicy {
+  allowedHosts: readonly string[];
+  /** Extra trust anchors for outbound TLS (added to the system store, never replacing verification). */
+  ca?: readonly string[];
+  connectTimeoutMs: number;
+  totalTimeoutMs: number;
+  maxBytes: number;
+  /** `file://` URLs are allowed for operator-configured sources only. */
+  allowFileUrls?: boolean;
+}
+
+export interface FetchResult {
+  status: number;
+  body: Buffer;
+  /** Seconds the response may be cached, from `Cache-Control: max-age` (or `Expires`), if any. */
+  maxAge: number | null;
+  contentType: string | null;
+}
+
+/**
+ * The one way the pipeline reaches out (SPEC §10.3): https only, host[:port] allow-list, DNS
+ * resolved once and pinned (no rebinding), private/loopback addresses refused unless the host is
+ * allow-listed exactly, no redirects, connect and total time limits, a size cap, TLS verification on.
+ */
+export class OutboundFetcher {
+  readonly #rules: HostRule[];
+  readonly #policy: FetchPolicy;
+  readonly #ca: string[] | undefined;
+
+  constructor(policy: FetchPolicy) {
+    this.#policy = policy;
+    this.#rules = policy.allowedHosts.map(parseHostRule);
+    this.#ca = policy.ca?.length ? [...(tlsRootCertificates()), ...policy.ca] : undefined;
+  }
+
+  /** Throws {@link FetchRefused} unless the URL passes the allow-list (no connection is made). */
+  check(url: string): URL {
+    let u: URL;
+    try {
+      u = new URL(url);
+    } catch {
+      throw new FetchRefused(`not a URL: '${url.slice(0, 100)}'`);
+    }
+    if (u.protocol === 'file:' && this.#policy.allowFileUrls) return u;
+    if (u.protocol !== 'https:') throw new FetchRefused(`scheme '${u.protocol.replace(':', '')}' is not allowed (https only)`);
+    if (u.username || u.password) throw new FetchRefused('credentials in URLs are not allowed');
+    const port = u.port ? Number(u.port) : 443;
+    if (!matchHost(this.#rules, u.hostname, port).allowed) throw new FetchRefused(`host '${u.host}' is not in the outbound allow-list`);
+    return u;
+  }
+
+  async fetch(url: string, accept = 'application/json'): Promise<FetchResult> {
+    const u = this.check(url);
+    if (u.protocol === 'file:') {
+      const body = await readFile(fileURLToPath(u)).catch((error: unknown) => {
+        throw new FetchFailed(`cannot read ${u.pathname}`, undefined, { cause: error });
+      });
+      if (body.length > this.#policy.maxBytes) throw new FetchFailed(`file larger than ${this.#policy.maxBytes} bytes`);
+      return { status: 200, body, maxAge: null, contentType: null };
+    }
+    const port = u.port ? Number(u.port) : 443;
+    const hostname = u.hostname.replace(/^\[|\]$/g, '');
+    const { exact } = matchHost(this.#rules, hostname, port);
+    const address = await this.#resolve(hostname, exact);
+    return this.#get(u, address, accept);
+  }
+
+  async fetchJson(url: string): Promise<{ json: unknown; maxAge: number | null }> {
+    const result = await this.fetch(url, 'application/json');
+    try {
+      return { json: JSON.parse(result.body.toString('utf8')), maxAge: result.maxAge };
+    } catch (error) {
+      throw new FetchFailed(`${url}: response is not JSON`, result.status, { cause: error });
+    }
+  }
+
+  async #resolve(hostname: string, exact: boolean): Promise<{ address: string; family: number }> {
+    let resolved: { address: string; family: number };
+    if (isIP(hostname)) resolved = { address: hostname, family: isIP(hostname) };
+    else {
+      try {
+        resolved = await lookup(hostname, { verbatim: true });
+      } catch (error) {
+        throw new FetchFailed(`cannot resolve '${hostname}'`, undefined, { cause: error });
+      }
+    }
+    if (!exact && isPrivateAddress(resolved.address)) {
+      throw new FetchRefused(`'${hostname}' resolves to a private or loopback address`);
+    }
+    return resolved;
+  }
+
+  #get(u: URL, resolved: { address: string; family: number }, accept: string): Promise<FetchResult> {
+    const { connectTimeoutMs, totalTimeoutMs, maxBytes } = this.#policy;
+    return new Promise<FetchResult>((resolve, reject) => {
+      const req = request(
+        {
+          protocol: 'https:',
+          host: u.hostname.replace(/^\[|\]$/g, ''),
+          servername: isIP(u.hostname) ? undefined : u.hostname,
+          port: u.port ? Number(u.port) : 443,
+          path: `${u.pathname}${u.search}`,
+          method: 'GET',
+          headers: { accept, 'user-agent': 'dcr-pipeline' },
+          // Connect to the address that passed the policy (no second resolution, no rebinding).
+          lookup: ((_host: string, opts: { all?: boolean }, cb: (...args: unknown[]) => void) =>
+            opts.all ? cb(null, [{ address: resolved.address, family: resolved.family }]) : cb(null, resolved.address, resolved.family)) as never,
+          minVersion: 'TLSv1.2',
+          rejectUnauthorized: true,
+          ...(this.#ca ? { ca: this.#ca } : {}),
+          agent: false,
+          timeout: connectTimeoutMs,
+        },
+        (res) => {
+          const status = res.statusCode ?? 0;
+          if (status >= 300 && status < 400) {
+            res.resume();
+            reject(new FetchFailed(`${u.origin}${u.pathname}: redirects are not followed (HTTP ${status})`, status));
+            return;
+          }
+          if (status !== 200) {
+            res.resume();
+            reject(new FetchFailed(`${u.origin}${u.pathname}: HTTP ${status}`, status));
+            return;
+          }
+          const declared = Number(res.headers['content-length'] ?? 0);
+          if (declared > maxBytes) {
+            res.destroy();
+            reject(new FetchFailed(`${u.origin}${u.pathname}: response larger than ${maxBytes} bytes`, status));
+            return;
+          }
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (chunk: Buffer) => {
+            size += chunk.length;
+            if (size > maxBytes) {
+              res.destroy();
+              reject(new FetchFailed(`${u.origin}${u.pathname}: response larger than ${maxBytes} bytes`, status));
+              return;
+            }
+            chunks.push(chunk);
+          });
+          res.on('end', () =>
+            resolve({
+              status,
+              body: Buffer.concat(chunks),
+              maxAge: maxAgeOf(res.headers['cache-control'], res.headers.expires),
+              contentType: res.headers['content-type'] ?? null,
+            }),
+          );
+          res.on('error', (error) => reject(new FetchFailed(`${u.origin}${u.pathname}: ${error.message}`, status, { cause: error })));
+        },
+      );
+      const total = setTimeout(() => {
+        req.destroy(new Error(`timed out after ${totalTimeoutMs} ms`));
+      }, totalTimeoutMs);
+      req.on('timeout', () => req.destroy(new Error(`connect timed out after ${connectTimeoutMs} ms`)));
+      req.on('error', (error) => reject(new FetchFailed(`${u.origin}${u.pathname}: ${error.message}`, undefined, { cause: error })));
+      req.on('close', () => clearTimeout(total));
+      req.end();
+    });
+  }
+}
+
+function tlsRootCertificates(): readonly string[] {
+  return rootCertificates;
+}
+
+function maxAgeOf(cacheControl: string | undefined, expires: string | undefined): number | null {
+  if (cacheControl) {
+    if (/\bno-store\b|\bno-cache\b/i.test(cacheControl)) return 0;
+    const m = /\bmax-age=(\d+)/i.exec(cacheControl);
+    if (m) return Number(m[1]);
+  }
+  if (expires) {
+    const t = Date.parse(expires);
+    if (!Number.isNaN(t)) return Math.max(0, Math.floor((t - Date.now()) / 1000));
+  }
+  return null;
+}

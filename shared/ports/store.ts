@@ -1,0 +1,69 @@
+import type { Client } from '../domain/client.js';
+import type { HistoryEntry, OutboxEntry, Registration, RegistrationStatus } from '../domain/registration.js';
+
+/** A state change applied atomically with its history and outbox entries. */
+export interface RegistrationChange {
+  set: Partial<Omit<Registration, 'id' | 'version' | 'history'>>;
+  history?: HistoryEntry[];
+  outbox?: OutboxEntry[];
+}
+
+export interface ClientChange {
+  set: Partial<Omit<Client, 'clientId' | 'version'>>;
+  outbox?: OutboxEntry[];
+}
+
+export interface RegistrationFilter {
+  status?: RegistrationStatus;
+  /** ISO timestamps on `updatedAt`. */
+  since?: string;
+  until?: string;
+  /** Substring of the last error. */
+  error?: string;
+  limit?: number;
+  /** Paging cursor: only records submitted before this ISO time. */
+  before?: string;
+}
+
+export interface PendingOutboxEntry {
+  aggregate: 'registration' | 'client';
+  aggregateId: string;
+  entry: OutboxEntry;
+}
+
+/**
+ * The registration and client store. Every mutating call is atomic on one record together with its
+ * outbox entries (MongoDB has no multi-document transactions in mongo-java-server: one document, one
+ * atomic update). Conditional updates (`expectedVersion`) make stages idempotent on redelivery.
+ */
+export interface Store {
+  /** Inserts unless a registration with the same `submissionKey` exists; returns the stored one. */
+  insertRegistration(registration: Registration, outbox: OutboxEntry[]): Promise<{ inserted: boolean; registration: Registration }>;
+  getRegistration(id: string): Promise<Registration | null>;
+  /** Applies `change` iff the stored version is `expectedVersion`; returns the new record, or null. */
+  updateRegistration(id: string, expectedVersion: number, change: RegistrationChange): Promise<Registration | null>;
+  listRegistrations(filter: RegistrationFilter): Promise<Registration[]>;
+  countRegistrationsByStatus(): Promise<Partial<Record<RegistrationStatus, number>>>;
+
+  /** Inserts unless the client id exists (idempotent provisioning); returns the stored one. */
+  insertClient(client: Client, outbox: OutboxEntry[]): Promise<{ inserted: boolean; client: Client }>;
+  getClient(clientId: string): Promise<Client | null>;
+  updateClient(clientId: string, expectedVersion: number, change: ClientChange): Promise<Client | null>;
+
+  /**
+   * Reserves a request `jti` (key = software id + jti) for `requestId` until `expiresAt` (epoch s).
+   * The same request reserving again is fine (redelivery); another request gets `conflict`.
+   */
+  reserveJti(key: string, requestId: string, expiresAt: number): Promise<'reserved' | 'conflict'>;
+
+  /** Outbox entries not yet published, oldest first, in order per aggregate. */
+  pendingOutbox(limit: number, kind?: OutboxEntry['kind']): Promise<PendingOutboxEntry[]>;
+  markPublished(entries: Array<Pick<PendingOutboxEntry, 'aggregate' | 'aggregateId'> & { id: string }>): Promise<void>;
+
+  /** A lease (leader election for the outbox relay). True when `owner` holds it for `ttlMs` more. */
+  tryAcquireLease(name: string, owner: string, ttlMs: number): Promise<boolean>;
+  releaseLease(name: string, owner: string): Promise<void>;
+
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,55 @@
+import { loadConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { ConfigurationError } from '../domain/errors.js';
+import { createRuntime, type Runtime } from './runtime.js';
+import { trustFromConfig, type Trust } from './trust.js';
+
+export interface Stoppable {
+  stop(): Promise<void>;
+}
+
+export interface ServiceOptions {
+  /** Runs the outbox relay in this process. */
+  relay?: boolean;
+  /** Trust for `DCR_SANDBOX=1` (the sandbox directory's CA and JWKS). */
+  sandboxTrust?: (config: Config) => Promise<{ trust: Trust }>;
+}
+
+/**
+ * Runs one service as its own process: validated configuration (one clear line on error), trust,
+ * adapters, the service, and a graceful shutdown on SIGTERM/SIGINT that finishes in-flight jobs.
+ */
+export async function runService(service: string, options: ServiceOptions, start: (rt: Runtime) => Promise<Stoppable> | Stoppable): Promise<void> {
+  let runtime: Runtime | undefined;
+  try {
+    const config = loadConfig();
+    const trust = config.sandbox && options.sandboxTrust ? (await options.sandboxTrust(config)).trust : trustFromConfig(config);
+    runtime = await createRuntime(config, trust, service, { relay: options.relay ?? false });
+    const running = await start(runtime);
+    runtime.logger.info({ mode: runtime.adapters.mode, profile: config.profile }, `${service} started`);
+    const rt = runtime;
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      rt.logger.info({ signal }, `${service} stopping`);
+      const force = setTimeout(() => process.exit(1), 15_000);
+      force.unref();
+      running
+        .stop()
+        .then(() => rt.close())
+        .then(() => process.exit(0))
+        .catch((err: unknown) => {
+          rt.logger.error({ err }, 'error during shutdown');
+          process.exit(1);
+        });
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  } catch (error) {
+    if (error instanceof ConfigurationError) console.error(`configuration error: ${error.message}`);
+    else console.error(`${service} failed to start: ${error instanceof Error ? error.message : String(error)}`);
+    await runtime?.close().catch(() => {});
+    process.exit(1);
+  }
+}

@@ -1,0 +1,69 @@
+import { randomUUID } from 'node:crypto';
+import type { Config } from '../config/schema.js';
+import { TokenSealer } from '../crypto/token-sealer.js';
+import { OutboundFetcher } from '../http/outbound-fetcher.js';
+import { KeyResolver } from '../jose/key-resolver.js';
+import { JobDispatcher, OutboxRelay } from '../outbox/dispatcher.js';
+import { getProfile, type Profile } from '../profiles/index.js';
+import { openAdapters, type Adapters } from './adapters.js';
+import { createLogger, type Logger } from './logger.js';
+import type { Trust } from './trust.js';
+
+/** Everything a service needs, built once from the validated configuration (no hidden globals). */
+export interface Runtime {
+  service: string;
+  config: Config;
+  profile: Profile;
+  trust: Trust;
+  adapters: Adapters;
+  logger: Logger;
+  dispatcher: JobDispatcher;
+  sealer: TokenSealer;
+  fetcher: OutboundFetcher;
+  keys: KeyResolver;
+  /** The outbox relay, when this process runs one (provisioner, standalone). */
+  relay: OutboxRelay | null;
+  /** Wakes the in-process relay, if any, after a commit with events. */
+  kickRelay(): void;
+  close(): Promise<void>;
+}
+
+export async function createRuntime(config: Config, trust: Trust, service: string, options: { relay?: boolean; logger?: Logger } = {}): Promise<Runtime> {
+  const logger = options.logger ?? createLogger(service, config.logLevel);
+  const adapters = await openAdapters(config, service);
+  const fetcher = new OutboundFetcher({
+    allowedHosts: trust.allowedFetchHosts,
+    ca: trust.outboundCaPems,
+    connectTimeoutMs: config.fetch.connectTimeoutMs,
+    totalTimeoutMs: config.fetch.totalTimeoutMs,
+    maxBytes: config.fetch.maxBytes,
+    allowFileUrls: trust.directoryJwksUrl.startsWith('file:'),
+  });
+  const relay = options.relay
+    ? new OutboxRelay(adapters.store, adapters.bus, adapters.queue, {
+        owner: `${service}-${randomUUID()}`,
+        intervalMs: adapters.mode === 'embedded' ? 1000 : 200,
+        onError: (err) => logger.warn({ err }, 'outbox relay pass failed; retrying'),
+      })
+    : null;
+  const runtime: Runtime = {
+    service,
+    config,
+    profile: getProfile(config.profile),
+    trust,
+    adapters,
+    logger,
+    dispatcher: new JobDispatcher(adapters.store, adapters.queue, logger),
+    sealer: TokenSealer.load(config.tokenSealingKey, config.dataDir),
+    fetcher,
+    keys: new KeyResolver(fetcher, { maxAgeSeconds: config.fetch.cacheMaxAgeSeconds }),
+    relay,
+    kickRelay: () => relay?.kick(),
+    close: async () => {
+      await relay?.stop();
+      await adapters.close();
+    },
+  };
+  relay?.start();
+  return runtime;
+}

@@ -1,0 +1,50 @@
+import { randomUUID } from 'node:crypto';
+import { importJWK, SignJWT, type CryptoKey, type JWK } from 'jose';
+
+/** What a TPP needs to build a registration request (from the sandbox or explicit files). */
+export interface TppCredentials {
+  softwareId: string;
+  ssa: string;
+  signingJwk: JWK;
+  kid: string;
+  alg: 'PS256' | 'ES256' | 'EdDSA';
+  redirectUris: string[];
+  roles: string[];
+}
+
+const ROLE_SCOPES: Record<string, string> = { AISP: 'accounts', PISP: 'payments', CBPII: 'fundsconfirmations' };
+
+/** The OBIE 3.3 request claims a TPP sends by default (as conformance-dcr does, SPEC §11.1). */
+export function defaultRegistrationClaims(tpp: TppCredentials, audience: string, now = Math.floor(Date.now() / 1000)): Record<string, unknown> {
+  const scopes = ['openid', ...tpp.roles.map((r) => ROLE_SCOPES[r]).filter((s): s is string => Boolean(s))];
+  return {
+    iss: tpp.softwareId,
+    aud: audience,
+    iat: now,
+    exp: now + 300,
+    jti: randomUUID(),
+    redirect_uris: tpp.redirectUris,
+    token_endpoint_auth_method: 'private_key_jwt',
+    token_endpoint_auth_signing_alg: tpp.alg,
+    grant_types: ['authorization_code', 'client_credentials', 'refresh_token'],
+    response_types: ['code id_token'],
+    application_type: 'web',
+    id_token_signed_response_alg: tpp.alg,
+    request_object_signing_alg: tpp.alg,
+    scope: scopes.join(' '),
+    software_id: tpp.softwareId,
+    software_statement: tpp.ssa,
+  };
+}
+
+const keyCache = new WeakMap<JWK, Promise<CryptoKey | Uint8Array>>();
+
+/** Signs the request claims with the TPP's signing key (`kid` from the software JWKS). */
+export async function signRegistrationRequest(tpp: TppCredentials, claims: Record<string, unknown>): Promise<string> {
+  let key = keyCache.get(tpp.signingJwk);
+  if (!key) {
+    key = importJWK(tpp.signingJwk, tpp.alg) as Promise<CryptoKey | Uint8Array>;
+    keyCache.set(tpp.signingJwk, key);
+  }
+  return new SignJWT(claims).setProtectedHeader({ alg: tpp.alg, kid: tpp.kid, typ: 'JWT' }).sign(await key);
+}

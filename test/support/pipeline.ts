@@ -1,0 +1,148 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { loadConfig } from '../../shared/config/load.js';
+import type { DeliveredEvent } from '../../shared/ports/events.js';
+import { TOPICS, type TopicName } from '../../shared/domain/events.js';
+import { createRuntime, type Runtime } from '../../shared/runtime/runtime.js';
+import { createLogger } from '../../shared/runtime/logger.js';
+import { httpsRequest, type HttpResponse, type MtlsIdentity } from '../../shared/tpp-client/https-client.js';
+import { defaultRegistrationClaims, signRegistrationRequest, type TppCredentials } from '../../shared/tpp-client/registration-request.js';
+import { sandboxTrust, startSandboxDirectoryServer, type SandboxDirectory, type SandboxServer, type SandboxTpp } from '../../services/directory-sandbox/index.js';
+import { startIntake, type RunningIntake } from '../../services/intake/service.js';
+import { startProvisioner } from '../../services/provisioner/service.js';
+import { startRevocation } from '../../services/revocation/service.js';
+import { startVerifier } from '../../services/verifier/service.js';
+import { freeTcpPort } from './ports.js';
+
+export type InfraUrls = { mongoUrl: string; redisUrl: string; kafkaBrokers: string } | null;
+
+export interface TestPipeline {
+  rt: Runtime;
+  intakeUrl: string;
+  directory: SandboxDirectory;
+  dataDir: string;
+  env: Record<string, string>;
+  createTpp(name?: string, options?: Parameters<SandboxDirectory['createTpp']>[1]): Promise<TestTpp>;
+  /** Events seen on the bus since start (a consumer group of its own). */
+  events: DeliveredEvent[];
+  waitForEvent(predicate: (e: DeliveredEvent) => boolean, timeoutMs?: number): Promise<DeliveredEvent>;
+  stop(): Promise<void>;
+}
+
+export interface TestTpp {
+  sandbox: SandboxTpp;
+  credentials: TppCredentials;
+  identity: MtlsIdentity;
+  claims(overrides?: Record<string, unknown>): Record<string, unknown>;
+  sign(claims: Record<string, unknown>): Promise<string>;
+  post(body: string, headers?: Record<string, string>): Promise<HttpResponse>;
+  get(path: string): Promise<HttpResponse>;
+}
+
+/**
+ * The whole pipeline in this process for a test: sandbox directory on loopback HTTPS, every stage,
+ * the intake on a free port, on the embedded adapters or (with `infra`) MongoDB + BullMQ + Kafka
+ * under a namespace of its own.
+ */
+export async function startTestPipeline(options: { infra?: InfraUrls; env?: Record<string, string>; stages?: boolean } = {}): Promise<TestPipeline> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'dcr-test-'));
+  const sandboxPort = await freeTcpPort();
+  const namespace = `t${randomBytes(5).toString('hex')}`;
+  const env: Record<string, string> = {
+    DCR_DATA_DIR: dataDir,
+    DCR_HTTPS_PORT: '0',
+    DCR_SANDBOX: '1',
+    DCR_SANDBOX_PORT: String(sandboxPort),
+    DCR_PUBLIC_URL: 'https://localhost:8443',
+    DCR_AUDIENCE: 'https://localhost:8443',
+    DCR_SYNC_WAIT_MS: '10000',
+    DCR_NAMESPACE: namespace,
+    DCR_RETRY_BASE_DELAY_MS: '50',
+    DCR_STAGE_ATTEMPTS: '3',
+    DCR_LOG_LEVEL: 'silent',
+    ...(options.infra
+      ? { DCR_MONGO_URL: `${options.infra.mongoUrl.replace(/\/$/, '')}/dcr_${namespace}`, DCR_REDIS_URL: options.infra.redisUrl, DCR_KAFKA_BROKERS: options.infra.kafkaBrokers }
+      : {}),
+    ...options.env,
+  };
+  const config = loadConfig(env);
+  const { trust, directory } = await sandboxTrust(config);
+  const sandbox: SandboxServer = await startSandboxDirectoryServer(directory, { host: '127.0.0.1', port: sandboxPort });
+  const rt = await createRuntime(config, trust, 'test', { relay: true, logger: createLogger('test', 'silent') });
+  if ('ensureTopics' in rt.adapters.bus && typeof rt.adapters.bus.ensureTopics === 'function') await rt.adapters.bus.ensureTopics();
+  const stages = options.stages === false ? [] : [startVerifier(rt), startRevocation(rt), startProvisioner(rt)];
+  const intake: RunningIntake = await startIntake(rt);
+  const intakeUrl = `https://localhost:${intake.port}`;
+
+  const events: DeliveredEvent[] = [];
+  const listeners = new Set<() => void>();
+  const subscription = await rt.adapters.bus.subscribe(
+    { groupId: `test-observer-${namespace}`, topics: Object.values(TOPICS) as TopicName[], fromBeginning: true },
+    async (event) => {
+      events.push(event);
+      for (const l of listeners) l();
+    },
+  );
+
+  const pipeline: TestPipeline = {
+    rt,
+    intakeUrl,
+    directory,
+    dataDir,
+    env,
+    events,
+    async createTpp(name = `tpp${randomBytes(3).toString('hex')}`, tppOptions) {
+      const sandboxTpp = await directory.createTpp(name, tppOptions);
+      const credentials: TppCredentials = {
+        softwareId: sandboxTpp.softwareId,
+        ssa: sandboxTpp.ssa,
+        signingJwk: sandboxTpp.signingPrivateJwk,
+        kid: sandboxTpp.signingKid,
+        alg: sandboxTpp.signingAlg,
+        redirectUris: sandboxTpp.redirectUris,
+        roles: sandboxTpp.roles,
+      };
+      const identity: MtlsIdentity = { certPem: sandboxTpp.transportCertPem, keyPem: sandboxTpp.transportKeyPem, caPem: directory.caCertPem };
+      return {
+        sandbox: sandboxTpp,
+        credentials,
+        identity,
+        claims: (overrides = {}) => ({ ...defaultRegistrationClaims(credentials, config.audiences[0] ?? ''), ...overrides }),
+        sign: (claims) => signRegistrationRequest(credentials, claims),
+        post: (body, headers = {}) =>
+          httpsRequest(`${intakeUrl}/register`, { method: 'POST', body, identity, headers: { 'content-type': 'application/jwt', ...headers } }),
+        get: (path) => httpsRequest(`${intakeUrl}${path}`, { identity }),
+      };
+    },
+    waitForEvent(predicate, timeoutMs = 20_000) {
+      const found = events.find(predicate);
+      if (found) return Promise.resolve(found);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          listeners.delete(check);
+          reject(new Error(`no matching event within ${timeoutMs} ms (seen: ${events.map((e) => e.type).join(', ')})`));
+        }, timeoutMs);
+        const check = () => {
+          const e = events.find(predicate);
+          if (e) {
+            clearTimeout(timer);
+            listeners.delete(check);
+            resolve(e);
+          }
+        };
+        listeners.add(check);
+      });
+    },
+    async stop() {
+      await intake.stop();
+      await Promise.all(stages.map((s) => s.stop()));
+      await subscription.close();
+      await rt.close();
+      await sandbox.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+  return pipeline;
+}

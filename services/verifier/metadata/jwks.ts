@@ -43,8 +43,10 @@ export function checkJwks(ctx: RuleContext, facts: SsaFacts, authMethod: string)
     const problem = httpsUrlProblem(requestUri, { maxLength: 2048, noLoopback: true, noFragment: true });
     if (problem) throw reject.metadata(`jwks_uri: ${problem}`);
   }
+  if (requestUri !== undefined && isPresent(claim(ctx.claims, 'jwks'))) {
+    throw reject.metadata('jwks and jwks_uri: must not both be present (RFC 7591 section 2)');
+  }
   const jwks = inlineJwks(ctx);
-  if (jwks && requestUri !== undefined) throw reject.metadata('jwks and jwks_uri: must not both be present');
 
   let result: JwksMetadata;
   switch (source) {

@@ -490,6 +490,8 @@ async function kafkaProbe(brokers: string, timeoutMs: number): Promise<void> {
     sessionTimeout: 10_000,
     rebalanceTimeout: 10_000,
     heartbeatInterval: 1000,
+    // disconnect() waits for the in-flight fetch: keep it short (default 5 s)
+    maxWaitTimeInMs: 100,
     retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 1000 },
   });
   let timer: NodeJS.Timeout | undefined;

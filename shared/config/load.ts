@@ -1,6 +1,6 @@
 import { Compile } from 'typebox/compile';
 import { ConfigurationError } from '../domain/errors.js';
-import { ConfigSchema, PROFILE_NAMES, type Config } from './schema.js';
+import { ConfigSchema, PROFILE_NAMES, REVOCATION_CHECKS, type Config } from './schema.js';
 
 const validator = Compile(ConfigSchema);
 
@@ -46,6 +46,10 @@ const VARIABLE_OF: Record<string, string> = {
   '/fetch/maxBytes': 'DCR_FETCH_MAX_BYTES',
   '/fetch/cacheMaxAgeSeconds': 'DCR_FETCH_CACHE_MAX_AGE_SECONDS',
   '/resultTtlSeconds': 'DCR_RESULT_TTL_SECONDS',
+  '/revocation/checks': 'DCR_REVOCATION_CHECKS',
+  '/revocation/softFail': 'DCR_REVOCATION_SOFT_FAIL',
+  '/revocation/statusUrl': 'DCR_DIRECTORY_STATUS_URL',
+  '/revocation/ocspUnknown': 'DCR_OCSP_UNKNOWN',
   '/logLevel': 'DCR_LOG_LEVEL',
 };
 
@@ -73,6 +77,24 @@ function bool(variable: string, value: string | undefined): boolean | undefined 
 function nullableInteger(variable: string, value: string | undefined): number | null | undefined {
   if (value !== undefined && ['off', 'none', ''].includes(value.trim().toLowerCase())) return value.trim() === '' ? undefined : null;
   return integer(variable, value);
+}
+
+/** A comma-separated list where `none` means the empty list. */
+function noneOrList(value: string | undefined): string[] | undefined {
+  if (value !== undefined && value.trim().toLowerCase() === 'none') return [];
+  return list(value);
+}
+
+/**
+ * `DCR_DIRECTORY_STATUS_URL`: explicit value, `off`/`none` to disable, else the sandbox directory's
+ * Register-shaped status API in sandbox mode, else none.
+ */
+function directoryStatusUrl(env: Env, sandbox: boolean, sandboxPort: number): string | undefined {
+  const value = env.DCR_DIRECTORY_STATUS_URL?.trim();
+  if (value !== undefined && value !== '') return ['off', 'none'].includes(value.toLowerCase()) ? undefined : value.replace(/\/+$/, '');
+  if (!sandbox) return undefined;
+  const base = (env.DCR_SANDBOX_BASE_URL ?? `https://localhost:${sandboxPort}`).replace(/\/+$/, '');
+  return `${base}/cdr-register/v1/banking`;
 }
 
 function defined<T extends object>(o: T): T {
@@ -139,6 +161,12 @@ export function loadConfig(env: Env = process.env): Config {
       cacheMaxAgeSeconds: integer('DCR_FETCH_CACHE_MAX_AGE_SECONDS', env.DCR_FETCH_CACHE_MAX_AGE_SECONDS) ?? 300,
     },
     resultTtlSeconds: integer('DCR_RESULT_TTL_SECONDS', env.DCR_RESULT_TTL_SECONDS) ?? 86_400,
+    revocation: defined({
+      checks: noneOrList(env.DCR_REVOCATION_CHECKS) ?? [...REVOCATION_CHECKS],
+      softFail: noneOrList(env.DCR_REVOCATION_SOFT_FAIL) ?? [],
+      statusUrl: directoryStatusUrl(env, sandbox, sandboxPort),
+      ocspUnknown: env.DCR_OCSP_UNKNOWN ?? 'retry',
+    }),
     logLevel: env.DCR_LOG_LEVEL ?? 'info',
   };
   const config = defined(candidate);

@@ -6,6 +6,15 @@ import { Type, type Static } from 'typebox';
  */
 export const PROFILE_NAMES = ['obie-3.3', 'obie-3.2', 'obie-3.1', 'fapi2', 'cdr', 'openfinance-br', 'rfc7591'] as const;
 
+/**
+ * Revocation checks (SPEC §9.1): `ssa-status` (SSA `org_status`, OFB role statuses), `status-api`
+ * (CDR Register-shaped organisation and software status), `revoked-jwks` (signing key and transport
+ * certificate in the SSA's revoked/inactive JWKS), `crl` and `ocsp` (transport certificate) and
+ * `chain` (transport certificate chain to the client CAs).
+ */
+export const REVOCATION_CHECKS = ['ssa-status', 'status-api', 'revoked-jwks', 'crl', 'ocsp', 'chain'] as const;
+export type RevocationCheck = (typeof REVOCATION_CHECKS)[number];
+
 export const ConfigSchema = Type.Object({
   /** mTLS listener. */
   host: Type.String({ minLength: 1 }),
@@ -64,6 +73,17 @@ export const ConfigSchema = Type.Object({
     totalTimeoutMs: Type.Integer({ minimum: 1 }),
     maxBytes: Type.Integer({ minimum: 1 }),
     cacheMaxAgeSeconds: Type.Integer({ minimum: 0 }),
+  }),
+  /** Directory revocation policy (SPEC §9). */
+  revocation: Type.Object({
+    /** Checks run by the revocation stage (`DCR_REVOCATION_CHECKS`). */
+    checks: Type.Array(Type.Union(REVOCATION_CHECKS.map((c) => Type.Literal(c))), { uniqueItems: true }),
+    /** Checks whose source being unreachable is tolerated (recorded), never the default (`DCR_REVOCATION_SOFT_FAIL`). */
+    softFail: Type.Array(Type.Union(REVOCATION_CHECKS.map((c) => Type.Literal(c))), { uniqueItems: true }),
+    /** Base of a CDR Register-shaped status API, e.g. `https://register/cdr-register/v1/banking` (`DCR_DIRECTORY_STATUS_URL`). */
+    statusUrl: Type.Optional(Type.String({ pattern: '^https://[^\\s]+$' })),
+    /** OCSP `unknown`: retry (default) or reject (`DCR_OCSP_UNKNOWN`). */
+    ocspUnknown: Type.Union([Type.Literal('retry'), Type.Literal('reject')]),
   }),
   /** How long the sealed registration access token stays deliverable to the submitter (poll / resubmit). */
   resultTtlSeconds: Type.Integer({ minimum: 60 }),

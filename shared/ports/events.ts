@@ -38,4 +38,7 @@ export interface EventSubscriber {
   close(): Promise<void>;
 }
 
-export interface EventBus extends EventPublisher, EventSubscriber {}
+export interface EventBus extends EventPublisher, EventSubscriber {
+  /** Creates the topics when the broker needs that (Kafka); a no-op elsewhere. */
+  ensureTopics(): Promise<void>;
+}

@@ -3,6 +3,7 @@ import type { Config } from '../config/schema.js';
 import { TokenSealer } from '../crypto/token-sealer.js';
 import { OutboundFetcher } from '../http/outbound-fetcher.js';
 import { KeyResolver } from '../jose/key-resolver.js';
+import { PipelineMetrics } from '../observability/metrics.js';
 import { JobDispatcher, OutboxRelay } from '../outbox/dispatcher.js';
 import { getProfile, type Profile } from '../profiles/index.js';
 import { openAdapters, type Adapters } from './adapters.js';
@@ -25,6 +26,8 @@ export interface Runtime {
   relay: OutboxRelay | null;
   /** Wakes the in-process relay, if any, after a commit with events. */
   kickRelay(): void;
+  /** This runtime's Prometheus metrics (a registry of its own). */
+  metrics: PipelineMetrics;
   close(): Promise<void>;
 }
 
@@ -39,11 +42,17 @@ export async function createRuntime(config: Config, trust: Trust, service: strin
     maxBytes: config.fetch.maxBytes,
     allowFileUrls: trust.directoryJwksUrl.startsWith('file:'),
   });
+  if (options.relay) await adapters.bus.ensureTopics();
+  const metrics = new PipelineMetrics({ store: adapters.store, queue: adapters.queue }, { service });
   const relay = options.relay
     ? new OutboxRelay(adapters.store, adapters.bus, adapters.queue, {
         owner: `${service}-${randomUUID()}`,
         intervalMs: adapters.mode === 'embedded' ? 1000 : 200,
-        onError: (err) => logger.warn({ err }, 'outbox relay pass failed; retrying'),
+        onError: (err) => {
+          metrics.relayErrors.inc();
+          logger.warn({ err }, 'outbox relay pass failed; retrying');
+        },
+        onPublished: (count) => metrics.relayed.inc(count),
       })
     : null;
   const runtime: Runtime = {
@@ -59,6 +68,7 @@ export async function createRuntime(config: Config, trust: Trust, service: strin
     keys: new KeyResolver(fetcher, { maxAgeSeconds: config.fetch.cacheMaxAgeSeconds }),
     relay,
     kickRelay: () => relay?.kick(),
+    metrics,
     close: async () => {
       await relay?.stop();
       await adapters.close();

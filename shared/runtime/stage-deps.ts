@@ -9,5 +9,6 @@ export function stageRunnerDeps(rt: Runtime): StageRunnerDeps {
     signal: rt.adapters.signal,
     logger: rt.logger,
     onCommitted: () => rt.kickRelay(),
+    observe: (stage, outcome, seconds) => rt.metrics.observeStage(stage, outcome, seconds),
   };
 }

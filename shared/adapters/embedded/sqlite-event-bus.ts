@@ -35,6 +35,10 @@ export class SqliteEventBus implements EventBus {
     };
   }
 
+  async ensureTopics(): Promise<void> {
+    // The event log has no per-topic set-up.
+  }
+
   async publish(events: OutboxEntry[]): Promise<void> {
     this.#db.transaction(() => {
       for (const e of events) {

@@ -14,7 +14,16 @@ export * from './types.js';
 export { discoveryMetadata, type ProfileDiscoveryMetadata } from './discovery.js';
 export { cdr, fapi2, obie31, obie32, obie33, openfinanceBr, rfc7591 };
 
-export const PROFILES: Readonly<Record<ProfileName, Profile>> = Object.freeze({
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}
+
+/** The tables, deep-frozen: a profile is shared configuration data, never mutated at run time. */
+export const PROFILES: Readonly<Record<ProfileName, Profile>> = deepFreeze({
   'obie-3.3': obie33,
   'obie-3.2': obie32,
   'obie-3.1': obie31,

@@ -1,6 +1,11 @@
+import swagger, { type FastifyDynamicSwaggerOptions } from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Profile } from '../../shared/profiles/types.js';
 import { clientCertificatePlugin } from './plugins/client-certificate.js';
+import { clientDeleteRoute } from './routes/client.delete.js';
+import { clientGetRoute } from './routes/client.get.js';
+import { clientPutRoute } from './routes/client.put.js';
+import { RegistrationRequestBody } from './routes/client-schemas.js';
 import { errorsPlugin } from './plugins/errors.js';
 import { discoveryRoute } from './routes/discovery.get.js';
 import { healthRoutes } from './routes/health.js';
@@ -33,6 +38,13 @@ export interface IntakeAppOptions {
   discoveryExtra?: () => Record<string, unknown>;
   maxBodyBytes?: number;
 }
+
+type SecurityScheme = NonNullable<NonNullable<NonNullable<FastifyDynamicSwaggerOptions['openapi']>['components']>['securitySchemes']>[string];
+/** OpenAPI 3.1 `mutualTLS` security scheme (the bundled OpenAPI types only know the 3.0 ones). */
+const MUTUAL_TLS_SCHEME = {
+  type: 'mutualTLS',
+  description: 'A client certificate chained to a CA the bank trusts',
+} as unknown as SecurityScheme;
 
 /**
  * The intake service as a Fastify instance over HTTPS with mutual TLS. The handshake asks for a
@@ -70,6 +82,35 @@ export async function buildIntakeApp(options: IntakeAppOptions): Promise<Fastify
   app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: maxBodyBytes }, asString);
 
   await app.register(errorsPlugin);
+  // Before the routes: it collects their schemas as they are added (OpenAPI 3.1, served below).
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'DCR pipeline: dynamic client registration',
+        version: '1',
+        description:
+          'RFC 7591 registration and RFC 7592 management over mutual TLS (OBIE DCR 3.x and other profiles). ' +
+          `Profile: ${options.profile.name}. Every error is JSON {error, error_description}.`,
+      },
+      servers: [{ url: options.publicUrl }],
+      components: {
+        securitySchemes: {
+          mutualTls: MUTUAL_TLS_SCHEME,
+          registrationAccessToken: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'The registration access token returned at registration (RFC 7592 §3)',
+          },
+        },
+      },
+    },
+    // Documents the raw request body of the routes that declare `consumes` (not validated by Fastify).
+    transform: ({ schema, url }) => ({
+      schema: schema && 'consumes' in schema && schema.body === undefined ? { ...schema, body: RegistrationRequestBody } : schema,
+      url,
+    }),
+  });
   await app.register(clientCertificatePlugin, {
     clientCas: options.tls.clientCaPems,
     ...(options.clientCertHeader ? { header: options.clientCertHeader } : {}),
@@ -83,5 +124,10 @@ export async function buildIntakeApp(options: IntakeAppOptions): Promise<Fastify
   });
   await app.register(registerPostRoute, { deps: options.deps, profile: options.profile, syncWaitMs: options.syncWaitMs, maxBodyBytes });
   await app.register(requestStatusRoute, { deps: options.deps });
+  await app.register(clientGetRoute, { deps: options.deps });
+  await app.register(clientPutRoute, { deps: options.deps, profile: options.profile, syncWaitMs: options.syncWaitMs, maxBodyBytes });
+  await app.register(clientDeleteRoute, { deps: options.deps });
+  // The OpenAPI document of the routes above; no client certificate needed.
+  app.get('/openapi.json', { schema: { hide: true } }, async (_request, reply) => reply.header('cache-control', 'no-cache').send(app.swagger()));
   return app;
 }

@@ -9,16 +9,20 @@ import type { Store } from '../../shared/ports/store.js';
 import type { Profile } from '../../shared/profiles/index.js';
 import { buildRegistrationResponse } from '../verifier/metadata/response.js';
 import type { RegisteredMetadata } from '../verifier/metadata/registered-metadata.js';
+import { provisionUpdate } from './update-client.js';
 
 export interface ProvisioningDeps {
   profile: Profile;
   store: Store;
   sealer: TokenSealer;
   publicUrl: string;
+  /** RFC 7592 §2.2 token rotation on update (SPEC §6: configurable, default off). */
+  rotateTokenOnUpdate?: boolean;
 }
 
 /**
- * Creates the client exactly once (SPEC §4 step 22). Steps, each idempotent:
+ * Provisions a request: kind `update` applies an RFC 7592 update ({@link provisionUpdate});
+ * kind `create` creates the client exactly once (SPEC §4 step 22). Steps, each idempotent:
  * 1. reserve a client id and a registration access token on the registration (sealed; hash kept);
  * 2. insert the client with its `dcr.client.created` event in one write (same id again: no-op);
  * 3. the runner commits `registered` with the response.
@@ -32,7 +36,8 @@ export class ProvisioningStage implements StageWork {
   async run(registration: Registration): Promise<StageSuccess> {
     const verified = registration.verified;
     if (!verified) throw new RetryableFailure('pipeline_state', 'provisioning reached without verification output');
-    if (registration.kind !== 'create') throw new RetryableFailure('unsupported', `request kind '${registration.kind}' is not provisioned by this version`);
+    if (registration.kind === 'update') return provisionUpdate(this.deps, registration, verified);
+    if (registration.kind !== 'create') throw new RetryableFailure('unsupported', `request kind '${String(registration.kind)}' is not provisioned by this version`);
 
     const reserved = await this.#reserveIdentity(registration);
     const clientId = reserved.clientId as string;

@@ -6,6 +6,7 @@ import { JwsFormatError, parseCompactJws } from '../../../shared/jose/compact-jw
 import { HttpError } from '../plugins/errors.js';
 import { awaitSettled, recordSubmission, registrationBody, type SubmissionDeps } from '../submission.js';
 import { ErrorBody, RegistrationAccepted } from './schemas.js';
+import { RegistrationResponse } from './client-schemas.js';
 
 export interface RegisterRouteOptions {
   deps: SubmissionDeps;
@@ -75,8 +76,11 @@ export async function registerPostRoute(app: FastifyInstance, options: RegisterR
       config: { mtls: true },
       bodyLimit: options.maxBodyBytes,
       schema: {
+        summary: 'Register a client (RFC 7591 §3.1)',
+        security: [{ mutualTls: [] }],
+        consumes: [...profile.body.contentTypes],
         headers: Type.Object({ prefer: Type.Optional(Type.String()) }),
-        response: { 202: RegistrationAccepted, 400: ErrorBody, 401: ErrorBody, 413: ErrorBody, 415: ErrorBody },
+        response: { 201: RegistrationResponse, 202: RegistrationAccepted, 400: ErrorBody, 401: ErrorBody, 413: ErrorBody, 415: ErrorBody },
       },
     },
     async (request, reply) => {

@@ -1,0 +1,88 @@
+import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
+import type { Client } from '../../shared/domain/client.js';
+import { hashToken, tokenMatches } from '../../shared/crypto/token-sealer.js';
+import type { Store } from '../../shared/ports/store.js';
+import { HttpError } from './plugins/errors.js';
+
+/** The `WWW-Authenticate` realm of the management endpoints (RFC 6750 §3). */
+export const MANAGEMENT_REALM = 'dcr';
+
+/** RFC 6750 §2.1 `b64token`, bounded. */
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+const MAX_TOKEN_LENGTH = 4096;
+
+/** Compared against when the client is unknown, so that case costs what a wrong token costs. */
+const DECOY_HASH = hashToken('decoy registration access token');
+
+export type BearerToken = { kind: 'none' } | { kind: 'malformed' } | { kind: 'token'; token: string };
+
+/**
+ * The Bearer token of an `Authorization` header (RFC 6750 §2.1). `none`: no credentials at all,
+ * including `Bearer` with an empty token (conformance DCR-007); `malformed`: something that is not a
+ * usable Bearer token.
+ */
+export function bearerToken(header: string | string[] | undefined): BearerToken {
+  if (header === undefined) return { kind: 'none' };
+  if (Array.isArray(header)) return { kind: 'malformed' };
+  const value = header.trim();
+  if (value === '') return { kind: 'none' };
+  const match = /^(\S+)(?:\s+(.*))?$/.exec(value);
+  if (!match || match[1]?.toLowerCase() !== 'bearer') return { kind: 'malformed' };
+  const token = (match[2] ?? '').trim();
+  if (token === '') return { kind: 'none' };
+  if (token.length > MAX_TOKEN_LENGTH || !B64TOKEN.test(token)) return { kind: 'malformed' };
+  return { kind: 'token', token };
+}
+
+/** 401 per RFC 6750 §3 / SPEC §1 rules 5–6; `error="invalid_token"` only when a token was presented. */
+export function unauthorized(description: string, tokenPresented: boolean): HttpError {
+  const challenge = tokenPresented ? `Bearer realm="${MANAGEMENT_REALM}", error="invalid_token"` : `Bearer realm="${MANAGEMENT_REALM}"`;
+  return new HttpError(401, 'invalid_token', description, { 'www-authenticate': challenge });
+}
+
+/**
+ * Authenticates an RFC 7592 management call on `clientId`: the registration access token as a Bearer
+ * token (checked in constant time against the stored hash), and a client certificate of the TPP that
+ * registered the client (SPEC §6, last bullet). Unknown or deleted client, and a missing, empty or
+ * wrong token, are indistinguishable 401s; a valid token with another TPP's certificate is a 403.
+ * Returns the active client.
+ */
+export async function authenticateManagement(request: FastifyRequest, store: Pick<Store, 'getClient'>, clientId: string): Promise<Client> {
+  const presented = bearerToken(request.headers.authorization);
+  if (presented.kind === 'none') throw unauthorized('a Bearer registration access token is required', false);
+  if (presented.kind === 'malformed') throw unauthorized('the Authorization header does not carry a valid Bearer token', true);
+
+  const client = await store.getClient(clientId);
+  const active = client?.status === 'active' ? client : null;
+  const matches = tokenMatches(presented.token, active?.tokenHash ?? DECOY_HASH);
+  if (!active || !matches) throw unauthorized('the access token is not valid for this client', true);
+
+  const certificate = request.clientCertificate;
+  if (!certificate) throw new HttpError(401, 'invalid_client', 'a client certificate issued by a trusted CA is required (mutual TLS)');
+  if (certificate.tppIdentity !== active.tppIdentity) {
+    throw new HttpError(403, 'access_denied', 'the client certificate does not belong to the organisation that registered this client');
+  }
+  return active;
+}
+
+const authenticated = new WeakMap<FastifyRequest, Client>();
+
+/**
+ * A route `onRequest` hook that authenticates the management call on the path's `client_id` before
+ * the body is parsed or validated, so an unauthenticated caller always gets the 401/403 and never a
+ * body error. The handler reads the client with {@link managedClient}.
+ */
+export function managementAuthHook(store: Pick<Store, 'getClient'>): onRequestAsyncHookHandler {
+  return async (request) => {
+    const params = request.params as Record<string, unknown> | undefined;
+    const clientId = typeof params?.client_id === 'string' && params.client_id.length <= 64 ? params.client_id : '';
+    authenticated.set(request, await authenticateManagement(request, store, clientId));
+  };
+}
+
+/** The client {@link managementAuthHook} authenticated for this request. */
+export function managedClient(request: FastifyRequest): Client {
+  const client = authenticated.get(request);
+  if (!client) throw new Error('management route without the management authentication hook');
+  return client;
+}

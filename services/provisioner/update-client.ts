@@ -1,0 +1,81 @@
+import type { Client } from '../../shared/domain/client.js';
+import { reject, RetryableFailure } from '../../shared/domain/errors.js';
+import { clientEvent } from '../../shared/domain/events.js';
+import { newAccessToken } from '../../shared/domain/ids.js';
+import type { Registration, VerifiedRequest } from '../../shared/domain/registration.js';
+import { hashToken, type TokenSealer } from '../../shared/crypto/token-sealer.js';
+import type { StageSuccess } from '../../shared/pipeline/stage-runner.js';
+import type { Store } from '../../shared/ports/store.js';
+import type { Profile } from '../../shared/profiles/index.js';
+import { buildRegistrationResponse } from '../verifier/metadata/response.js';
+import type { RegisteredMetadata } from '../verifier/metadata/registered-metadata.js';
+
+export interface UpdateProvisioningDeps {
+  profile: Profile;
+  store: Store;
+  sealer: TokenSealer;
+  publicUrl: string;
+  /** RFC 7592 §2.2: issue a new registration access token on every update (SPEC §6, default off). */
+  rotateTokenOnUpdate?: boolean;
+}
+
+const MAX_CONFLICTS = 10;
+
+/**
+ * Applies an RFC 7592 update (PUT) to its client (SPEC §6 "Update"): the new metadata replaces the
+ * old one in one conditional write together with its `dcr.client.updated` event. The client id,
+ * `client_id_issued_at` and (unless rotation is on) the registration access token stay.
+ *
+ * Idempotent on redelivery: the client remembers the request that last changed it, so a job that
+ * finds `lastRequestId` = this request only reports the stored result. With rotation, the new token
+ * is chosen once per request and sealed on the registration first (as for a creation).
+ */
+export async function provisionUpdate(deps: UpdateProvisioningDeps, registration: Registration, verified: VerifiedRequest): Promise<StageSuccess> {
+  const clientId = registration.clientId;
+  if (!clientId) throw new RetryableFailure('pipeline_state', `update request ${registration.id} has no target client`);
+  const current = deps.rotateTokenOnUpdate ? await reserveRotatedToken(deps, registration) : registration;
+
+  for (let attempt = 0; attempt < MAX_CONFLICTS; attempt++) {
+    const client = await deps.store.getClient(clientId);
+    if (!client) throw reject.metadata(`client_id: no client '${clientId.slice(0, 64)}' to update`);
+    if (client.lastRequestId === current.id) return done(current, client);
+    if (client.status !== 'active') throw reject.metadata('client_id: the client has been deleted');
+    if (client.tppIdentity !== current.certificate.tppIdentity) {
+      throw reject.metadata('client_id: the client certificate does not belong to the organisation that registered this client');
+    }
+    const now = new Date();
+    const metadata = buildRegistrationResponse(deps.profile, verified.metadata as unknown as RegisteredMetadata, verified.ssa, {
+      client_id: clientId,
+      client_id_issued_at: client.clientIdIssuedAt,
+      registration_client_uri: `${deps.publicUrl}/register/${clientId}`,
+    });
+    const set: Partial<Client> = {
+      metadata,
+      lastRequestId: current.id,
+      updatedAt: now.toISOString(),
+      ...(deps.rotateTokenOnUpdate && current.tokenHash ? { tokenHash: current.tokenHash } : {}),
+    };
+    const updated: Client = { ...client, ...set };
+    const stored = await deps.store.updateClient(clientId, client.version, { set, outbox: [clientEvent('dcr.client.updated', updated, now)] });
+    if (stored) return done(current, stored);
+    // A concurrent change (another update, a delete, or this job's twin): look again.
+  }
+  throw new RetryableFailure('concurrent_update', `client ${clientId} kept changing while applying update ${registration.id}`);
+}
+
+function done(registration: Registration, client: Client): StageSuccess {
+  return { registration, set: { outcome: { response: client.metadata } } };
+}
+
+/** The rotated token, chosen once per request (a lost race adopts the winner's). */
+async function reserveRotatedToken(deps: UpdateProvisioningDeps, registration: Registration): Promise<Registration> {
+  if (registration.tokenHash && registration.sealedToken) return registration;
+  const token = newAccessToken();
+  const updated = await deps.store.updateRegistration(registration.id, registration.version, {
+    set: { sealedToken: deps.sealer.seal(token, registration.id), tokenHash: hashToken(token), updatedAt: new Date().toISOString() },
+  });
+  if (updated) return updated;
+  const latest = await deps.store.getRegistration(registration.id);
+  if (latest?.tokenHash && latest.sealedToken && latest.status === 'provisioning') return latest;
+  throw new RetryableFailure('concurrent_update', `registration ${registration.id} changed while reserving its rotated token`);
+}

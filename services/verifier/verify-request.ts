@@ -8,7 +8,9 @@ import { parseStrictJson } from '../../shared/jose/strict-json.js';
 import { certificateSubject } from '../../shared/pki/dn.js';
 import { envelopeForContentType, type Profile } from '../../shared/profiles/index.js';
 import { validateRegistrationMetadata } from './metadata/validate.js';
-import type { MetadataPolicy } from './metadata/types.js';
+import type { MetadataPolicy, UpdateTarget } from './metadata/types.js';
+import { runCustomValidators, type CustomValidatorContext, type RegisteredCustomValidator, type ValidationPhase } from './metadata/custom-validator.js';
+import { RegisteredMetadataSchema, RegisteredMetadataValidator, type RegisteredMetadata } from './metadata/registered-metadata.js';
 
 const MAX_SSA_BYTES = 16 * 1024;
 const MAX_BODY_BYTES = 64 * 1024;
@@ -18,6 +20,8 @@ export interface VerifyInput {
   contentType: string;
   certificate: PresentedCertificate;
   requestId: string;
+  /** RFC 7592 PUT: the client being updated (SPEC §6 "Update" rules). */
+  update?: UpdateTarget;
 }
 
 export interface VerifyDeps {
@@ -29,6 +33,49 @@ export interface VerifyDeps {
   /** Reserves `(software_id, jti)` for this request until `expiresAt`. */
   reserveJti: (key: string, requestId: string, expiresAt: number) => Promise<'reserved' | 'conflict'>;
   now: () => number;
+  /**
+   * The custom validators (SPEC §12, `DCR_VALIDATORS_FILE`), run after every built-in check. A
+   * rejection of this promise (they could not be loaded) is a retryable failure.
+   */
+  customValidators?: () => Promise<readonly RegisteredCustomValidator[]>;
+  /** The stored metadata of a client, for `validateUpdate` of the custom validators (PUT). */
+  clientMetadata?: (clientId: string) => Promise<Readonly<Record<string, unknown>> | null>;
+}
+
+const METADATA_MEMBERS = Object.keys(RegisteredMetadataSchema.properties);
+
+/**
+ * The registered metadata of a stored client for `validateUpdate`: the stored body is the RFC 7591
+ * response (SSA claims flattened, server-assigned members), so keep only the metadata members and
+ * turn an OBIE 3.1 array `scope` back into its canonical string.
+ */
+function registeredMetadataOf(stored: Readonly<Record<string, unknown>>): RegisteredMetadata | null {
+  const picked: Record<string, unknown> = {};
+  for (const name of METADATA_MEMBERS) {
+    if (stored[name] !== undefined) picked[name] = stored[name];
+  }
+  if (Array.isArray(picked.scope)) picked.scope = picked.scope.join(' ');
+  return RegisteredMetadataValidator.Check(picked) ? picked : null;
+}
+
+/** SPEC §4 step 19: the configured custom validators, in priority order. */
+async function runConfiguredValidators(deps: VerifyDeps, input: VerifyInput, ctx: CustomValidatorContext): Promise<void> {
+  if (!deps.customValidators) return;
+  let validators: readonly RegisteredCustomValidator[];
+  try {
+    validators = await deps.customValidators();
+  } catch (error) {
+    throw new RetryableFailure('custom_validators_unavailable', `custom validators could not be loaded: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+  if (validators.length === 0) return;
+  let phase: ValidationPhase = { kind: 'post' };
+  if (input.update) {
+    const stored = deps.clientMetadata ? await deps.clientMetadata(input.update.clientId) : null;
+    const existing = stored ? registeredMetadataOf(stored) : null;
+    if (!existing) throw new RetryableFailure('pipeline_state', `custom validators: the registered metadata of client ${input.update.clientId} is not available`);
+    phase = { kind: 'update', existing };
+  }
+  await runCustomValidators(validators, ctx, phase);
 }
 
 function asRejection(error: unknown, code: 'invalid_client_metadata' | 'invalid_software_statement', subject: string): never {
@@ -40,7 +87,20 @@ function asRejection(error: unknown, code: 'invalid_client_metadata' | 'invalid_
   throw error;
 }
 
+/**
+ * The signature segment must be canonical base64url (SPEC §10.1): decoders ignore the unused low
+ * bits of the last character, so without this check one signature has several encodings, each
+ * a different body (signature malleability; a fresh idempotency key for the same signed request).
+ */
+function assertCanonicalSignature(jws: CompactJws, code: 'invalid_client_metadata' | 'invalid_software_statement', what: string): void {
+  const signature = jws.compact.slice(jws.compact.lastIndexOf('.') + 1);
+  if (Buffer.from(signature, 'base64url').toString('base64url') !== signature) {
+    throw new RegistrationRejection(code, `${what}: the signature is not canonical base64url`);
+  }
+}
+
 async function verifySignature(jws: CompactJws, key: ResolvedKey, code: 'invalid_client_metadata' | 'invalid_software_statement', what: string) {
+  assertCanonicalSignature(jws, code, what);
   const alg = jws.header.alg as string;
   if (alg !== key.alg) throw new RegistrationRejection(code, `${what}: alg '${alg}' does not match the key '${jws.header.kid as string}' (${key.alg})`);
   try {
@@ -56,7 +116,8 @@ async function verifySignature(jws: CompactJws, key: ResolvedKey, code: 'invalid
 /**
  * The verifier's checks in SPEC §4 order: request JWS shape (5) and claims (7), SSA signature
  * against the directory keys only (8), request signature against the software JWKS named by the
- * verified SSA (9), then the metadata rules (10–18) and the `jti` replay reservation (13).
+ * verified SSA (9), then the metadata rules (10–18), the `jti` replay reservation (13) and the
+ * custom validators (19).
  * Keys never come from the token itself. Throws {@link RegistrationRejection} or
  * {@link RetryableFailure}.
  */
@@ -125,13 +186,15 @@ export async function verifyRegistrationRequest(input: VerifyInput, deps: Verify
 
   // Metadata rules (steps 10–18), pure.
   const now = deps.now();
+  const certificate = { subject: certificateSubject(input.certificate.pem), pem: input.certificate.pem };
   const metadata = validateRegistrationMetadata({
     profile,
     claims,
     ssa,
-    certificate: { subject: certificateSubject(input.certificate.pem), pem: input.certificate.pem },
+    certificate,
     policy: { ...deps.policy, now },
     envelope,
+    ...(input.update ? { update: input.update } : {}),
   });
 
   const softwareId = String(metadata.software_id ?? '');
@@ -144,6 +207,9 @@ export async function verifyRegistrationRequest(input: VerifyInput, deps: Verify
     const outcome = await deps.reserveJti(`${softwareId}:${claims.jti}`, input.requestId, exp + leeway);
     if (outcome === 'conflict') throw reject.metadata(`jti: '${claims.jti.slice(0, 64)}' has already been used (replayed request)`);
   }
+
+  // Custom validators (step 19): only ever see verified input.
+  await runConfiguredValidators(deps, input, { profile, claims, ssa, certificate, metadata, now });
 
   return {
     claims,

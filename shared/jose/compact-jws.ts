@@ -70,6 +70,11 @@ export function parseCompactJws(input: string, options: ParseOptions): CompactJw
   if (h.length > (options.maxHeaderBytes ?? 4096) * 4 / 3 + 4) throw new JwsFormatError(`${what}: header larger than ${options.maxHeaderBytes ?? 4096} bytes`);
   const header = decodeSegment(h, what, 'header');
   if (s.length === 0 || !B64URL.test(s)) throw new JwsFormatError(`${what}: the signature is missing or not base64url`);
+  // Only the one canonical encoding: unused trailing bits would let one signature stand under
+  // several bodies and slip past the same-bytes idempotency check.
+  if (s.length % 4 === 1 || Buffer.from(s, 'base64url').toString('base64url') !== s) {
+    throw new JwsFormatError(`${what}: the signature is not canonical base64url`);
+  }
 
   const alg = header.alg;
   if (typeof alg !== 'string') throw new JwsFormatError(`${what}: header 'alg' is missing`);

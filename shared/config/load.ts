@@ -51,6 +51,12 @@ const VARIABLE_OF: Record<string, string> = {
   '/revocation/statusUrl': 'DCR_DIRECTORY_STATUS_URL',
   '/revocation/ocspUnknown': 'DCR_OCSP_UNKNOWN',
   '/logLevel': 'DCR_LOG_LEVEL',
+  '/validatorsFile': 'DCR_VALIDATORS_FILE',
+  '/notifier/webhookUrl': 'DCR_NOTIFIER_WEBHOOK_URL',
+  '/notifier/webhookSecret': 'DCR_NOTIFIER_WEBHOOK_SECRET',
+  '/notifier/maxAttempts': 'DCR_NOTIFIER_MAX_ATTEMPTS',
+  '/notifier/retryBaseDelayMs': 'DCR_NOTIFIER_RETRY_BASE_DELAY_MS',
+  '/notifier/timeoutMs': 'DCR_NOTIFIER_TIMEOUT_MS',
 };
 
 function list(value: string | undefined): string[] | undefined {
@@ -161,11 +167,19 @@ export function loadConfig(env: Env = process.env): Config {
       cacheMaxAgeSeconds: integer('DCR_FETCH_CACHE_MAX_AGE_SECONDS', env.DCR_FETCH_CACHE_MAX_AGE_SECONDS) ?? 300,
     },
     resultTtlSeconds: integer('DCR_RESULT_TTL_SECONDS', env.DCR_RESULT_TTL_SECONDS) ?? 86_400,
+    validatorsFile: env.DCR_VALIDATORS_FILE?.trim() || undefined,
     revocation: defined({
       checks: noneOrList(env.DCR_REVOCATION_CHECKS) ?? [...REVOCATION_CHECKS],
       softFail: noneOrList(env.DCR_REVOCATION_SOFT_FAIL) ?? [],
       statusUrl: directoryStatusUrl(env, sandbox, sandboxPort),
       ocspUnknown: env.DCR_OCSP_UNKNOWN ?? 'retry',
+    }),
+    notifier: defined({
+      webhookUrl: env.DCR_NOTIFIER_WEBHOOK_URL || undefined,
+      webhookSecret: env.DCR_NOTIFIER_WEBHOOK_SECRET || undefined,
+      maxAttempts: integer('DCR_NOTIFIER_MAX_ATTEMPTS', env.DCR_NOTIFIER_MAX_ATTEMPTS) ?? 5,
+      retryBaseDelayMs: integer('DCR_NOTIFIER_RETRY_BASE_DELAY_MS', env.DCR_NOTIFIER_RETRY_BASE_DELAY_MS) ?? 1000,
+      timeoutMs: integer('DCR_NOTIFIER_TIMEOUT_MS', env.DCR_NOTIFIER_TIMEOUT_MS) ?? 5000,
     }),
     logLevel: env.DCR_LOG_LEVEL ?? 'info',
   };

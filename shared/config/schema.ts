@@ -1,10 +1,11 @@
 import { Type, type Static } from 'typebox';
+import { PROFILE_NAMES } from '../profiles/types.js';
 
 /**
  * The one validated configuration object (node-oidc-provider style). Every behaviour switch lives
  * here with its documented default; `load.ts` maps environment variables onto it.
  */
-export const PROFILE_NAMES = ['obie-3.3', 'obie-3.2', 'obie-3.1', 'fapi2', 'cdr', 'openfinance-br', 'rfc7591'] as const;
+export { PROFILE_NAMES };
 
 /**
  * Revocation checks (SPEC §9.1): `ssa-status` (SSA `org_status`, OFB role statuses), `status-api`
@@ -77,16 +78,30 @@ export const ConfigSchema = Type.Object({
   /** Directory revocation policy (SPEC §9). */
   revocation: Type.Object({
     /** Checks run by the revocation stage (`DCR_REVOCATION_CHECKS`). */
-    checks: Type.Array(Type.Union(REVOCATION_CHECKS.map((c) => Type.Literal(c))), { uniqueItems: true }),
+    checks: Type.Array(Type.Enum(REVOCATION_CHECKS), { uniqueItems: true }),
     /** Checks whose source being unreachable is tolerated (recorded), never the default (`DCR_REVOCATION_SOFT_FAIL`). */
-    softFail: Type.Array(Type.Union(REVOCATION_CHECKS.map((c) => Type.Literal(c))), { uniqueItems: true }),
+    softFail: Type.Array(Type.Enum(REVOCATION_CHECKS), { uniqueItems: true }),
     /** Base of a CDR Register-shaped status API, e.g. `https://register/cdr-register/v1/banking` (`DCR_DIRECTORY_STATUS_URL`). */
     statusUrl: Type.Optional(Type.String({ pattern: '^https://[^\\s]+$' })),
     /** OCSP `unknown`: retry (default) or reject (`DCR_OCSP_UNKNOWN`). */
     ocspUnknown: Type.Union([Type.Literal('retry'), Type.Literal('reject')]),
   }),
+  /**
+   * JSON file listing the custom validators (SPEC §12): `[{name, module, enabled, priority, options,
+   * profiles}]`, module paths relative to the file (`DCR_VALIDATORS_FILE`). Unset: none.
+   */
+  validatorsFile: Type.Optional(Type.String({ minLength: 1 })),
   /** How long the sealed registration access token stays deliverable to the submitter (poll / resubmit). */
   resultTtlSeconds: Type.Integer({ minimum: 60 }),
+  /** Reference notifier (services/notifier): signed webhooks for registration outcomes. */
+  notifier: Type.Object({
+    webhookUrl: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$' })),
+    /** HMAC-SHA256 key of the `X-DCR-Signature` header; never logged. */
+    webhookSecret: Type.Optional(Type.String({ minLength: 32 })),
+    maxAttempts: Type.Integer({ minimum: 1, maximum: 20 }),
+    retryBaseDelayMs: Type.Integer({ minimum: 1, maximum: 600_000 }),
+    timeoutMs: Type.Integer({ minimum: 1, maximum: 60_000 }),
+  }),
   logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))),
 });
 

@@ -18,6 +18,9 @@ import { StateStore, emptyState } from './state.js';
 import type { DirectoryState, OrgStatus, SoftwareStatus, TppRecord } from './state.js';
 import { generateTppMaterial, readTppFiles, transportSubjectDn, writeTppFiles } from './tpp.js';
 import type { TppFiles, TppMetadata } from './tpp.js';
+import { createOcspResponse } from './ocsp.js';
+import type { SandboxCertificateStatus } from './ocsp.js';
+import type { CryptoKey } from './webcrypto.js';
 import { RSA_PKCS1_SHA256, RSA_PSS_SHA256, exportPrivateKeyPem, generateKeyPair, importPrivateKeyPem, normaliseSerial, x509 } from './webcrypto.js';
 
 export const SANDBOX_FILES = {
@@ -100,7 +103,7 @@ export class SandboxDirectory {
   readonly directoryJwksUrl: string;
   /** `${baseUrl}/crl/ca.crl` (CRL distribution point of every issued certificate). */
   readonly crlUrl: string;
-  /** `${baseUrl}/ocsp` (AIA OCSP URL of every issued certificate; no responder yet). */
+  /** `${baseUrl}/ocsp` (AIA OCSP URL of every issued certificate; see {@link ocspResponse}). */
   readonly ocspUrl: string;
   /** `${baseUrl}/ca/ca.crt` (AIA caIssuers: the CA certificate, DER). */
   readonly caCertUrl: string;
@@ -109,6 +112,8 @@ export class SandboxDirectory {
   readonly #signer: SsaSigner;
   readonly #directoryJwk: JWK;
   readonly #store: StateStore;
+  /** The CA key for OCSP signing, imported on first use. */
+  #ocspKey: Promise<CryptoKey> | undefined;
 
   private constructor(init: {
     dataDir: string;
@@ -224,6 +229,28 @@ export class SandboxDirectory {
       state.revokedCertificates.map((r) => ({ serial: r.serial, revokedAt: new Date(r.revokedAt) })),
     );
     return new Uint8Array(crl.rawData);
+  }
+
+  /**
+   * Revocation status of a certificate issued by the sandbox CA, by hex serial: `revoked` when its
+   * serial is in the CRL, `good` for a TPP transport certificate, `unknown` otherwise.
+   */
+  async certificateStatus(serial: string): Promise<SandboxCertificateStatus> {
+    return statusOfSerial(await this.#store.read(), serial);
+  }
+
+  /** The DER OCSPResponse (RFC 6960, signed by the CA) to a DER OCSPRequest. */
+  async ocspResponse(requestDer: Uint8Array): Promise<Uint8Array> {
+    this.#ocspKey ??= readFile(join(this.sandboxDir, SANDBOX_FILES.caKey), 'utf8').then((pem) => importPrivateKeyPem(pem, RSA_PKCS1_SHA256));
+    let key: CryptoKey;
+    try {
+      key = await this.#ocspKey;
+    } catch (error) {
+      this.#ocspKey = undefined;
+      throw error;
+    }
+    const state = await this.#store.read();
+    return createOcspResponse(requestDer, { ca: this.#ca.cert, key, status: (serial) => statusOfSerial(state, serial) });
   }
 
   // ---------------------------------------------------------------- TPPs
@@ -497,6 +524,14 @@ export class SandboxDirectory {
       orgJwksRevokedUrl: this.orgJwksRevokedUrl(m.orgId),
     };
   }
+}
+
+function statusOfSerial(state: DirectoryState, serial: string): SandboxCertificateStatus {
+  const wanted = normaliseSerial(serial);
+  const revoked = state.revokedCertificates.find((r) => normaliseSerial(r.serial) === wanted);
+  if (revoked) return { status: 'revoked', revokedAt: new Date(revoked.revokedAt) };
+  if (Object.values(state.tpps).some((t) => normaliseSerial(t.transportKey.serial) === wanted)) return { status: 'good' };
+  return { status: 'unknown' };
 }
 
 function selectKeys(tpp: TppRecord, set: JwksSet): JWK[] {

@@ -10,6 +10,7 @@ export { TPP_FILES, transportSubjectDn } from './tpp.js';
 export type { TppMetadata } from './tpp.js';
 export type { SigningAlg } from './jwks.js';
 export type { OrgStatus, SoftwareStatus } from './state.js';
+export type { SandboxCertificateStatus } from './ocsp.js';
 /**
  * The @peculiar/x509 namespace, loaded after the Reflect metadata polyfill it needs under Node ESM
  * and with its crypto provider set to Node's WebCrypto.

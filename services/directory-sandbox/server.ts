@@ -1,6 +1,7 @@
 /**
  * The sandbox directory's HTTPS API (Fastify): directory JWKS, software/org JWKS and revoked JWKS,
- * the CA's CRL and certificate, a CDR Register-shaped status API and simple status lookups.
+ * the CA's CRL and certificate, its OCSP responder, a CDR Register-shaped status API and simple
+ * status lookups.
  * Every request reads the shared state (cheap when unchanged), so revocations and the outage switch
  * made by another process on the same data dir take effect at once.
  */
@@ -12,6 +13,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { SandboxDirectory } from './directory.js';
 import { ORG_ID_PATTERN, SOFTWARE_ID_PATTERN } from './ids.js';
+import { OCSPResponseStatus } from '@peculiar/asn1-ocsp';
+import { ocspErrorResponse } from './ocsp.js';
 
 export interface SandboxServerOptions {
   host: string;
@@ -146,6 +149,27 @@ export async function startSandboxDirectoryServer(dir: SandboxDirectory, opts: S
   const caDer = Buffer.from(dir.caCertDer());
   app.get('/ca/ca.crt', async (_req, reply) => {
     return reply.header('content-type', 'application/pkix-cert').header('cache-control', 'max-age=3600').send(caDer);
+  });
+
+  // ------------------------------------------------------------------ OCSP (RFC 6960)
+
+  app.addContentTypeParser('application/ocsp-request', { parseAs: 'buffer', bodyLimit: 1024 }, (_req, body, done) => done(null, body));
+  const ocspReply = async (reply: FastifyReply, der: Uint8Array | null) => {
+    const answer = der ? await dir.ocspResponse(der) : ocspErrorResponse(OCSPResponseStatus.malformedRequest);
+    return reply.header('content-type', 'application/ocsp-response').header('cache-control', CACHE_CONTROL).send(Buffer.from(answer));
+  };
+  app.post('/ocsp', async (req, reply) => ocspReply(reply, Buffer.isBuffer(req.body) ? req.body : null));
+  // GET form (RFC 6960 A.1): /ocsp/{url-encoded base64 of the DER request}.
+  app.get('/ocsp/*', async (req, reply) => {
+    const encoded = (req.params as Record<string, string | undefined>)['*'] ?? '';
+    let der: Buffer | null = null;
+    try {
+      const b64 = decodeURIComponent(encoded);
+      if (/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) der = Buffer.from(b64, 'base64');
+    } catch {
+      der = null;
+    }
+    return ocspReply(reply, der);
   });
 
   // ------------------------------------------------------------------ status

@@ -1,10 +1,47 @@
 import type { Runtime } from '../../shared/runtime/runtime.js';
 import { stageRunnerDeps } from '../../shared/runtime/stage-deps.js';
 import { StageRunner } from '../../shared/pipeline/stage-runner.js';
+import type { OutboundFetcher } from '../../shared/http/outbound-fetcher.js';
+import { MemoryRevocationCache, RedisRevocationCache, type RevocationCache } from './cache.js';
+import { TrustAnchors } from './pki.js';
 import { RevocationStage } from './stage.js';
 
-export function startRevocation(rt: Runtime): { stop(): Promise<void> } {
-  const stage = new RevocationStage({ profile: rt.profile, fetcher: rt.fetcher });
+export interface RevocationOptions {
+  /** Defaults to `rt.fetcher` (tests wrap it to count or fail requests). */
+  fetcher?: OutboundFetcher;
+  /** Defaults to Redis in the distributed mode, in-process otherwise. */
+  cache?: RevocationCache;
+  clock?: () => Date;
+  /** Cap of every cache lifetime; defaults to `config.fetch.cacheMaxAgeSeconds` (0 disables caching). */
+  maxAgeSeconds?: number;
+}
+
+/** The cache shared by the revocation workers: Redis when distributed, in-process when embedded. */
+export function revocationCache(rt: Runtime, clock?: () => Date): RevocationCache {
+  const now = clock ? () => clock().getTime() : undefined;
+  if (rt.adapters.mode === 'distributed' && rt.config.redisUrl) return new RedisRevocationCache(rt.config.redisUrl, rt.config.namespace, now ? { clock: now } : {});
+  return new MemoryRevocationCache(now ? { clock: now } : {});
+}
+
+export function startRevocation(rt: Runtime, options: RevocationOptions = {}): { stop(): Promise<void> } {
+  const cache = options.cache ?? revocationCache(rt, options.clock);
+  const stage = new RevocationStage({
+    profile: rt.profile,
+    fetcher: options.fetcher ?? rt.fetcher,
+    policy: rt.config.revocation,
+    anchors: new TrustAnchors(rt.trust.clientCaPems),
+    cache,
+    maxAgeSeconds: options.maxAgeSeconds ?? rt.config.fetch.cacheMaxAgeSeconds,
+    leewaySeconds: rt.config.leewaySeconds,
+    store: rt.adapters.store,
+    logger: rt.logger,
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
   const consumer = new StageRunner(stage, stageRunnerDeps(rt)).start(rt.config.workerConcurrency);
-  return { stop: () => consumer.close() };
+  return {
+    stop: async () => {
+      await consumer.close();
+      if (!options.cache) await cache.close();
+    },
+  };
 }

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { ConfigurationError } from '../shared/domain/errors.js';
+import { registerOpsCommands } from './commands/ops.js';
 import { registerSandboxCommands } from './commands/sandbox.js';
 import { registerTppCommands } from './commands/tpp.js';
 
@@ -8,6 +9,7 @@ export function buildCli(): Command {
   const program = new Command('dcr').description('Dynamic Client Registration pipeline: sandbox, TPP and operations commands').showHelpAfterError();
   registerSandboxCommands(program);
   registerTppCommands(program);
+  registerOpsCommands(program);
   return program;
 }
 

@@ -5,6 +5,7 @@ import { createRuntime, type Runtime } from '../../shared/runtime/runtime.js';
 import { trustFromConfig, type Trust } from '../../shared/runtime/trust.js';
 import { sandboxTrust, startSandboxDirectoryServer, type SandboxServer } from '../directory-sandbox/index.js';
 import { startIntake } from '../intake/service.js';
+import { startOps } from '../ops/service.js';
 import { startProvisioner } from '../provisioner/service.js';
 import { startRevocation } from '../revocation/service.js';
 import { startVerifier } from '../verifier/service.js';
@@ -27,6 +28,7 @@ async function main(): Promise<void> {
   const rt: Runtime = await createRuntime(config, trust, 'standalone', { relay: true });
   const stages = [startVerifier(rt), startRevocation(rt), startProvisioner(rt)];
   const intake = await startIntake(rt);
+  const ops = await startOps(rt);
   const console_ = await rt.adapters.bus.subscribe({ groupId: 'standalone-console', topics: [TOPICS.client] }, async (event) => {
     process.stdout.write(`event ${event.type} ${event.subject} (id ${event.id})\n`);
   });
@@ -36,6 +38,7 @@ async function main(): Promise<void> {
     `DCR pipeline running: ${rt.adapters.mode} mode, profile ${config.profile}, data in ${config.dataDir}`,
     `  intake (mutual TLS)   ${intake.url}   public URL ${config.publicUrl}`,
     ...(sandbox ? [`  sandbox directory     ${sandbox.url}`] : []),
+    `  admin API, dashboard  ${ops.url}/admin/   metrics ${ops.url}/metrics (admin token)`,
     '',
     'Try next, in another terminal:',
     ...(sandbox
@@ -45,6 +48,7 @@ async function main(): Promise<void> {
           '  npx dcr status <request_id>                          # poll a registration',
         ]
       : ['  npx dcr register --ssa FILE --cert FILE --key FILE --signing-key FILE --kid KID']),
+    '  npx dcr ops failed                                   # failed registrations; npx dcr ops replay ID | --all',
     '  client events print here as they are published (dcr.client.created ...)',
     '',
   ];
@@ -55,6 +59,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     await intake.stop();
+    await ops.stop();
     await Promise.all(stages.map((s) => s.stop()));
     await console_.close();
     await rt.close();

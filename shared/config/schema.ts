@@ -34,7 +34,7 @@ export const ConfigSchema = Type.Object({
   directoryJwksUrl: Type.Optional(Type.String()),
   ssaIssuers: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
   audiences: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
-  profile: Type.Union(PROFILE_NAMES.map((p) => Type.Literal(p))),
+  profile: Type.Enum(PROFILE_NAMES),
   /** host[:port] allow-list for every outbound fetch. */
   allowedFetchHosts: Type.Array(Type.String({ minLength: 1 })),
   outboundCaFile: Type.Optional(Type.String()),
@@ -102,7 +102,7 @@ export const ConfigSchema = Type.Object({
     retryBaseDelayMs: Type.Integer({ minimum: 1, maximum: 600_000 }),
     timeoutMs: Type.Integer({ minimum: 1, maximum: 60_000 }),
   }),
-  logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))),
+  logLevel: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
 });
 
 export type Config = Static<typeof ConfigSchema>;

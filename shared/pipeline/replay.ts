@@ -108,16 +108,22 @@ export interface BulkReplayResult {
   requestIds: string[];
 }
 
+/** The store's largest page (both adapters cap `limit` there). */
+const MAX_PAGE = 10_000;
+
 /**
- * Every registration matching `filter`, newest first, paging on `submittedAt`. The cursor is moved
- * one millisecond back only when a page brings nothing new, so records sharing a timestamp at a page
- * boundary are not skipped.
+ * Every registration matching `filter`, newest first, paging on `submittedAt` (the store's cursor is
+ * "submitted strictly before"). A page continues from its last timestamp inclusive, dropping records
+ * already seen, so records sharing a timestamp at a page boundary are not skipped; when a page brings
+ * nothing new (more ties than a page holds) it is fetched again twice as large, and only past
+ * {@link MAX_PAGE} ties does the cursor step strictly past that timestamp.
  */
 export async function* matchingRegistrations(store: Store, filter: RegistrationFilter, pageSize = 500): AsyncGenerator<Registration> {
   const seen = new Set<string>();
   let before: string | undefined;
+  let limit = pageSize;
   for (;;) {
-    const page = await store.listRegistrations({ ...filter, limit: pageSize, ...(before ? { before } : {}) });
+    const page = await store.listRegistrations({ ...filter, limit, ...(before ? { before } : {}) });
     let fresh = 0;
     for (const r of page) {
       if (seen.has(r.id)) continue;
@@ -125,11 +131,17 @@ export async function* matchingRegistrations(store: Store, filter: RegistrationF
       fresh++;
       yield r;
     }
-    if (page.length < pageSize) return;
+    if (page.length < limit) return;
     const last = page[page.length - 1] as Registration;
-    // New records: continue from the last timestamp inclusive (ties at the boundary are not lost;
-    // seen ones are dropped). Nothing new: step strictly past it. Each pass yields or moves on.
-    before = fresh > 0 ? new Date(Date.parse(last.submittedAt) + 1).toISOString() : last.submittedAt;
+    if (fresh > 0) {
+      before = new Date(Date.parse(last.submittedAt) + 1).toISOString();
+      limit = pageSize;
+    } else if (limit < MAX_PAGE) {
+      limit = Math.min(MAX_PAGE, limit * 2);
+    } else {
+      before = last.submittedAt;
+      limit = pageSize;
+    }
   }
 }
 

@@ -1,0 +1,123 @@
+import { Type, type Static } from 'typebox';
+import { REGISTRATION_STATUSES, STAGES, type Registration } from '../../shared/domain/registration.js';
+
+export const ErrorBody = Type.Object({ error: Type.String(), error_description: Type.String() });
+
+export const StatusSchema = Type.Enum(REGISTRATION_STATUSES);
+export const StageSchema = Type.Enum(STAGES);
+/** An RFC 3339 timestamp (normalised to UTC ISO before it reaches the store). */
+export const Timestamp = Type.String({ format: 'date-time', maxLength: 40 });
+/** Who did it: recorded in the audit trail. */
+export const ActorHeader = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._@:+-]{0,63}$' });
+
+export const RequestIdParams = Type.Object({ requestId: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._-]+$' }) });
+export type RequestIdParams = Static<typeof RequestIdParams>;
+
+const NullableString = Type.Union([Type.String(), Type.Null()]);
+
+export const RegistrationSummary = Type.Object(
+  {
+    request_id: Type.String(),
+    kind: Type.String(),
+    status: StatusSchema,
+    client_id: NullableString,
+    software_id: NullableString,
+    org_id: NullableString,
+    tpp: Type.String({ description: 'the submitter identity from its transport certificate' }),
+    failed_stage: Type.Union([StageSchema, Type.Null()]),
+    last_error: NullableString,
+    error: Type.Union([Type.String(), Type.Null()], { description: 'the rejection code of a rejected request' }),
+    generation: Type.Integer(),
+    submitted_at: Type.String(),
+    updated_at: Type.String(),
+  },
+  { additionalProperties: false },
+);
+export type RegistrationSummary = Static<typeof RegistrationSummary>;
+
+export const HistoryView = Type.Object(
+  {
+    at: Type.String(),
+    event: Type.String(),
+    stage: Type.Optional(StageSchema),
+    from: Type.Optional(StatusSchema),
+    to: Type.Optional(StatusSchema),
+    attempt: Type.Optional(Type.Integer()),
+    error: Type.Optional(Type.String()),
+    detail: Type.Optional(Type.String()),
+    actor: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+
+/**
+ * One registration for operators: its state, attempts, errors and full history. Deliberately not the
+ * request body (it carries the SSA and signed claims), the sealed registration access token or its
+ * hash; the response schema drops anything not listed here even if a future field slips in.
+ */
+export const RegistrationDetail = Type.Object(
+  {
+    ...RegistrationSummary.properties,
+    content_type: Type.String(),
+    certificate: Type.Object(
+      { subject_dn: Type.String(), issuer_dn: Type.String(), serial_number: Type.String(), thumbprint: Type.String() },
+      { additionalProperties: false },
+    ),
+    attempts: Type.Record(Type.String(), Type.Integer()),
+    error_description: NullableString,
+    history: Type.Array(HistoryView),
+  },
+  { additionalProperties: false },
+);
+export type RegistrationDetail = Static<typeof RegistrationDetail>;
+
+export function summaryOf(r: Registration): RegistrationSummary {
+  return {
+    request_id: r.id,
+    kind: r.kind,
+    status: r.status,
+    client_id: r.clientId ?? null,
+    software_id: r.verified?.softwareId ?? null,
+    org_id: r.verified?.orgId ?? null,
+    tpp: r.certificate.tppIdentity,
+    failed_stage: r.status === 'failed' ? (r.failedStage ?? null) : null,
+    last_error: r.lastError ?? null,
+    error: r.outcome?.error ?? null,
+    generation: r.generation,
+    submitted_at: r.submittedAt,
+    updated_at: r.updatedAt,
+  };
+}
+
+export function detailOf(r: Registration): RegistrationDetail {
+  const attempts: Record<string, number> = {};
+  for (const [stage, n] of Object.entries(r.attempts)) if (typeof n === 'number') attempts[stage] = n;
+  return {
+    ...summaryOf(r),
+    content_type: r.contentType,
+    certificate: {
+      subject_dn: r.certificate.subjectDn,
+      issuer_dn: r.certificate.issuerDn,
+      serial_number: r.certificate.serialNumber,
+      thumbprint: r.certificate.thumbprint,
+    },
+    attempts,
+    error_description: r.outcome?.error_description ?? null,
+    history: r.history.map((h) => {
+      const entry: Static<typeof HistoryView> = { at: h.at, event: h.event };
+      if (h.stage) entry.stage = h.stage;
+      if (h.from) entry.from = h.from;
+      if (h.to) entry.to = h.to;
+      if (h.attempt !== undefined) entry.attempt = h.attempt;
+      if (h.error !== undefined) entry.error = h.error;
+      if (h.detail !== undefined) entry.detail = h.detail;
+      if (h.actor !== undefined) entry.actor = h.actor;
+      return entry;
+    }),
+  };
+}
+
+/** An RFC 3339 timestamp as the store compares it (UTC ISO); undefined stays undefined. */
+export function isoOrUndefined(value: string | undefined): string | undefined {
+  return value === undefined ? undefined : new Date(value).toISOString();
+}

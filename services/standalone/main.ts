@@ -26,7 +26,7 @@ async function main(): Promise<void> {
     trust = trustFromConfig(config);
   }
   const rt: Runtime = await createRuntime(config, trust, 'standalone', { relay: true });
-  const stages = [startVerifier(rt), startRevocation(rt), startProvisioner(rt)];
+  const stages = [await startVerifier(rt), startRevocation(rt), startProvisioner(rt)];
   const intake = await startIntake(rt);
   const ops = await startOps(rt);
   const console_ = await rt.adapters.bus.subscribe({ groupId: 'standalone-console', topics: [TOPICS.client] }, async (event) => {

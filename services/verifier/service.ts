@@ -10,49 +10,34 @@ export interface Stoppable {
 }
 
 /**
- * A running verifier. It is also awaitable: `await startVerifier(rt)` settles once the custom
- * validators (`DCR_VALIDATORS_FILE`) are loaded, and rejects with their ConfigurationError, so
- * `runService` stops start-up on a bad validator module. Callers that only keep the handle get the
- * same error logged; the stage then fails each registration as retryable (never a 500 to the TPP).
+ * Starts the verification stage once the custom validators (`DCR_VALIDATORS_FILE`) are loaded; a
+ * bad file or module rejects with a ConfigurationError naming it, which stops start-up.
  */
-export interface RunningVerifier extends Stoppable, PromiseLike<Stoppable> {}
-
-/**
- * Starts the verification stage. The validators file is read and checked synchronously (a bad
- * file throws here); the modules it names are imported asynchronously.
- */
-export function startVerifier(rt: Runtime): RunningVerifier {
+export async function startVerifier(rt: Runtime): Promise<Stoppable> {
   const { config } = rt;
   const file = config.validatorsFile;
-  const entries = file ? readValidatorsFile(file) : [];
-  const loading: Promise<readonly RegisteredCustomValidator[]> = file ? loadCustomValidators(entries, file) : Promise.resolve([]);
-  loading.then(
-    (validators) => {
-      if (file) rt.logger.info({ validators: validators.map((v) => v.validator.name) }, 'custom validators loaded');
-    },
-    (error: unknown) => rt.logger.fatal({ err: error }, 'custom validators could not be loaded; registrations will fail until this is fixed'),
-  );
+  const validators: readonly RegisteredCustomValidator[] = file ? await loadCustomValidators(readValidatorsFile(file), file) : [];
+  if (file) rt.logger.info({ validators: validators.map((v) => v.validator.name) }, 'custom validators loaded');
 
-  const stage = new VerificationStage({
-    profile: rt.profile,
-    directoryJwksUrl: rt.trust.directoryJwksUrl,
-    keys: rt.keys,
-    policy: {
-      audiences: config.audiences,
-      ssaIssuers: config.ssaIssuers,
-      leewaySeconds: config.leewaySeconds,
-      ssaMaxAgeSeconds: config.ssaMaxAgeSeconds,
-      maxRequestLifetimeSeconds: config.maxRequestLifetimeSeconds,
+  const stage = new VerificationStage(
+    {
+      profile: rt.profile,
+      directoryJwksUrl: rt.trust.directoryJwksUrl,
+      keys: rt.keys,
+      policy: {
+        audiences: config.audiences,
+        ssaIssuers: config.ssaIssuers,
+        leewaySeconds: config.leewaySeconds,
+        ssaMaxAgeSeconds: config.ssaMaxAgeSeconds,
+        maxRequestLifetimeSeconds: config.maxRequestLifetimeSeconds,
+      },
+      reserveJti: (key, requestId, expiresAt) => rt.adapters.store.reserveJti(key, requestId, expiresAt),
+      now: () => Math.floor(Date.now() / 1000),
+      customValidators: async () => validators,
+      clientMetadata: async (clientId) => (await rt.adapters.store.getClient(clientId))?.metadata ?? null,
     },
-    reserveJti: (key, requestId, expiresAt) => rt.adapters.store.reserveJti(key, requestId, expiresAt),
-    now: () => Math.floor(Date.now() / 1000),
-    customValidators: () => loading,
-    clientMetadata: async (clientId) => (await rt.adapters.store.getClient(clientId))?.metadata ?? null,
-  }, rt.adapters.store);
+    rt.adapters.store,
+  );
   const consumer = new StageRunner(stage, stageRunnerDeps(rt)).start(config.workerConcurrency);
-  const stop = () => consumer.close();
-  return {
-    stop,
-    then: (onFulfilled, onRejected) => loading.then(() => ({ stop }) satisfies Stoppable).then(onFulfilled, onRejected),
-  };
+  return { stop: () => consumer.close() };
 }

@@ -380,7 +380,7 @@ describe.each(adapterSets)('RFC 7592 update with registration access token rotat
     const { rt } = pipeline;
     const provisioner = new ProvisioningStage({ profile: rt.profile, store: rt.adapters.store, sealer: rt.sealer, publicUrl: rt.config.publicUrl, rotateTokenOnUpdate: true });
     const consumer = new StageRunner(provisioner, stageRunnerDeps(rt)).start(1);
-    for (const s of [startVerifier(rt), startRevocation(rt)]) stops.push(() => s.stop());
+    for (const s of [await startVerifier(rt), startRevocation(rt)]) stops.push(() => s.stop());
     stops.push(() => consumer.close());
     tpp = await pipeline.createTpp('rotor');
   });

@@ -71,7 +71,7 @@ export async function startTestPipeline(options: { infra?: InfraUrls; env?: Reco
   const { trust, directory } = await sandboxTrust(config);
   const sandbox: SandboxServer = await startSandboxDirectoryServer(directory, { host: '127.0.0.1', port: sandboxPort });
   const rt = await createRuntime(config, trust, 'test', { relay: true, logger: createLogger('test', 'silent') });
-  const stages = options.stages === false ? [] : [startVerifier(rt), startRevocation(rt), startProvisioner(rt)];
+  const stages = options.stages === false ? [] : [await startVerifier(rt), startRevocation(rt), startProvisioner(rt)];
   const intake: RunningIntake = await startIntake(rt);
   const intakeUrl = `https://localhost:${intake.port}`;
 

@@ -197,7 +197,7 @@ describe('start-up: startVerifier is awaitable until the validator modules are l
 
   const withFile = (validatorsFile: string): Runtime => ({ ...pipeline.rt, config: { ...pipeline.rt.config, validatorsFile } });
 
-  it('resolves once loaded (runService awaits it)', async () => {
+  it('starts once the validators are loaded', async () => {
     const file = await validatorsFile(dir, [{ name: 'live', module: relative(dir, EXAMPLE), priority: 1 }]);
     const running = await startVerifier(withFile(file));
     await running.stop();
@@ -205,17 +205,13 @@ describe('start-up: startVerifier is awaitable until the validator modules are l
 
   it('rejects with the ConfigurationError when a module cannot be imported, so start-up stops', async () => {
     const file = await validatorsFile(dir, [{ name: 'broken', module: './broken.mjs', priority: 1 }]);
-    const verifier = startVerifier(withFile(file));
-    try {
-      await expect(Promise.resolve(verifier)).rejects.toThrow(/^DCR_VALIDATORS_FILE: .*entry 0 \('broken'\): module .*broken\.mjs cannot be loaded/);
-      await expect(Promise.resolve(verifier)).rejects.toBeInstanceOf(ConfigurationError);
-    } finally {
-      await verifier.stop();
-    }
+    const started = startVerifier(withFile(file));
+    await expect(started).rejects.toThrow(/^DCR_VALIDATORS_FILE: .*entry 0 \('broken'\): module .*broken\.mjs cannot be loaded/);
+    await expect(started).rejects.toBeInstanceOf(ConfigurationError);
   });
 
-  it('throws synchronously for a file that is wrong on its face', async () => {
+  it('rejects for a file that is wrong on its face', async () => {
     const file = await validatorsFile(dir, [{ name: 'gone', module: './gone.mjs', priority: 1 }]);
-    expect(() => startVerifier(withFile(file))).toThrow(ConfigurationError);
+    await expect(startVerifier(withFile(file))).rejects.toBeInstanceOf(ConfigurationError);
   });
 });

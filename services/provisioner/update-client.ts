@@ -7,8 +7,8 @@ import { hashToken, type TokenSealer } from '../../shared/crypto/token-sealer.js
 import type { StageSuccess } from '../../shared/pipeline/stage-runner.js';
 import type { Store } from '../../shared/ports/store.js';
 import type { Profile } from '../../shared/profiles/index.js';
-import { buildRegistrationResponse } from '../verifier/metadata/response.js';
-import type { RegisteredMetadata } from '../verifier/metadata/registered-metadata.js';
+import { buildRegistrationResponse } from '../../shared/registration/response.js';
+import type { RegisteredMetadata } from '../../shared/registration/registered-metadata.js';
 
 export interface UpdateProvisioningDeps {
   profile: Profile;

@@ -10,7 +10,7 @@ import { envelopeForContentType, type Profile } from '../../shared/profiles/inde
 import { validateRegistrationMetadata } from './metadata/validate.js';
 import type { MetadataPolicy, UpdateTarget } from './metadata/types.js';
 import { runCustomValidators, type CustomValidatorContext, type RegisteredCustomValidator, type ValidationPhase } from './metadata/custom-validator.js';
-import { RegisteredMetadataSchema, RegisteredMetadataValidator, type RegisteredMetadata } from './metadata/registered-metadata.js';
+import { RegisteredMetadataSchema, RegisteredMetadataValidator, type RegisteredMetadata } from '../../shared/registration/registered-metadata.js';
 
 const MAX_SSA_BYTES = 16 * 1024;
 const MAX_BODY_BYTES = 64 * 1024;

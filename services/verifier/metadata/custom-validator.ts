@@ -16,7 +16,7 @@ import {
   type RejectionCode,
 } from '../../../shared/domain/errors.js';
 import type { Profile, ProfileName } from '../../../shared/profiles/index.js';
-import type { RegisteredMetadata } from './registered-metadata.js';
+import type { RegisteredMetadata } from '../../../shared/registration/registered-metadata.js';
 import type { ClientCertificateInfo } from './types.js';
 
 /** What a validator sees. Everything is verified and read-only. */

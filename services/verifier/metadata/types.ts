@@ -3,7 +3,7 @@
  */
 import type { RdnSequence, SubjectAltNames } from '../../../shared/pki/dn.js';
 import type { BodyEnvelope, Profile } from '../../../shared/profiles/index.js';
-import type { RegisteredMetadata } from './registered-metadata.js';
+import type { RegisteredMetadata } from '../../../shared/registration/registered-metadata.js';
 
 /** The mTLS client certificate, as far as the metadata rules need it. */
 export interface ClientCertificateInfo {

@@ -16,7 +16,7 @@ import { checkJti } from './jti.js';
 import { checkJwks } from './jwks.js';
 import { checkPassThrough } from './passthrough.js';
 import { checkRedirectUris } from './redirect-uris.js';
-import { type RegisteredMetadata, RegisteredMetadataValidator } from './registered-metadata.js';
+import { type RegisteredMetadata, RegisteredMetadataValidator } from '../../../shared/registration/registered-metadata.js';
 import { checkRequestShape } from './required-claims.js';
 import { checkScope } from './scope.js';
 import { checkSoftwareStatement, type SsaFacts } from './ssa-claims.js';
@@ -26,7 +26,7 @@ import { checkUpdate } from './update.js';
 import { claim } from './util.js';
 
 export type { MetadataInput, MetadataPolicy, ClientCertificateInfo, UpdateTarget } from './types.js';
-export type { RegisteredMetadata } from './registered-metadata.js';
+export type { RegisteredMetadata } from '../../../shared/registration/registered-metadata.js';
 
 export function createRuleContext(input: MetadataInput): RuleContext {
   const { profile, policy } = input;

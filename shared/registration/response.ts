@@ -5,7 +5,7 @@
  * `exp`, `aud`, `jti`, …) never returned, then the server-assigned members (RFC 7591 §3.2.1,
  * RFC 7592 §3).
  */
-import type { Profile } from '../../../shared/profiles/index.js';
+import type { Profile } from '../profiles/index.js';
 import type { RegisteredMetadata } from './registered-metadata.js';
 
 export interface ServerAssigned {

@@ -64,7 +64,7 @@ export class ProvisioningStage implements StageWork {
       updatedAt: now.toISOString(),
       version: 0,
     };
-    const { inserted, client: stored } = await this.deps.store.insertClient(client, [clientEvent('dcr.client.created', client, now)]);
+    const { inserted, client: stored } = await this.deps.store.insertClient(client, [clientEvent('dcr.client.created', client, now, registration.traceparent)]);
     if (!inserted && stored.requestId !== registration.id) {
       throw new RetryableFailure('client_id_collision', `client id ${clientId} already belongs to request ${stored.requestId}`);
     }

@@ -56,7 +56,7 @@ export async function provisionUpdate(deps: UpdateProvisioningDeps, registration
       ...(deps.rotateTokenOnUpdate && current.tokenHash ? { tokenHash: current.tokenHash } : {}),
     };
     const updated: Client = { ...client, ...set };
-    const stored = await deps.store.updateClient(clientId, client.version, { set, outbox: [clientEvent('dcr.client.updated', updated, now)] });
+    const stored = await deps.store.updateClient(clientId, client.version, { set, outbox: [clientEvent('dcr.client.updated', updated, now, registration.traceparent)] });
     if (stored) return done(current, stored);
     // A concurrent change (another update, a delete, or this job's twin): look again.
   }

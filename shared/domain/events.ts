@@ -49,7 +49,10 @@ export function clientEventData(client: Client): Record<string, unknown> {
   return data;
 }
 
-export function clientEvent(type: ClientEventType, client: Client, now: Date): OutboxEntry {
+export function clientEvent(type: ClientEventType, client: Client, now: Date, traceparent?: string | null): OutboxEntry {
+  const data = clientEventData(client);
+  // W3C trace context travels as the CloudEvents `traceparent` extension (see toDeliveredEvent).
+  if (traceparent) data.traceparent = traceparent;
   return {
     id: newEventId(),
     kind: 'event',
@@ -57,14 +60,14 @@ export function clientEvent(type: ClientEventType, client: Client, now: Date): O
     key: client.clientId,
     type,
     time: now.toISOString(),
-    data: clientEventData(client),
+    data,
     publishedAt: null,
   };
 }
 
 export function registrationEvent(
   type: RegistrationEventType,
-  registration: Pick<Registration, 'id' | 'kind' | 'status' | 'clientId' | 'verified'>,
+  registration: Pick<Registration, 'id' | 'kind' | 'status' | 'clientId' | 'verified'> & { traceparent?: string | null },
   now: Date,
   extra: { stage?: Stage; error?: string; error_description?: string; actor?: string } = {},
 ): OutboxEntry {
@@ -79,6 +82,7 @@ export function registrationEvent(
     data.org_id = registration.verified.orgId;
   }
   for (const [k, v] of Object.entries(extra)) if (v !== undefined) data[k] = v;
+  if (registration.traceparent) data.traceparent = registration.traceparent;
   return {
     id: newEventId(),
     kind: 'event',

@@ -158,3 +158,25 @@ describe.each(adapterSets)('registration end to end, %s', (_name, infraUrls) => 
     expect(ready.status).toBe(200);
   });
 });
+
+describe('trace context', () => {
+  let pipeline: TestPipeline;
+  beforeAll(async () => {
+    pipeline = await startTestPipeline();
+  });
+  afterAll(async () => {
+    await pipeline?.stop();
+  });
+
+  it('carries the request traceparent from the intake to the registration and client events', async () => {
+    const tpp = await pipeline.createTpp();
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const res = await tpp.post(await tpp.sign(tpp.claims()), { traceparent });
+    expect(res.status).toBe(201);
+    const created = await pipeline.waitForEvent((e) => e.type === 'dcr.client.created' && e.subject === res.json().client_id);
+    expect(created.traceparent).toBe(traceparent);
+    expect(created.data.traceparent).toBeUndefined();
+    const received = pipeline.events.find((e) => e.type === 'dcr.registration.received' && e.traceparent === traceparent);
+    expect(received?.data.request_id).toBeTruthy();
+  });
+});

@@ -3,6 +3,7 @@ import { ConfigurationError } from '../shared/domain/errors.js';
 import { registerOpsCommands } from './commands/ops.js';
 import { registerSandboxCommands } from './commands/sandbox.js';
 import { registerTppCommands } from './commands/tpp.js';
+import { registerTokenCommands } from './commands/token.js';
 
 /** The `dcr` CLI: one module per command group under cli/commands/, registered here. */
 export function buildCli(): Command {
@@ -10,6 +11,7 @@ export function buildCli(): Command {
   registerSandboxCommands(program);
   registerTppCommands(program);
   registerOpsCommands(program);
+  registerTokenCommands(program);
   return program;
 }
 

@@ -6,6 +6,7 @@ import { httpsRequest, type HttpResponse } from '../../shared/tpp-client/https-c
 import { defaultRegistrationClaims, signRegistrationRequest } from '../../shared/tpp-client/registration-request.js';
 import { print } from '../output.js';
 import { loadTpp, type TppSelection } from '../tpp-source.js';
+import { rememberClient } from './token.js';
 
 const FINAL = new Set(['registered', 'rejected']);
 
@@ -66,6 +67,7 @@ export function registerTppCommands(program: Command): void {
       });
       if (res.status === 201) {
         print(res.json());
+        await rememberClient(config, opts.tpp, res.json());
         return;
       }
       if (res.status === 202) {
@@ -73,6 +75,7 @@ export function registerTppCommands(program: Command): void {
         process.stderr.write(`accepted: request ${requestId}\n`);
         const final = await pollUntilFinal(config, url, opts, requestId, Number(opts.timeout));
         print(final.registration ?? final);
+        if (final.status === 'registered') await rememberClient(config, opts.tpp, final.registration);
         if (final.status !== 'registered') process.exitCode = 1;
         return;
       }

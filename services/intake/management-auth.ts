@@ -2,7 +2,15 @@ import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import type { Client } from '../../shared/domain/client.js';
 import { hashToken, tokenMatches } from '../../shared/crypto/token-sealer.js';
 import type { Store } from '../../shared/ports/store.js';
+import type { AsTokenVerifier } from './as-tokens.js';
 import { HttpError } from './plugins/errors.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** AS access-token verifier for the management endpoints (null: registration access token only). */
+    managementTokens: AsTokenVerifier | null;
+  }
+}
 
 /** The `WWW-Authenticate` realm of the management endpoints (RFC 6750 §3). */
 export const MANAGEMENT_REALM = 'dcr';
@@ -45,16 +53,29 @@ export function unauthorized(description: string, tokenPresented: boolean): Http
  * token (checked in constant time against the stored hash), and a client certificate of the TPP that
  * registered the client (SPEC §6, last bullet). Unknown or deleted client, and a missing, empty or
  * wrong token, are indistinguishable 401s; a valid token with another TPP's certificate is a 403.
+ * With `asTokens` (OBIE/CDR profiles and a configured AS), a client-credentials access token of the
+ * bank's AS for this client is accepted too (as-tokens.ts: JWT by JWKS, or RFC 7662 introspection).
  * Returns the active client.
  */
-export async function authenticateManagement(request: FastifyRequest, store: Pick<Store, 'getClient'>, clientId: string): Promise<Client> {
+export async function authenticateManagement(
+  request: FastifyRequest,
+  store: Pick<Store, 'getClient'>,
+  clientId: string,
+  asTokens: AsTokenVerifier | null = null,
+): Promise<Client> {
   const presented = bearerToken(request.headers.authorization);
   if (presented.kind === 'none') throw unauthorized('a Bearer registration access token is required', false);
   if (presented.kind === 'malformed') throw unauthorized('the Authorization header does not carry a valid Bearer token', true);
 
   const client = await store.getClient(clientId);
   const active = client?.status === 'active' ? client : null;
-  const matches = tokenMatches(presented.token, active?.tokenHash ?? DECOY_HASH);
+  let matches = tokenMatches(presented.token, active?.tokenHash ?? DECOY_HASH);
+  // OBIE / CDR: a client-credentials access token the bank's AS issued to this client (SPEC §1 rule 4).
+  if (active && !matches && asTokens) {
+    const verdict = await asTokens.verify(presented.token, { clientId: active.clientId, certificateThumbprint: request.clientCertificate?.thumbprint ?? null });
+    if (verdict.ok) matches = true;
+    else request.log.info({ clientId: active.clientId, reason: verdict.reason }, 'management call with a refused access token');
+  }
   if (!active || !matches) throw unauthorized('the access token is not valid for this client', true);
 
   const certificate = request.clientCertificate;
@@ -76,7 +97,7 @@ export function managementAuthHook(store: Pick<Store, 'getClient'>): onRequestAs
   return async (request) => {
     const params = request.params as Record<string, unknown> | undefined;
     const clientId = typeof params?.client_id === 'string' && params.client_id.length <= 64 ? params.client_id : '';
-    authenticated.set(request, await authenticateManagement(request, store, clientId));
+    authenticated.set(request, await authenticateManagement(request, store, clientId, request.server.managementTokens ?? null));
   };
 }
 

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { ConfigurationError } from '../../shared/domain/errors.js';
 import type { Runtime } from '../../shared/runtime/runtime.js';
 import { buildIntakeApp } from './app.js';
+import { asDiscoveryExtra, createAsTokenVerifier } from './as-tokens.js';
 
 export interface RunningIntake {
   app: FastifyInstance;
@@ -10,7 +11,11 @@ export interface RunningIntake {
   stop(): Promise<void>;
 }
 
-export async function startIntake(rt: Runtime, options: { listen?: boolean } = {}): Promise<RunningIntake> {
+/**
+ * `discoveryExtra`: members merged into discovery (the sandbox AS's `token_endpoint` …); unset and
+ * `DCR_AS_ISSUER` set: read from the AS's own discovery document, in the background.
+ */
+export async function startIntake(rt: Runtime, options: { listen?: boolean; discoveryExtra?: () => Record<string, unknown> } = {}): Promise<RunningIntake> {
   const { config, trust } = rt;
   if (!trust.server) throw new ConfigurationError('DCR_TLS_CERT_FILE', 'the intake needs a server certificate and key (DCR_TLS_CERT_FILE, DCR_TLS_KEY_FILE)');
   if (trust.clientCaPems.length === 0) throw new ConfigurationError('DCR_CLIENT_CA_FILE', 'the intake needs the CAs of accepted client certificates');
@@ -24,6 +29,15 @@ export async function startIntake(rt: Runtime, options: { listen?: boolean } = {
     trustedProxies: config.trustedProxies,
     ready: () => rt.adapters.store.ping(),
     logger: rt.logger,
+    asTokens: createAsTokenVerifier(rt),
+    ...(options.discoveryExtra ? { discoveryExtra: options.discoveryExtra } : config.as.issuer ? { discoveryExtra: asDiscoveryExtra(rt) } : {}),
+    protection: {
+      rateLimitPerMinute: config.protection.rateLimitPerMinute,
+      maxEventLoopDelayMs: config.protection.maxEventLoopDelayMs,
+      maxHeapUsedBytes: config.protection.maxHeapUsedBytes,
+      ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}),
+      namespace: config.namespace,
+    },
   });
   if (options.listen === false) return { app, url: '', port: 0, stop: () => app.close() };
   await app.listen({ host: config.host, port: config.httpsPort });

@@ -7,6 +7,7 @@ import { sandboxTrust, startSandboxDirectoryServer, type SandboxServer } from '.
 import { startIntake } from '../intake/service.js';
 import { startOps } from '../ops/service.js';
 import { startProvisioner } from '../provisioner/service.js';
+import { startSandboxAs, type RunningSandboxAs } from '../sandbox-as/index.js';
 import { startRevocation } from '../revocation/service.js';
 import { startVerifier } from '../verifier/service.js';
 
@@ -15,19 +16,32 @@ import { startVerifier } from '../verifier/service.js';
  * when configured), with the sandbox directory when no trust is configured.
  */
 async function main(): Promise<void> {
-  const config = loadConfig();
+  let config = loadConfig();
+  // The sandbox runs its own AS (services/sandbox-as) unless another one is configured.
+  const sandboxAsIssuer = `https://localhost:${config.as.port}`;
+  if (config.sandbox && !config.as.issuer && !config.as.introspectionUrl) {
+    config = loadConfig({ ...process.env, DCR_AS_ISSUER: sandboxAsIssuer, DCR_AS_JWKS_URL: `${sandboxAsIssuer}/jwks` });
+  }
   let trust: Trust;
+  let directory: Awaited<ReturnType<typeof sandboxTrust>>['directory'] | undefined;
   let sandbox: SandboxServer | undefined;
   if (config.sandbox) {
     const resolved = await sandboxTrust(config);
     trust = resolved.trust;
+    directory = resolved.directory;
     sandbox = await startSandboxDirectoryServer(resolved.directory, { host: config.host, port: config.sandboxPort });
   } else {
     trust = trustFromConfig(config);
   }
   const rt: Runtime = await createRuntime(config, trust, 'standalone', { relay: true });
   const stages = [await startVerifier(rt), startRevocation(rt), startProvisioner(rt)];
-  const intake = await startIntake(rt);
+  let as: RunningSandboxAs | undefined;
+  if (directory && config.as.issuer === sandboxAsIssuer) {
+    const tls = await directory.issueServerCertificate([...new Set(['localhost', '127.0.0.1', config.host])]);
+    as = await startSandboxAs(rt, { host: config.host, port: config.as.port, issuer: sandboxAsIssuer, tls, clientCaPems: trust.clientCaPems });
+  }
+  const sandboxAs = as;
+  const intake = await startIntake(rt, sandboxAs ? { discoveryExtra: () => sandboxAs.discoveryExtra(`${config.publicUrl}/register`) } : {});
   const ops = await startOps(rt);
   const console_ = await rt.adapters.bus.subscribe({ groupId: 'standalone-console', topics: [TOPICS.client] }, async (event) => {
     process.stdout.write(`event ${event.type} ${event.subject} (id ${event.id})\n`);
@@ -38,6 +52,7 @@ async function main(): Promise<void> {
     `DCR pipeline running: ${rt.adapters.mode} mode, profile ${config.profile}, data in ${config.dataDir}`,
     `  intake (mutual TLS)   ${intake.url}   public URL ${config.publicUrl}`,
     ...(sandbox ? [`  sandbox directory     ${sandbox.url}`] : []),
+    ...(sandboxAs ? [`  sandbox AS (mTLS)     ${sandboxAs.issuer}   token ${sandboxAs.tokenEndpoint}, JWKS ${sandboxAs.jwksUrl}`] : []),
     `  admin API, dashboard  ${ops.url}/admin/   metrics ${ops.url}/metrics (admin token)`,
     '',
     'Try next, in another terminal:',
@@ -46,6 +61,8 @@ async function main(): Promise<void> {
           '  npx dcr sandbox tpp create acme --roles AISP,PISP   # a TPP in the sandbox directory',
           '  npx dcr register --tpp acme                          # sign, submit over mTLS, poll, print the client',
           '  npx dcr status <request_id>                          # poll a registration',
+          '  npx dcr token --tpp acme                             # client-credentials token from the sandbox AS',
+          '  npx dcr client get <client_id> --tpp acme --as-token # RFC 7592 read with that token',
         ]
       : ['  npx dcr register --ssa FILE --cert FILE --key FILE --signing-key FILE --kid KID']),
     '  npx dcr ops failed                                   # failed registrations; npx dcr ops replay ID | --all',
@@ -59,6 +76,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     await intake.stop();
+    await sandboxAs?.stop();
     await ops.stop();
     await Promise.all(stages.map((s) => s.stop()));
     await console_.close();

@@ -1,7 +1,7 @@
 import { lookup } from 'node:dns/promises';
 import { readFile } from 'node:fs/promises';
 import { request } from 'node:https';
-import { rootCertificates } from 'node:tls';
+import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
 import { isIP } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { DcrError } from '../domain/errors.js';
@@ -51,12 +51,13 @@ export interface FetchResult {
 export class OutboundFetcher {
   readonly #rules: HostRule[];
   readonly #policy: FetchPolicy;
-  readonly #ca: string[] | undefined;
+  /** Built once: a TLS context per request (CA bundle parsed each time) showed up in profiles. */
+  readonly #secureContext: SecureContext | undefined;
 
   constructor(policy: FetchPolicy) {
     this.#policy = policy;
     this.#rules = policy.allowedHosts.map(parseHostRule);
-    this.#ca = policy.ca?.length ? [...(tlsRootCertificates()), ...policy.ca] : undefined;
+    this.#secureContext = policy.ca?.length ? createSecureContext({ ca: [...tlsRootCertificates(), ...policy.ca], minVersion: 'TLSv1.2' }) : undefined;
   }
 
   /** Throws {@link FetchRefused} unless the URL passes the allow-list (no connection is made). */
@@ -133,7 +134,7 @@ export class OutboundFetcher {
             opts.all ? cb(null, [{ address: resolved.address, family: resolved.family }]) : cb(null, resolved.address, resolved.family)) as never,
           minVersion: 'TLSv1.2',
           rejectUnauthorized: true,
-          ...(this.#ca ? { ca: this.#ca } : {}),
+          ...(this.#secureContext ? { secureContext: this.#secureContext } : {}),
           agent: false,
           timeout: connectTimeoutMs,
         },

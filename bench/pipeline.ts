@@ -1,0 +1,88 @@
+/**
+ * The pipeline under test, in embedded mode: the verifier, revocation and provisioner stages, the
+ * outbox relay and the intake, all in this process on SQLite (WAL, synchronous=FULL) in a temporary
+ * DCR_DATA_DIR — what `npm start` runs, minus the ops service. The sandbox directory (SSA keys,
+ * software JWKS, CRL, OCSP, status API) runs as its own process, as a real directory is elsewhere:
+ * its CPU is not charged to ours (it is sampled and reported separately).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../shared/config/load.js';
+import { createRuntime, type Runtime } from '../shared/runtime/runtime.js';
+import { createLogger } from '../shared/runtime/logger.js';
+import { sandboxTrust, type SandboxDirectory } from '../services/directory-sandbox/index.js';
+import { startIntake } from '../services/intake/service.js';
+import { startProvisioner } from '../services/provisioner/service.js';
+import { startRevocation } from '../services/revocation/service.js';
+import { startVerifier } from '../services/verifier/service.js';
+import type { IntakeTls } from './bound-server.js';
+import { startService, stopServices, untilHttpsOk, type ServiceProcess } from './processes.js';
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface EmbeddedPipeline {
+  rt: Runtime;
+  origin: string;
+  audience: string;
+  directory: SandboxDirectory;
+  tls: IntakeTls;
+  dataDir: string;
+  directoryProcess: ServiceProcess;
+  stop(): Promise<void>;
+}
+
+export async function startEmbeddedPipeline(extraEnv: Record<string, string> = {}): Promise<EmbeddedPipeline> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'dcr-bench-'));
+  const sandboxPort = await freePort();
+  const env: Record<string, string> = {
+    DCR_DATA_DIR: dataDir,
+    DCR_HTTPS_PORT: '0',
+    DCR_SANDBOX: '1',
+    DCR_SANDBOX_PORT: String(sandboxPort),
+    DCR_PUBLIC_URL: 'https://localhost:8443',
+    DCR_AUDIENCE: 'https://localhost:8443',
+    DCR_SYNC_WAIT_MS: '10000',
+    DCR_LOG_LEVEL: 'silent',
+    // 20 TPPs carry the whole load: the per-TPP rate limit (600/min by default) is not what is measured here.
+    DCR_RATE_LIMIT_PER_MINUTE: '0',
+    ...extraEnv,
+  };
+  const config = loadConfig(env);
+  // Created here (CA, keys, intake certificate), then served by its own process from the same data dir.
+  const { trust, directory } = await sandboxTrust(config);
+  const sandbox = startService('directory-sandbox', { DCR_DATA_DIR: dataDir, DCR_SANDBOX_PORT: String(sandboxPort), DCR_SANDBOX_BASE_URL: config.sandboxUrl });
+  await untilHttpsOk('sandbox directory', directory.directoryJwksUrl, directory.caCertPem, 30_000, sandbox.tail);
+  const rt = await createRuntime(config, trust, 'bench', { relay: true, logger: createLogger('bench', 'silent') });
+  const stages = [await startVerifier(rt), startRevocation(rt), startProvisioner(rt)];
+  const intake = await startIntake(rt);
+  if (!trust.server) throw new Error('no server certificate');
+  return {
+    rt,
+    origin: `https://localhost:${intake.port}`,
+    audience: config.audiences[0] ?? 'https://localhost:8443',
+    directory,
+    tls: { certPem: trust.server.certPem, keyPem: trust.server.keyPem, clientCaPems: trust.clientCaPems },
+    dataDir,
+    directoryProcess: sandbox,
+    async stop() {
+      await intake.stop();
+      await Promise.all(stages.map((s) => s.stop()));
+      await rt.close();
+      await stopServices([sandbox]);
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}

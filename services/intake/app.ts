@@ -7,6 +7,8 @@ import { clientGetRoute } from './routes/client.get.js';
 import { clientPutRoute } from './routes/client.put.js';
 import { RegistrationRequestBody } from './routes/client-schemas.js';
 import { errorsPlugin } from './plugins/errors.js';
+import type { AsTokenVerifier } from './as-tokens.js';
+import { clientErrorHandler, frameworkErrors, protectionPlugin, type ProtectionOptions } from './plugins/protection.js';
 import { discoveryRoute } from './routes/discovery.get.js';
 import { healthRoutes } from './routes/health.js';
 import { registerPostRoute } from './routes/register.post.js';
@@ -37,6 +39,10 @@ export interface IntakeAppOptions {
   /** Extra discovery members (the AS's metadata). */
   discoveryExtra?: () => Record<string, unknown>;
   maxBodyBytes?: number;
+  /** Accepts the bank's AS access tokens on the management endpoints (as-tokens.ts); unset: registration access token only. */
+  asTokens?: AsTokenVerifier | null;
+  /** Per-TPP rate limit and load shedding (plugins/protection.ts); unset: neither. */
+  protection?: ProtectionOptions;
 }
 
 type SecurityScheme = NonNullable<NonNullable<NonNullable<FastifyDynamicSwaggerOptions['openapi']>['components']>['securitySchemes']>[string];
@@ -64,6 +70,9 @@ export async function buildIntakeApp(options: IntakeAppOptions): Promise<Fastify
       minVersion: 'TLSv1.2',
       ciphers: [...TLS13_CIPHERS, ...FAPI_TLS12_CIPHERS].join(':'),
       honorCipherOrder: true,
+      // Slow-loris bounds: a TLS handshake, then the request headers, must complete within 10 s.
+      handshakeTimeout: 10_000,
+      headersTimeout: 10_000,
     },
     bodyLimit: maxBodyBytes,
     connectionTimeout: 30_000,
@@ -73,6 +82,9 @@ export async function buildIntakeApp(options: IntakeAppOptions): Promise<Fastify
     requestIdHeader: 'x-request-id',
     genReqId: () => crypto.randomUUID(),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
+    // Router and HTTP-parser errors answer JSON {error, error_description} like every other error.
+    frameworkErrors,
+    clientErrorHandler,
   });
 
   app.removeAllContentTypeParsers();
@@ -82,6 +94,7 @@ export async function buildIntakeApp(options: IntakeAppOptions): Promise<Fastify
   app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: maxBodyBytes }, asString);
 
   await app.register(errorsPlugin);
+  app.decorate('managementTokens', options.asTokens ?? null);
   // Before the routes: it collects their schemas as they are added (OpenAPI 3.1, served below).
   await app.register(swagger, {
     openapi: {
@@ -116,6 +129,8 @@ export async function buildIntakeApp(options: IntakeAppOptions): Promise<Fastify
     ...(options.clientCertHeader ? { header: options.clientCertHeader } : {}),
     trustedProxies: options.trustedProxies ?? [],
   });
+  // After the certificate plugin: the rate limit keys on the TPP identity.
+  if (options.protection) await app.register(protectionPlugin, options.protection);
   await app.register(healthRoutes, { ready: options.ready });
   await app.register(discoveryRoute, {
     profile: options.profile,

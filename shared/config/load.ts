@@ -51,6 +51,15 @@ const VARIABLE_OF: Record<string, string> = {
   '/revocation/statusUrl': 'DCR_DIRECTORY_STATUS_URL',
   '/revocation/ocspUnknown': 'DCR_OCSP_UNKNOWN',
   '/logLevel': 'DCR_LOG_LEVEL',
+  '/as/issuer': 'DCR_AS_ISSUER',
+  '/as/jwksUrl': 'DCR_AS_JWKS_URL',
+  '/as/introspectionUrl': 'DCR_AS_INTROSPECTION_URL',
+  '/as/introspectionClientId': 'DCR_AS_INTROSPECTION_CLIENT_ID',
+  '/as/introspectionClientSecret': 'DCR_AS_INTROSPECTION_CLIENT_SECRET',
+  '/as/port': 'DCR_AS_PORT',
+  '/protection/rateLimitPerMinute': 'DCR_RATE_LIMIT_PER_MINUTE',
+  '/protection/maxEventLoopDelayMs': 'DCR_MAX_EVENT_LOOP_DELAY_MS',
+  '/protection/maxHeapUsedBytes': 'DCR_MAX_HEAP_USED_BYTES',
   '/validatorsFile': 'DCR_VALIDATORS_FILE',
   '/notifier/webhookUrl': 'DCR_NOTIFIER_WEBHOOK_URL',
   '/notifier/webhookSecret': 'DCR_NOTIFIER_WEBHOOK_SECRET',
@@ -103,6 +112,20 @@ function directoryStatusUrl(env: Env, sandbox: boolean, sandboxPort: number): st
   return `${base}/cdr-register/v1/banking`;
 }
 
+/** The AS's JWKS and introspection hosts join the outbound allow-list (like the directory's host). */
+function withAsHosts(env: Env, hosts: string[]): string[] {
+  const out = [...hosts];
+  for (const url of [env.DCR_AS_JWKS_URL, env.DCR_AS_INTROSPECTION_URL]) {
+    try {
+      const u = url?.trim() ? new URL(url.trim()) : null;
+      if (u?.protocol === 'https:' && !out.includes(u.host)) out.push(u.host);
+    } catch {
+      // an invalid URL is reported by the schema check
+    }
+  }
+  return out;
+}
+
 function defined<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
@@ -137,7 +160,7 @@ export function loadConfig(env: Env = process.env): Config {
     ssaIssuers: list(env.DCR_SSA_ISSUER) ?? ['OpenBanking Ltd'],
     audiences: list(env.DCR_AUDIENCE) ?? [publicUrl],
     profile,
-    allowedFetchHosts: list(env.DCR_ALLOWED_FETCH_HOSTS) ?? [],
+    allowedFetchHosts: withAsHosts(env, list(env.DCR_ALLOWED_FETCH_HOSTS) ?? []),
     outboundCaFile: env.DCR_OUTBOUND_CA_FILE,
     sandbox,
     sandboxPort,
@@ -181,6 +204,19 @@ export function loadConfig(env: Env = process.env): Config {
       retryBaseDelayMs: integer('DCR_NOTIFIER_RETRY_BASE_DELAY_MS', env.DCR_NOTIFIER_RETRY_BASE_DELAY_MS) ?? 1000,
       timeoutMs: integer('DCR_NOTIFIER_TIMEOUT_MS', env.DCR_NOTIFIER_TIMEOUT_MS) ?? 5000,
     }),
+    protection: {
+      rateLimitPerMinute: integer('DCR_RATE_LIMIT_PER_MINUTE', env.DCR_RATE_LIMIT_PER_MINUTE) ?? 600,
+      maxEventLoopDelayMs: integer('DCR_MAX_EVENT_LOOP_DELAY_MS', env.DCR_MAX_EVENT_LOOP_DELAY_MS) ?? 1000,
+      maxHeapUsedBytes: integer('DCR_MAX_HEAP_USED_BYTES', env.DCR_MAX_HEAP_USED_BYTES) ?? 0,
+    },
+    as: defined({
+      issuer: env.DCR_AS_ISSUER?.trim().replace(/\/+$/, '') || undefined,
+      jwksUrl: env.DCR_AS_JWKS_URL?.trim() || undefined,
+      introspectionUrl: env.DCR_AS_INTROSPECTION_URL?.trim() || undefined,
+      introspectionClientId: env.DCR_AS_INTROSPECTION_CLIENT_ID || undefined,
+      introspectionClientSecret: env.DCR_AS_INTROSPECTION_CLIENT_SECRET || undefined,
+      port: integer('DCR_AS_PORT', env.DCR_AS_PORT) ?? 8445,
+    }),
     logLevel: env.DCR_LOG_LEVEL ?? 'info',
   };
   const config = defined(candidate);
@@ -200,6 +236,10 @@ export function loadConfig(env: Env = process.env): Config {
   if (config.tokenSealingKey !== undefined && Buffer.from(config.tokenSealingKey, 'base64').length !== 32) {
     throw new ConfigurationError('DCR_TOKEN_SEALING_KEY', 'must be 32 bytes, base64-encoded');
   }
+  if (config.as.introspectionUrl && (!config.as.introspectionClientId || !config.as.introspectionClientSecret)) {
+    throw new ConfigurationError('DCR_AS_INTROSPECTION_CLIENT_ID', 'DCR_AS_INTROSPECTION_URL needs DCR_AS_INTROSPECTION_CLIENT_ID and DCR_AS_INTROSPECTION_CLIENT_SECRET');
+  }
+  if (config.as.jwksUrl && !config.as.issuer) throw new ConfigurationError('DCR_AS_ISSUER', 'required with DCR_AS_JWKS_URL (the expected iss of AS access tokens)');
   const distributed = [config.mongoUrl, config.redisUrl, config.kafkaBrokers].filter((v) => v !== undefined).length;
   if (distributed !== 0 && distributed !== 3) {
     throw new ConfigurationError(

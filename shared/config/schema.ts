@@ -102,6 +102,32 @@ export const ConfigSchema = Type.Object({
     retryBaseDelayMs: Type.Integer({ minimum: 1, maximum: 600_000 }),
     timeoutMs: Type.Integer({ minimum: 1, maximum: 60_000 }),
   }),
+  /** Intake protections (SPEC §10 hardening): per-TPP rate limit and load shedding; 0 disables either. */
+  protection: Type.Object({
+    /** Requests per minute per TPP identity (else per address) on the mTLS port (`DCR_RATE_LIMIT_PER_MINUTE`). */
+    rateLimitPerMinute: Type.Integer({ minimum: 0, maximum: 1_000_000 }),
+    /** Answer 503 + Retry-After while the event loop delay exceeds this (`DCR_MAX_EVENT_LOOP_DELAY_MS`). */
+    maxEventLoopDelayMs: Type.Integer({ minimum: 0, maximum: 60_000 }),
+    /** Answer 503 + Retry-After while the V8 heap in use exceeds this many bytes (`DCR_MAX_HEAP_USED_BYTES`). */
+    maxHeapUsedBytes: Type.Integer({ minimum: 0 }),
+  }),
+  /**
+   * The bank's authorization server (CONTRACT "Authorization server"): management accepts its
+   * client-credentials access tokens (JWT by `jwksUrl`, or opaque by RFC 7662 introspection).
+   */
+  as: Type.Object({
+    /** Expected `iss` of AS access tokens (`DCR_AS_ISSUER`). */
+    issuer: Type.Optional(Type.String({ pattern: '^https://[^\\s]+$' })),
+    /** JWKS of the AS's access-token signing keys (`DCR_AS_JWKS_URL`). */
+    jwksUrl: Type.Optional(Type.String({ pattern: '^https://[^\\s]+$' })),
+    /** RFC 7662 introspection endpoint for opaque tokens (`DCR_AS_INTROSPECTION_URL`). */
+    introspectionUrl: Type.Optional(Type.String({ pattern: '^https://[^\\s]+$' })),
+    introspectionClientId: Type.Optional(Type.String({ minLength: 1 })),
+    /** Never logged. */
+    introspectionClientSecret: Type.Optional(Type.String({ minLength: 1 })),
+    /** Listener of the sandbox AS (`DCR_AS_PORT`). */
+    port: Type.Integer({ minimum: 0, maximum: 65535 }),
+  }),
   logLevel: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
 });
 

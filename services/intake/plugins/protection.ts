@@ -1,0 +1,134 @@
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import rateLimit from '@fastify/rate-limit';
+import underPressure from '@fastify/under-pressure';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { Redis } from 'ioredis';
+import { HttpError } from './errors.js';
+
+export interface ProtectionOptions {
+  /**
+   * Requests per minute per TPP (the client certificate's `tppIdentity`, else the TCP peer address).
+   * 0 disables rate limiting.
+   */
+  rateLimitPerMinute: number;
+  /** Shared counters across intake instances (`DCR_REDIS_URL`); unset: counters of this process. */
+  redisUrl?: string;
+  /** Key prefix in Redis (the deployment namespace). */
+  namespace?: string;
+  /**
+   * Load shedding: answer 503 while the event loop delay (mean of the last sample window) exceeds
+   * this many milliseconds. 0 disables it.
+   */
+  maxEventLoopDelayMs: number;
+  /** Load shedding: answer 503 while the V8 heap in use exceeds this many bytes. 0 disables it. */
+  maxHeapUsedBytes?: number;
+  /** How often the event loop delay is sampled (default 1000 ms). */
+  sampleIntervalMs?: number;
+  /** `Retry-After` of a 503 answered while shedding load, in seconds. */
+  retryAfterSeconds?: number;
+}
+
+/** Liveness and readiness are never limited nor shed: an orchestrator must see the process answer. */
+function isExempt(request: FastifyRequest): boolean {
+  const route = request.routeOptions.url;
+  return route === '/health/live' || route === '/health/ready';
+}
+
+/** The rate-limit bucket of a request: the TPP behind the client certificate, else its address. */
+export function rateLimitKey(request: FastifyRequest): string {
+  const identity = request.clientCertificate?.tppIdentity;
+  return identity ? `tpp:${identity}` : `ip:${request.ip}`;
+}
+
+/**
+ * Per-TPP rate limiting (@fastify/rate-limit, Redis-backed when configured) and load shedding
+ * (@fastify/under-pressure). Register after the client-certificate plugin so the rate limit can key
+ * on the TPP identity. Both answer the pipeline's JSON error shape with `Retry-After`.
+ */
+export const protectionPlugin = fp(
+  async (app: FastifyInstance, options: ProtectionOptions) => {
+    const maxHeapUsedBytes = options.maxHeapUsedBytes ?? 0;
+    if (options.maxEventLoopDelayMs > 0 || maxHeapUsedBytes > 0) {
+      const retryAfter = options.retryAfterSeconds ?? 5;
+      await app.register(underPressure, {
+        maxEventLoopDelay: options.maxEventLoopDelayMs,
+        maxHeapUsedBytes,
+        sampleInterval: options.sampleIntervalMs ?? 1000,
+        retryAfter,
+        // Resolving lets the request through (health), rejecting answers through the error handler.
+        pressureHandler: async (request: FastifyRequest) => {
+          if (isExempt(request)) return;
+          throw new HttpError(503, 'temporarily_unavailable', 'the service is overloaded; retry later', { 'retry-after': String(retryAfter) });
+        },
+      });
+    }
+
+    if (options.rateLimitPerMinute > 0) {
+      const redis = options.redisUrl
+        ? new Redis(options.redisUrl, { connectTimeout: 1000, maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true })
+        : undefined;
+      if (redis) {
+        // A Redis outage must not take the intake down: counting is skipped (skipOnError) and logged.
+        redis.on('error', (err: Error) => app.log.warn({ err: { message: err.message } }, 'rate limit store unavailable'));
+        app.addHook('onClose', async () => {
+          redis.disconnect();
+        });
+        // Connected before the first request; if Redis is down now, ioredis keeps reconnecting meanwhile.
+        await redis.connect().catch((err: unknown) => app.log.warn({ err: { message: err instanceof Error ? err.message : String(err) } }, 'rate limit store unavailable at start'));
+      }
+      await app.register(rateLimit, {
+        global: true,
+        hook: 'onRequest',
+        max: options.rateLimitPerMinute,
+        timeWindow: 60_000,
+        keyGenerator: rateLimitKey,
+        allowList: (request) => isExempt(request),
+        ...(redis ? { redis, nameSpace: `dcr${options.namespace ? `-${options.namespace}` : ''}-rl-`, skipOnError: true } : {}),
+        errorResponseBuilder: (_request, context) =>
+          new HttpError(429, 'slow_down', `too many requests; retry in ${Math.max(1, Math.ceil(context.ttl / 1000))} s`, {
+            'retry-after': String(Math.max(1, Math.ceil(context.ttl / 1000))),
+          }),
+      });
+    }
+  },
+  { name: 'dcr-protection' },
+);
+
+/**
+ * Fastify `frameworkErrors`: errors raised by the router before any hook (a malformed percent
+ * encoding, an over-long path parameter) answer the pipeline's JSON shape too (found by the fuzzer).
+ */
+export function frameworkErrors(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
+  reply
+    .code(tooLong ? 414 : 400)
+    .header('cache-control', 'no-store')
+    .send({ error: 'invalid_request', error_description: tooLong ? 'a path segment is too long' : 'malformed URL' });
+}
+
+/**
+ * Fastify `clientErrorHandler`: what Node's HTTP parser refuses (invalid characters in the request
+ * line or headers, header overflow, timeouts) is answered `{error, error_description}` before the
+ * connection is closed, instead of Fastify's default body.
+ */
+export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, description] =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'the request was not received in time']
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'the request headers are too large']
+        : [400, 'malformed HTTP request'];
+  const body = JSON.stringify({ error: 'invalid_request', error_description: description });
+  // As Node does: no second answer when a response is already on the wire for this connection (e.g.
+  // the rest of a body refused with 413 fails to parse as the next request).
+  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
+  if (socket.writable && !inFlight?.headersSent) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(err);
+}

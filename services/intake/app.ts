@@ -6,7 +6,7 @@ import { clientDeleteRoute } from './routes/client.delete.js';
 import { clientGetRoute } from './routes/client.get.js';
 import { clientPutRoute } from './routes/client.put.js';
 import { RegistrationRequestBody } from './routes/client-schemas.js';
-import { errorsPlugin } from './plugins/errors.js';
+import { errorsPlugin } from '../../shared/http/fastify-errors.js';
 import type { AsTokenVerifier } from './as-tokens.js';
 import { clientErrorHandler, frameworkErrors, protectionPlugin, type ProtectionOptions } from './plugins/protection.js';
 import { discoveryRoute } from './routes/discovery.get.js';

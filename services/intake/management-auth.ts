@@ -3,7 +3,7 @@ import type { Client } from '../../shared/domain/client.js';
 import { hashToken, tokenMatches } from '../../shared/crypto/token-sealer.js';
 import type { Store } from '../../shared/ports/store.js';
 import type { AsTokenVerifier } from './as-tokens.js';
-import { HttpError } from './plugins/errors.js';
+import { HttpError } from '../../shared/http/fastify-errors.js';
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -1,7 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { OpsDeps } from './deps.js';
 import { requireAdminToken } from './plugins/auth.js';
-import { errorsPlugin } from './plugins/errors.js';
+import { errorsPlugin } from '../../shared/http/fastify-errors.js';
 import { dashboardRoutes } from './routes/dashboard.get.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoute } from './routes/metrics.get.js';

@@ -11,7 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createConnection } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { errorsPlugin } from '../../services/intake/plugins/errors.js';
+import { errorsPlugin } from '../../shared/http/fastify-errors.js';
 import { protectionPlugin } from '../../services/intake/plugins/protection.js';
 import { healthRoutes } from '../../services/intake/routes/health.js';
 import { freeTcpPort } from '../support/ports.js';

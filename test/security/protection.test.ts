@@ -7,7 +7,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { SandboxDirectory, type SandboxTpp } from '../../services/directory-sandbox/index.js';
 import { FAPI_TLS12_CIPHERS } from '../../services/intake/app.js';
-import { errorsPlugin } from '../../services/intake/plugins/errors.js';
+import { errorsPlugin } from '../../shared/http/fastify-errors.js';
 import { protectionPlugin } from '../../services/intake/plugins/protection.js';
 import { healthRoutes } from '../../services/intake/routes/health.js';
 import { startIntake } from '../../services/intake/service.js';

@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { PresentedCertificate } from '../../../shared/domain/registration.js';
 import { describeCertificate } from '../../../shared/pki/client-certificate.js';
-import { HttpError } from './errors.js';
+import { HttpError } from '../../../shared/http/fastify-errors.js';
 
 declare module 'fastify' {
   interface FastifyRequest {

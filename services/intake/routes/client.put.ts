@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { Profile } from '../../../shared/profiles/types.js';
 import { managedClient, managementAuthHook } from '../management-auth.js';
-import { HttpError } from '../plugins/errors.js';
+import { HttpError } from '../../../shared/http/fastify-errors.js';
 import { awaitSettled, recordSubmission, type SubmissionDeps } from '../submission.js';
 import { answer, checkBodyShape, mediaType, wantsAsync } from './register.post.js';
 import { ErrorBody, RegistrationAccepted } from './schemas.js';

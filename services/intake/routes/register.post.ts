@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import type { Profile } from '../../../shared/profiles/types.js';
 import type { Registration } from '../../../shared/domain/registration.js';
 import { JwsFormatError, parseCompactJws } from '../../../shared/jose/compact-jws.js';
-import { HttpError } from '../plugins/errors.js';
+import { HttpError } from '../../../shared/http/fastify-errors.js';
 import { awaitSettled, recordSubmission, registrationBody, type SubmissionDeps } from '../submission.js';
 import { ErrorBody, RegistrationAccepted } from './schemas.js';
 import { RegistrationResponse } from './client-schemas.js';

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { OpsDeps } from '../deps.js';
-import { AdminError } from '../plugins/errors.js';
+import { HttpError } from '../../../shared/http/fastify-errors.js';
 import { ErrorBody, RegistrationDetail, RequestIdParams, detailOf } from '../views.js';
 
 /** `GET /admin/registrations/{request_id}`: one request with its full history (no secrets). */
@@ -11,7 +11,7 @@ export async function getRegistrationRoute(app: FastifyInstance, options: { deps
     { schema: { params: RequestIdParams, response: { 200: RegistrationDetail, 400: ErrorBody, 401: ErrorBody, 404: ErrorBody } } },
     async (request, reply) => {
       const registration = await store.getRegistration(request.params.requestId);
-      if (!registration) throw new AdminError(404, 'not_found', 'no such registration request');
+      if (!registration) throw new HttpError(404, 'not_found', 'no such registration request');
       return reply.header('cache-control', 'no-store').send(detailOf(registration));
     },
   );

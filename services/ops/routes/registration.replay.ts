@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { replayRegistration } from '../../../shared/pipeline/replay.js';
 import { actorOf, type OpsDeps } from '../deps.js';
-import { AdminError } from '../plugins/errors.js';
+import { HttpError } from '../../../shared/http/fastify-errors.js';
 import { ActorHeader, ErrorBody, RegistrationSummary, RequestIdParams, StageSchema, summaryOf } from '../views.js';
 
 const ReplayQuery = Type.Object({ force: Type.Optional(Type.Boolean({ default: false })) }, { additionalProperties: false });
@@ -45,11 +45,11 @@ export async function replayRegistrationRoute(app: FastifyInstance, options: { d
         force,
         ...(deps.onCommitted ? { onCommitted: deps.onCommitted } : {}),
       });
-      if (!result.replayed && result.notFound) throw new AdminError(404, 'not_found', 'no such registration request');
+      if (!result.replayed && result.notFound) throw new HttpError(404, 'not_found', 'no such registration request');
       deps.metrics.replays.inc({ result: result.replayed ? 'replayed' : 'skipped' });
       request.log.info({ requestId: request.params.requestId, actor, force, replayed: result.replayed }, 'replay requested');
       const registration = result.replayed ? result.registration : await deps.store.getRegistration(request.params.requestId);
-      if (!registration) throw new AdminError(404, 'not_found', 'no such registration request');
+      if (!registration) throw new HttpError(404, 'not_found', 'no such registration request');
       return reply.header('cache-control', 'no-store').send({
         replayed: result.replayed,
         ...(result.replayed ? { stage: result.stage } : { reason: result.reason }),

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { replayMatching } from '../../../shared/pipeline/replay.js';
 import { actorOf, type OpsDeps } from '../deps.js';
-import { AdminError } from '../plugins/errors.js';
+import { HttpError } from '../../../shared/http/fastify-errors.js';
 import { ActorHeader, ErrorBody, Timestamp, isoOrUndefined } from '../views.js';
 
 const BulkFilter = Type.Object(
@@ -43,7 +43,7 @@ export async function bulkReplayRoute(app: FastifyInstance, options: { deps: Ops
       const body = request.body;
       const status = body.status ?? 'failed';
       if (status === 'rejected' && body.force !== true) {
-        throw new AdminError(400, 'invalid_request', 'replaying rejected requests needs force: true (they were the TPP\'s fault)');
+        throw new HttpError(400, 'invalid_request', 'replaying rejected requests needs force: true (they were the TPP\'s fault)');
       }
       const actor = actorOf(request.headers);
       const since = isoOrUndefined(body.since);

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { RegistrationRejection } from '../../../shared/domain/errors.js';
+import { RegistrationRejection } from '../domain/errors.js';
 
 /** An HTTP error answered as `{error, error_description}` (every error is JSON, SPEC §5.2). */
 export class HttpError extends Error {

@@ -4,7 +4,7 @@
  * JSON metadata.
  */
 import type { JWK } from 'jose';
-import type { SandboxDirectory, SandboxTpp } from '../services/directory-sandbox/index.js';
+import { sandboxCredentials, type SandboxDirectory, type SandboxTpp } from '../services/directory-sandbox/index.js';
 import { defaultRegistrationClaims, signRegistrationRequest, type TppCredentials } from '../shared/tpp-client/registration-request.js';
 import type { LoadIdentity, PreparedRequest } from './load-generator.js';
 import type { BoundKeys } from './bound-server.js';
@@ -20,15 +20,7 @@ export interface BenchTpps {
 export async function createTpps(directory: SandboxDirectory, count: number, audience: string, prefix = 'bench'): Promise<BenchTpps> {
   const tpps: SandboxTpp[] = [];
   for (let i = 0; i < count; i++) tpps.push(await directory.createTpp(`${prefix}${i}x${Date.now().toString(36)}`));
-  const credentials = tpps.map((t) => ({
-    softwareId: t.softwareId,
-    ssa: t.ssa,
-    signingJwk: t.signingPrivateJwk,
-    kid: t.signingKid,
-    alg: t.signingAlg,
-    redirectUris: t.redirectUris,
-    roles: t.roles,
-  }));
+  const credentials = tpps.map(sandboxCredentials);
   const identities = tpps.map((t) => ({ certPem: t.transportCertPem, keyPem: t.transportKeyPem, caPem: directory.caCertPem }));
   return { tpps, credentials, identities, audience };
 }

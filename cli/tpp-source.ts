@@ -3,7 +3,7 @@ import type { JWK } from 'jose';
 import type { Config } from '../shared/config/schema.js';
 import type { MtlsIdentity } from '../shared/tpp-client/https-client.js';
 import type { TppCredentials } from '../shared/tpp-client/registration-request.js';
-import { SandboxDirectory } from '../services/directory-sandbox/index.js';
+import { SandboxDirectory, sandboxCredentials } from '../services/directory-sandbox/index.js';
 
 export interface TppSelection {
   tpp?: string;
@@ -24,15 +24,7 @@ export async function loadTpp(config: Config, sel: TppSelection): Promise<{ cred
     if (!tpp) throw new Error(`no sandbox TPP named '${sel.tpp}' (create it with: npx dcr sandbox tpp create ${sel.tpp})`);
     const ca = sel.ca ? await readFile(sel.ca, 'utf8') : dir.caCertPem;
     return {
-      credentials: {
-        softwareId: tpp.softwareId,
-        ssa: tpp.ssa,
-        signingJwk: tpp.signingPrivateJwk,
-        kid: tpp.signingKid,
-        alg: tpp.signingAlg,
-        redirectUris: tpp.redirectUris,
-        roles: tpp.roles,
-      },
+      credentials: sandboxCredentials(tpp),
       identity: { certPem: tpp.transportCertPem, keyPem: tpp.transportKeyPem, caPem: ca },
     };
   }

@@ -17,3 +17,4 @@ export type { SandboxCertificateStatus } from './ocsp.js';
  */
 export { x509 } from './webcrypto.js';
 export { sandboxTrust } from './trust.js';
+export { sandboxCredentials } from './credentials.js';

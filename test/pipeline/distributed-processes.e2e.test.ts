@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { MongoClient } from 'mongodb';
 import { Kafka, logLevel } from 'kafkajs';
-import { SandboxDirectory } from '../../services/directory-sandbox/index.js';
+import { SandboxDirectory, sandboxCredentials } from '../../services/directory-sandbox/index.js';
 import { httpsRequest } from '../../shared/tpp-client/https-client.js';
 import { defaultRegistrationClaims, signRegistrationRequest } from '../../shared/tpp-client/registration-request.js';
 import type { InfraUrls } from '../support/pipeline.js';
@@ -97,15 +97,7 @@ describe.skipIf(!infra)('distributed mode: each service its own process on Mongo
 
   it('registers a client end to end across the processes, stores it in MongoDB and publishes dcr.client.created to Kafka', async () => {
     const tpp = await directory.createTpp('dist-acme');
-    const credentials = {
-      softwareId: tpp.softwareId,
-      ssa: tpp.ssa,
-      signingJwk: tpp.signingPrivateJwk,
-      kid: tpp.signingKid,
-      alg: tpp.signingAlg,
-      redirectUris: tpp.redirectUris,
-      roles: tpp.roles,
-    };
+    const credentials = sandboxCredentials(tpp);
     const jwt = await signRegistrationRequest(credentials, defaultRegistrationClaims(credentials, env.DCR_PUBLIC_URL as string));
     const res = await httpsRequest(`${intakeUrl}/register`, {
       method: 'POST',

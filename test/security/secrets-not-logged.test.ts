@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { sandboxTrust, startSandboxDirectoryServer, type SandboxDirectory, type SandboxServer } from '../../services/directory-sandbox/index.js';
+import { sandboxCredentials, sandboxTrust, startSandboxDirectoryServer, type SandboxDirectory, type SandboxServer } from '../../services/directory-sandbox/index.js';
 import { startIntake, type RunningIntake } from '../../services/intake/service.js';
 import { startProvisioner } from '../../services/provisioner/service.js';
 import { startRevocation } from '../../services/revocation/service.js';
@@ -109,15 +109,7 @@ describe.each(modes)('no secrets in logs or events (%s)', (name, urls) => {
 
   it.runIf(name === 'embedded' || urls !== undefined)('a full register → read → update → delete run leaks none of them', async () => {
     const sandboxTpp = await directory.createTpp(`sec${randomBytes(3).toString('hex')}`);
-    const credentials: TppCredentials = {
-      softwareId: sandboxTpp.softwareId,
-      ssa: sandboxTpp.ssa,
-      signingJwk: sandboxTpp.signingPrivateJwk,
-      kid: sandboxTpp.signingKid,
-      alg: sandboxTpp.signingAlg,
-      redirectUris: sandboxTpp.redirectUris,
-      roles: sandboxTpp.roles,
-    };
+    const credentials: TppCredentials = sandboxCredentials(sandboxTpp);
     const identity: MtlsIdentity = { certPem: sandboxTpp.transportCertPem, keyPem: sandboxTpp.transportKeyPem, caPem: directory.caCertPem };
     const base = `https://localhost:${intake.port}`;
     const claims = () => defaultRegistrationClaims(credentials, 'https://localhost:8443');

@@ -9,7 +9,7 @@ import { createRuntime, type Runtime } from '../../shared/runtime/runtime.js';
 import { createLogger } from '../../shared/runtime/logger.js';
 import { httpsRequest, type HttpResponse, type MtlsIdentity } from '../../shared/tpp-client/https-client.js';
 import { defaultRegistrationClaims, signRegistrationRequest, type TppCredentials } from '../../shared/tpp-client/registration-request.js';
-import { sandboxTrust, startSandboxDirectoryServer, type SandboxDirectory, type SandboxServer, type SandboxTpp } from '../../services/directory-sandbox/index.js';
+import { sandboxCredentials, sandboxTrust, startSandboxDirectoryServer, type SandboxDirectory, type SandboxServer, type SandboxTpp } from '../../services/directory-sandbox/index.js';
 import { startIntake, type RunningIntake } from '../../services/intake/service.js';
 import { startProvisioner } from '../../services/provisioner/service.js';
 import { startRevocation } from '../../services/revocation/service.js';
@@ -94,15 +94,7 @@ export async function startTestPipeline(options: { infra?: InfraUrls; env?: Reco
     events,
     async createTpp(name = `tpp${randomBytes(3).toString('hex')}`, tppOptions) {
       const sandboxTpp = await directory.createTpp(name, tppOptions);
-      const credentials: TppCredentials = {
-        softwareId: sandboxTpp.softwareId,
-        ssa: sandboxTpp.ssa,
-        signingJwk: sandboxTpp.signingPrivateJwk,
-        kid: sandboxTpp.signingKid,
-        alg: sandboxTpp.signingAlg,
-        redirectUris: sandboxTpp.redirectUris,
-        roles: sandboxTpp.roles,
-      };
+      const credentials: TppCredentials = sandboxCredentials(sandboxTpp);
       const identity: MtlsIdentity = { certPem: sandboxTpp.transportCertPem, keyPem: sandboxTpp.transportKeyPem, caPem: directory.caCertPem };
       return {
         sandbox: sandboxTpp,

@@ -13,6 +13,8 @@ export interface SubmissionDeps {
   sealer: TokenSealer;
   /** Wakes the in-process outbox relay after a commit that carries events. */
   onCommitted?: () => void;
+  /** How long after registration the sealed token is still delivered (`DCR_RESULT_TTL_SECONDS`). */
+  resultTtlSeconds?: number;
 }
 
 export interface Submission {
@@ -79,11 +81,18 @@ export async function awaitSettled(deps: SubmissionDeps, registration: Registrat
 }
 
 /** The registration response as the TPP receives it: the stored body plus the unsealed token. */
-export function registrationBody(deps: Pick<SubmissionDeps, 'sealer'>, registration: Registration): Record<string, unknown> | null {
+export function registrationBody(
+  deps: Pick<SubmissionDeps, 'sealer' | 'resultTtlSeconds'>,
+  registration: Registration,
+  now: number = Date.now(),
+): Record<string, unknown> | null {
   const response = registration.outcome?.response;
   if (!response) return null;
   const body: Record<string, unknown> = { ...response };
-  if (registration.sealedToken) {
+  const ttlMs = (deps.resultTtlSeconds ?? 86_400) * 1000;
+  // The token is handed out only within the delivery window after registration; later polls and
+  // resubmissions get the registration without it.
+  if (registration.sealedToken && now - Date.parse(registration.updatedAt) <= ttlMs) {
     body.registration_access_token = deps.sealer.open(registration.sealedToken, registration.id);
   }
   return body;

@@ -6,7 +6,6 @@
  * its CPU is not charged to ours (it is sampled and reported separately).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../shared/config/load.js';
@@ -20,18 +19,8 @@ import { startVerifier } from '../services/verifier/service.js';
 import type { IntakeTls } from './bound-server.js';
 import { startService, stopServices, untilHttpsOk, type ServiceProcess } from './processes.js';
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { freeTcpPort } from '../test/support/ports.js';
+
 
 export interface EmbeddedPipeline {
   rt: Runtime;
@@ -46,7 +35,7 @@ export interface EmbeddedPipeline {
 
 export async function startEmbeddedPipeline(extraEnv: Record<string, string> = {}): Promise<EmbeddedPipeline> {
   const dataDir = await mkdtemp(join(tmpdir(), 'dcr-bench-'));
-  const sandboxPort = await freePort();
+  const sandboxPort = await freeTcpPort();
   const env: Record<string, string> = {
     DCR_DATA_DIR: dataDir,
     DCR_HTTPS_PORT: '0',

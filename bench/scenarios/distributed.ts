@@ -14,7 +14,7 @@ import { SandboxDirectory, sandboxTrust } from '../../services/directory-sandbox
 import { startInfra } from '../../test/support/infra.js';
 import { startBoundServer } from '../bound-server.js';
 import { boundKeys, createTpps, signedRequests } from '../fixtures.js';
-import { freePort } from '../pipeline.js';
+import { freeTcpPort as freePort } from '../../test/support/ports.js';
 import { startService, stopServices, until, untilHttpsOk, type ServiceProcess } from '../processes.js';
 import { round2, runPhase, type BenchSettings, type PhaseResult, type ScenarioResult } from '../phase.js';
 import { poolSize, TPP_COUNT } from './embedded.js';

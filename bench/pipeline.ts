@@ -18,9 +18,7 @@ import { startRevocation } from '../services/revocation/service.js';
 import { startVerifier } from '../services/verifier/service.js';
 import type { IntakeTls } from './bound-server.js';
 import { startService, stopServices, untilHttpsOk, type ServiceProcess } from './processes.js';
-
 import { freeTcpPort } from '../test/support/ports.js';
-
 
 export interface EmbeddedPipeline {
   rt: Runtime;

@@ -6,15 +6,15 @@
  * `private_key_jwt`; a client-credentials token right after registration; management with that
  * token (never the registration access token).
  */
-import { constants, createHash, createPrivateKey, randomUUID, sign as cryptoSign, X509Certificate, type JsonWebKey } from 'node:crypto';
+import { constants, createHash, createPrivateKey, sign as cryptoSign, X509Certificate, type JsonWebKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeJwt, decodeProtectedHeader, importJWK, SignJWT, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { certificateSubject, goSubjectString } from '../../shared/pki/dn.js';
 import { httpsRequest, type HttpResponse } from '../../shared/tpp-client/https-client.js';
 import { requestClientCredentials, startSandboxAs, type RunningSandboxAs, type TokenAuthMethod } from '../../services/sandbox-as/index.js';
 import { startTestPipeline, type InfraUrls, type TestPipeline, type TestTpp } from '../support/pipeline.js';
+import { conformanceDcrClaims } from '../support/conformance-dcr.js';
 import { freeTcpPort } from '../support/ports.js';
 
 const infra = inject('infra') as InfraUrls;
@@ -83,28 +83,7 @@ describe.each(adapterSets)('OBIE conformance-dcr flow with the sandbox AS, %s', 
 
   /** conformance-dcr `jwtSigner.Claims()`. */
   function conformanceClaims(method: TokenAuthMethod, overrides: Record<string, unknown> = {}): Record<string, unknown> {
-    const iat = Math.floor(Date.now() / 1000);
-    const responseTypes = (discovery.response_types_supported ?? []).filter((t) => t === 'code' || t === 'code id_token');
-    return {
-      aud: AUDIENCE,
-      exp: iat + 3600,
-      jti: randomUUID(),
-      iat,
-      iss: tpp.credentials.softwareId,
-      token_endpoint_auth_signing_alg: 'PS256',
-      grant_types: ['authorization_code', 'client_credentials'],
-      subject_type: 'public',
-      application_type: 'web',
-      redirect_uris: tpp.credentials.redirectUris,
-      token_endpoint_auth_method: method,
-      software_statement: staticSsa,
-      scope: 'accounts openid',
-      request_object_signing_alg: discovery.request_object_signing_alg_values_supported[0],
-      id_token_signed_response_alg: 'PS256',
-      ...(responseTypes.length ? { response_types: responseTypes } : {}),
-      ...(method === 'tls_client_auth' ? { tls_client_auth_subject_dn: goSubjectString(certificateSubject(tpp.identity.certPem)) } : {}),
-      ...overrides,
-    };
+    return conformanceDcrClaims({ tpp, ssa: staticSsa, audience: AUDIENCE, discovery, method }, overrides);
   }
 
   function tokenEndpoint(): string {

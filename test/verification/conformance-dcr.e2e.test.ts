@@ -7,13 +7,13 @@
  * string of the transport certificate, and one static SSA for every registration.
  * DCR-003 and DCR-005/007–010 (management) are covered by test/management.
  */
-import { constants, createPrivateKey, randomUUID, sign as cryptoSign, type JsonWebKey } from 'node:crypto';
+import { constants, createPrivateKey, sign as cryptoSign, type JsonWebKey } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REJECTION_CODES } from '../../shared/domain/errors.js';
 import type { Registration } from '../../shared/domain/registration.js';
-import { certificateSubject, goSubjectString } from '../../shared/pki/dn.js';
 import { httpsRequest, type HttpResponse } from '../../shared/tpp-client/https-client.js';
 import { startTestPipeline, type TestPipeline, type TestTpp } from '../support/pipeline.js';
+import { conformanceDcrClaims } from '../support/conformance-dcr.js';
 
 /** The bank's OB organisation id, as the tool's config sets `aud` (Base62, ≤ 18). */
 const AUDIENCE = '0015800001041RHAAY';
@@ -54,29 +54,7 @@ describe('OBIE conformance-dcr scenarios (SPEC §11), embedded adapters', () => 
 
   /** conformance-dcr `jwtSigner.Claims()` for `tls_client_auth`. */
   function conformanceClaims(overrides: Record<string, unknown> = {}): Record<string, unknown> {
-    const iat = Math.floor(Date.now() / 1000);
-    const requestObjectAlgs = discovery.request_object_signing_alg_values_supported as string[];
-    const responseTypes = resolveResponseTypes(discovery.response_types_supported);
-    return {
-      aud: AUDIENCE,
-      exp: iat + 3600,
-      jti: randomUUID(),
-      iat,
-      iss: tpp.credentials.softwareId,
-      token_endpoint_auth_signing_alg: 'PS256',
-      grant_types: ['authorization_code', 'client_credentials'],
-      subject_type: 'public',
-      application_type: 'web',
-      redirect_uris: tpp.credentials.redirectUris,
-      token_endpoint_auth_method: 'tls_client_auth',
-      software_statement: staticSsa,
-      scope: 'accounts openid',
-      request_object_signing_alg: requestObjectAlgs[0],
-      id_token_signed_response_alg: 'PS256',
-      ...(responseTypes ? { response_types: responseTypes } : {}),
-      tls_client_auth_subject_dn: goSubjectString(certificateSubject(tpp.identity.certPem ?? '')),
-      ...overrides,
-    };
+    return conformanceDcrClaims({ tpp, ssa: staticSsa, audience: AUDIENCE, discovery, method: 'tls_client_auth' }, overrides);
   }
 
   async function registrationIds(): Promise<Set<string>> {

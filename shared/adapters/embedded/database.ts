@@ -1,14 +1,31 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { GroupCommit } from './group-commit.js';
 
-export type EmbeddedDatabase = Database.Database;
+/** The embedded state database: the SQLite connection and the group commit every adapter writes through. */
+export class EmbeddedDatabase {
+  readonly sqlite: Database.Database;
+  readonly commits: GroupCommit;
+
+  constructor(sqlite: Database.Database) {
+    this.sqlite = sqlite;
+    this.commits = new GroupCommit(sqlite);
+  }
+
+  /** Commits the open write batch, then closes the connection. */
+  close(): void {
+    this.commits.flush();
+    this.sqlite.close();
+  }
+}
 
 /**
  * Opens (and migrates) the embedded state database: one SQLite file under `DCR_DATA_DIR`, in WAL
  * mode with `synchronous=FULL`, so a committed state change survives a crash or power loss.
  * SQLite gives the embedded mode real transactions (state + outbox + job in one commit) with no
- * server to run; better-sqlite3 is the maintained, typed, synchronous binding.
+ * server to run; better-sqlite3 is the maintained, typed, synchronous binding. Writes go through
+ * {@link GroupCommit}: one fsync per event-loop turn, acknowledged only once durable.
  */
 export function openEmbeddedDatabase(dataDir: string): EmbeddedDatabase {
   mkdirSync(dataDir, { recursive: true });
@@ -84,5 +101,5 @@ export function openEmbeddedDatabase(dataDir: string): EmbeddedDatabase {
       PRIMARY KEY (group_id, topic)
     );
   `);
-  return db;
+  return new EmbeddedDatabase(db);
 }

@@ -1,9 +1,11 @@
 import { EventEmitter } from 'node:events';
+import type Database from 'better-sqlite3';
 import type { TopicName } from '../../domain/events.js';
 import type { OutboxEntry } from '../../domain/registration.js';
 import type { DeliveredEvent, EventBus, Subscription } from '../../ports/events.js';
 import { toDeliveredEvent } from '../../events/cloudevent.js';
 import type { EmbeddedDatabase } from './database.js';
+import type { GroupCommit } from './group-commit.js';
 
 interface EventRow {
   seq: number;
@@ -13,17 +15,22 @@ interface EventRow {
 /**
  * The embedded {@link EventBus}: an append-only event log in the SQLite file with durable
  * consumer-group offsets, so embedded consumers get Kafka's semantics (at least once, in order,
- * resumable after a restart) without a broker.
+ * resumable after a restart) without a broker. Appends and offsets join the open group-commit batch
+ * without waiting (`lazy`): the relay publishes only durable outbox entries and marks them after
+ * the append, so a crash before the commit means the same events (same ids) are appended again.
  */
 export class SqliteEventBus implements EventBus {
-  readonly #db: EmbeddedDatabase;
+  readonly #db: Database.Database;
+  readonly #commits: GroupCommit;
   readonly #source: string;
   readonly #wake = new EventEmitter();
   readonly #subscriptions = new Set<Subscription>();
   readonly #stmt;
 
-  constructor(db: EmbeddedDatabase, options: { source: string }) {
+  constructor(embedded: EmbeddedDatabase, options: { source: string }) {
+    const db = embedded.sqlite;
     this.#db = db;
+    this.#commits = embedded.commits;
     this.#source = options.source;
     this.#wake.setMaxListeners(0);
     this.#stmt = {
@@ -40,12 +47,14 @@ export class SqliteEventBus implements EventBus {
   }
 
   async publish(events: OutboxEntry[]): Promise<void> {
-    this.#db.transaction(() => {
-      for (const e of events) {
-        const delivered = toDeliveredEvent(e, this.#source);
-        this.#stmt.append.run(e.id, e.topic, e.key, JSON.stringify(delivered));
-      }
-    })();
+    this.#commits.lazy(
+      this.#db.transaction(() => {
+        for (const e of events) {
+          const delivered = toDeliveredEvent(e, this.#source);
+          this.#stmt.append.run(e.id, e.topic, e.key, JSON.stringify(delivered));
+        }
+      }),
+    );
     for (const topic of new Set(events.map((e) => e.topic))) this.#wake.emit(topic);
   }
 
@@ -60,7 +69,7 @@ export class SqliteEventBus implements EventBus {
       this.#wake.on(topic, onWake);
       if (!this.#stmt.offset.get(options.groupId, topic)) {
         const start = options.fromBeginning ? 0 : (this.#stmt.last.get(topic)?.seq ?? 0);
-        this.#stmt.commit.run(options.groupId, topic, start);
+        this.#commits.lazy(() => this.#stmt.commit.run(options.groupId, topic, start));
       }
     }
     const loop = async () => {
@@ -77,7 +86,7 @@ export class SqliteEventBus implements EventBus {
               await new Promise((r) => setTimeout(r, 500));
               break;
             }
-            this.#stmt.commit.run(options.groupId, topic, row.seq);
+            this.#commits.lazy(() => this.#stmt.commit.run(options.groupId, topic, row.seq));
             delivered += 1;
           }
         }

@@ -10,6 +10,7 @@ import {
   type WorkQueue,
 } from '../../ports/queue.js';
 import type { EmbeddedDatabase } from './database.js';
+import type { GroupCommit } from './group-commit.js';
 
 interface JobRow {
   id: string;
@@ -22,16 +23,20 @@ const LOCK_MS = 60_000;
 /**
  * The embedded {@link WorkQueue}: jobs persisted in the SQLite file (a restart resumes them),
  * claimed atomically, retried with exponential backoff and jitter like BullMQ's `attempts`.
+ * Queue writes join the open group-commit batch without waiting for it (`lazy`): the job rows are
+ * a copy of outbox entries and stage results that are themselves durable, so a write lost in a
+ * crash only means a job runs again, which stages tolerate.
  */
 export class SqliteQueue implements WorkQueue {
-  readonly #db: EmbeddedDatabase;
+  readonly #commits: GroupCommit;
   readonly #policy: RetryPolicy;
   readonly #wake = new EventEmitter();
   readonly #consumers = new Set<StageConsumer>();
   readonly #stmt;
 
-  constructor(db: EmbeddedDatabase, policy: RetryPolicy) {
-    this.#db = db;
+  constructor(embedded: EmbeddedDatabase, policy: RetryPolicy) {
+    const db = embedded.sqlite;
+    this.#commits = embedded.commits;
     this.#policy = policy;
     this.#wake.setMaxListeners(0);
     this.#stmt = {
@@ -56,12 +61,12 @@ export class SqliteQueue implements WorkQueue {
       ),
     };
     // A crash leaves claimed jobs `active`: give them back once their lock has lapsed.
-    this.#stmt.recover.run(Date.now());
+    this.#commits.lazy(() => this.#stmt.recover.run(Date.now()));
   }
 
   async enqueue(stage: Stage, jobId: string, data: StageJobData): Promise<void> {
     const now = Date.now();
-    this.#stmt.insert.run(jobId, stage, JSON.stringify(data), now, now);
+    this.#commits.lazy(() => this.#stmt.insert.run(jobId, stage, JSON.stringify(data), now, now));
     this.#wake.emit(stage);
   }
 
@@ -77,14 +82,14 @@ export class SqliteQueue implements WorkQueue {
       const data = JSON.parse(row.data) as StageJobData;
       try {
         await handler(data, { jobId: row.id, attempt: row.attempts_made, maxAttempts: this.#policy.attempts });
-        this.#stmt.complete.run(row.id);
+        this.#commits.lazy(() => this.#stmt.complete.run(row.id));
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         const now = Date.now();
         if (row.attempts_made >= this.#policy.attempts) {
-          this.#stmt.dead.run(message, now, row.id);
+          this.#commits.lazy(() => this.#stmt.dead.run(message, now, row.id));
         } else {
-          this.#stmt.retry.run(now + backoffDelay(this.#policy, row.attempts_made), message, now, row.id);
+          this.#commits.lazy(() => this.#stmt.retry.run(now + backoffDelay(this.#policy, row.attempts_made), message, now, row.id));
         }
       }
     };
@@ -92,7 +97,7 @@ export class SqliteQueue implements WorkQueue {
     const loop = async () => {
       while (!closed) {
         while (!closed && running.size < options.concurrency) {
-          const row = this.#stmt.claim.get({ now: Date.now(), stage });
+          const row = this.#commits.lazy(() => this.#stmt.claim.get({ now: Date.now(), stage }));
           if (!row) break;
           const p = runJob(row).finally(() => {
             running.delete(p);

@@ -1,7 +1,9 @@
 import type { Client } from '../../domain/client.js';
 import type { OutboxEntry, Registration, RegistrationStatus } from '../../domain/registration.js';
 import type { ClientChange, PendingOutboxEntry, RegistrationChange, RegistrationFilter, Store } from '../../ports/store.js';
+import type Database from 'better-sqlite3';
 import type { EmbeddedDatabase } from './database.js';
+import type { GroupCommit } from './group-commit.js';
 
 interface RegistrationRow {
   doc: string;
@@ -12,13 +14,19 @@ interface OutboxRow {
   doc: string;
 }
 
-/** The embedded {@link Store}: SQLite, one transaction per state change with its outbox entries. */
+/**
+ * The embedded {@link Store}: SQLite, one atomic write per state change with its outbox entries.
+ * State changes resolve once durable (group commit, database.ts); reads resolve once what they saw is.
+ */
 export class SqliteStore implements Store {
-  readonly #db: EmbeddedDatabase;
+  readonly #db: Database.Database;
+  readonly #commits: GroupCommit;
   readonly #stmt;
 
-  constructor(db: EmbeddedDatabase) {
+  constructor(embedded: EmbeddedDatabase) {
+    const db = embedded.sqlite;
     this.#db = db;
+    this.#commits = embedded.commits;
     this.#stmt = {
       insertRegistration: db.prepare(
         `INSERT INTO registrations (id, submission_key, status, submitted_at, updated_at, last_error, version, doc)
@@ -70,7 +78,7 @@ export class SqliteStore implements Store {
   }
 
   async insertRegistration(registration: Registration, outbox: OutboxEntry[]) {
-    return this.#db.transaction(() => {
+    return this.#commits.durable(this.#db.transaction(() => {
       const result = this.#stmt.insertRegistration.run({
         id: registration.id,
         submissionKey: registration.submissionKey,
@@ -88,16 +96,16 @@ export class SqliteStore implements Store {
       const row = this.#stmt.registrationBySubmission.get(registration.submissionKey);
       if (!row) throw new Error('registration vanished during insert');
       return { inserted: false, registration: JSON.parse(row.doc) as Registration };
-    })();
+    }));
   }
 
   async getRegistration(id: string): Promise<Registration | null> {
-    const row = this.#stmt.registrationById.get(id);
+    const row = await this.#commits.observed(() => this.#stmt.registrationById.get(id));
     return row ? (JSON.parse(row.doc) as Registration) : null;
   }
 
   async updateRegistration(id: string, expectedVersion: number, change: RegistrationChange): Promise<Registration | null> {
-    return this.#db.transaction(() => {
+    return this.#commits.durable(this.#db.transaction(() => {
       const row = this.#stmt.registrationById.get(id);
       if (!row) return null;
       const current = JSON.parse(row.doc) as Registration;
@@ -120,7 +128,7 @@ export class SqliteStore implements Store {
       if (result.changes !== 1) return null;
       this.#addOutbox('registration', id, change.outbox ?? []);
       return next;
-    })();
+    }));
   }
 
   async listRegistrations(filter: RegistrationFilter): Promise<Registration[]> {
@@ -149,20 +157,18 @@ export class SqliteStore implements Store {
     params.limit = Math.min(Math.max(filter.limit ?? 50, 1), 10_000);
     const sql = `SELECT doc FROM registrations ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
                  ORDER BY submitted_at DESC, id DESC LIMIT @limit`;
-    return this.#db
-      .prepare<Record<string, string | number>, RegistrationRow>(sql)
-      .all(params)
-      .map((r) => JSON.parse(r.doc) as Registration);
+    const statement = this.#db.prepare<Record<string, string | number>, RegistrationRow>(sql);
+    return (await this.#commits.observed(() => statement.all(params))).map((r) => JSON.parse(r.doc) as Registration);
   }
 
   async countRegistrationsByStatus() {
     const counts: Partial<Record<RegistrationStatus, number>> = {};
-    for (const row of this.#stmt.countByStatus.all()) counts[row.status] = row.n;
+    for (const row of await this.#commits.observed(() => this.#stmt.countByStatus.all())) counts[row.status] = row.n;
     return counts;
   }
 
   async insertClient(client: Client, outbox: OutboxEntry[]) {
-    return this.#db.transaction(() => {
+    return this.#commits.durable(this.#db.transaction(() => {
       const result = this.#stmt.insertClient.run({
         clientId: client.clientId,
         requestId: client.requestId,
@@ -177,16 +183,16 @@ export class SqliteStore implements Store {
       const row = this.#stmt.clientById.get(client.clientId);
       if (!row) throw new Error('client vanished during insert');
       return { inserted: false, client: JSON.parse(row.doc) as Client };
-    })();
+    }));
   }
 
   async getClient(clientId: string): Promise<Client | null> {
-    const row = this.#stmt.clientById.get(clientId);
+    const row = await this.#commits.observed(() => this.#stmt.clientById.get(clientId));
     return row ? (JSON.parse(row.doc) as Client) : null;
   }
 
   async updateClient(clientId: string, expectedVersion: number, change: ClientChange): Promise<Client | null> {
-    return this.#db.transaction(() => {
+    return this.#commits.durable(this.#db.transaction(() => {
       const row = this.#stmt.clientById.get(clientId);
       if (!row) return null;
       const current = JSON.parse(row.doc) as Client;
@@ -202,45 +208,51 @@ export class SqliteStore implements Store {
       if (result.changes !== 1) return null;
       this.#addOutbox('client', clientId, change.outbox ?? []);
       return next;
-    })();
+    }));
   }
 
   async reserveJti(key: string, requestId: string, expiresAt: number): Promise<'reserved' | 'conflict'> {
-    return this.#db.transaction(() => {
+    return this.#commits.durable(this.#db.transaction(() => {
       const now = Math.floor(Date.now() / 1000);
       const existing = this.#stmt.jti.get(key);
       if (existing && existing.request_id !== requestId && existing.expires_at >= now) return 'conflict' as const;
       this.#stmt.upsertJti.run(key, requestId, expiresAt);
       if (Math.random() < 0.01) this.#stmt.purgeJtis.run(now);
       return 'reserved' as const;
-    })();
+    }));
   }
 
   async pendingOutbox(limit: number, kind?: OutboxEntry['kind']): Promise<PendingOutboxEntry[]> {
-    const rows = kind ? this.#stmt.pendingKind.all(kind, limit) : this.#stmt.pendingAll.all(limit);
+    // Observed: an entry must be durable before a relay hands it to the outside world.
+    const rows = await this.#commits.observed(() => (kind ? this.#stmt.pendingKind.all(kind, limit) : this.#stmt.pendingAll.all(limit)));
     return rows.map((r) => ({ aggregate: r.aggregate, aggregateId: r.aggregate_id, entry: JSON.parse(r.doc) as OutboxEntry }));
   }
 
   async markPublished(entries: Array<{ id: string }>): Promise<void> {
     const now = new Date().toISOString();
-    this.#db.transaction(() => {
-      for (const e of entries) this.#stmt.markPublished.run(now, e.id);
-      if (Math.random() < 0.01) this.#stmt.purgePublished.run(new Date(Date.now() - 86_400_000).toISOString());
-    })();
+    // Lazy: a mark lost in a crash only means the entry is handed over again, with the same id.
+    this.#commits.lazy(
+      this.#db.transaction(() => {
+        for (const e of entries) this.#stmt.markPublished.run(now, e.id);
+        if (Math.random() < 0.01) this.#stmt.purgePublished.run(new Date(Date.now() - 86_400_000).toISOString());
+      }),
+    );
   }
 
   async tryAcquireLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
-    return this.#db.transaction(() => {
-      const now = Date.now();
-      const lease = this.#stmt.lease.get(name);
-      if (lease && lease.owner !== owner && lease.expires_at > now) return false;
-      this.#stmt.upsertLease.run(name, owner, now + ttlMs);
-      return true;
-    })();
+    return this.#commits.durable(
+      this.#db.transaction(() => {
+        const now = Date.now();
+        const lease = this.#stmt.lease.get(name);
+        if (lease && lease.owner !== owner && lease.expires_at > now) return false;
+        this.#stmt.upsertLease.run(name, owner, now + ttlMs);
+        return true;
+      }),
+    );
   }
 
   async releaseLease(name: string, owner: string): Promise<void> {
-    this.#stmt.deleteLease.run(name, owner);
+    await this.#commits.durable(() => this.#stmt.deleteLease.run(name, owner));
   }
 
   async ping(): Promise<void> {

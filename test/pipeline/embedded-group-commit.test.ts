@@ -1,0 +1,101 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { BatchRolledBackError, GroupCommit } from '../../shared/adapters/embedded/group-commit.js';
+
+describe('GroupCommit (embedded SQLite)', () => {
+  let dir: string;
+  let db: Database.Database;
+  let other: Database.Database;
+  let commits: GroupCommit;
+  let batches: number[];
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'dcr-group-commit-'));
+    db = new Database(join(dir, 'db.sqlite'));
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    db.exec(`CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER NOT NULL);
+             CREATE TABLE parent (id INTEGER PRIMARY KEY);
+             CREATE TABLE child (id INTEGER PRIMARY KEY, parent INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED);`);
+    // A second connection sees only what is committed.
+    other = new Database(join(dir, 'db.sqlite'), { readonly: true });
+    batches = [];
+    commits = new GroupCommit(db, { onCommit: (n) => batches.push(n) });
+  });
+  afterEach(async () => {
+    commits.flush();
+    other.close();
+    db.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const insert = (k: string, v: number) => db.prepare('INSERT INTO t (k, v) VALUES (?, ?)').run(k, v);
+  const committed = (k: string) => other.prepare<[string], { v: number }>('SELECT v FROM t WHERE k = ?').get(k)?.v;
+
+  it('commits the writes of one event-loop turn together and resolves each only once it is committed', async () => {
+    const seenAtResolution: Array<number | undefined> = [];
+    const writes = ['a', 'b', 'c', 'd'].map((k, i) =>
+      commits.durable(() => insert(k, i)).then(() => {
+        seenAtResolution.push(committed(k));
+      }),
+    );
+    // Nothing is visible to another connection before the batch commits.
+    expect(committed('a')).toBeUndefined();
+    await Promise.all(writes);
+    expect(seenAtResolution).toEqual([0, 1, 2, 3]);
+    expect(batches).toEqual([4]);
+  });
+
+  it('keeps each write atomic inside the batch: a failing transaction is undone alone', async () => {
+    const good = commits.durable(() => insert('good', 1));
+    const bad = commits.durable(
+      db.transaction(() => {
+        insert('half', 2);
+        insert('good', 3); // primary key conflict: the whole transaction function is rolled back
+      }),
+    );
+    await expect(bad).rejects.toThrow(/UNIQUE constraint failed/);
+    await good;
+    expect(committed('good')).toBe(1);
+    expect(committed('half')).toBeUndefined();
+  });
+
+  it('rejects every waiter of a batch whose COMMIT fails, and nothing of it is stored', async () => {
+    const a = commits.durable(() => insert('a', 1));
+    // A deferred foreign key is checked at COMMIT: the batch cannot commit.
+    const orphan = commits.durable(() => db.prepare('INSERT INTO child (id, parent) VALUES (1, 42)').run());
+    const read = commits.observed(() => db.prepare<[string], { v: number }>('SELECT v FROM t WHERE k = ?').get('a'));
+    for (const p of [a, orphan, read]) await expect(p).rejects.toBeInstanceOf(BatchRolledBackError);
+    expect(committed('a')).toBeUndefined();
+    expect(db.inTransaction).toBe(false);
+    // The next batch works.
+    await commits.durable(() => insert('b', 2));
+    expect(committed('b')).toBe(2);
+  });
+
+  it('answers a read that saw an open batch only after that batch is committed', async () => {
+    void commits.durable(() => insert('x', 7));
+    let resolvedWith: number | undefined;
+    const read = commits
+      .observed(() => db.prepare<[string], { v: number }>('SELECT v FROM t WHERE k = ?').get('x')?.v)
+      .then((v) => {
+        resolvedWith = committed('x');
+        return v;
+      });
+    expect(await read).toBe(7);
+    expect(resolvedWith).toBe(7);
+  });
+
+  it('answers a read at once when no batch is open, and lazy writes commit with the next batch', async () => {
+    commits.lazy(() => insert('lazy', 5));
+    expect(committed('lazy')).toBeUndefined();
+    await commits.durable(() => insert('after', 6));
+    expect(committed('lazy')).toBe(5);
+    expect(batches).toEqual([1]);
+    expect(await commits.observed(() => 'no batch open')).toBe('no batch open');
+  });
+});

@@ -20,6 +20,8 @@ import {
   id_pkix_ocsp_basic,
 } from '@peculiar/asn1-ocsp';
 
+import { BoundedMemo } from '../../shared/util/bounded-memo.js';
+
 x509.cryptoProvider.set(globalThis.crypto);
 
 const ID_SHA1 = '1.3.14.3.2.26';
@@ -74,6 +76,8 @@ export function parseCertificate(pemOrDer: string | Buffer): ParsedCertificate {
 /** The CA bundle the transport certificate must chain to (`rt.trust.clientCaPems`). */
 export class TrustAnchors {
   readonly certificates: ParsedCertificate[];
+  /** Issuers per leaf (x5t#S256): name match and signature do not change, so each is checked once. */
+  readonly #issuers = new BoundedMemo<string, ParsedCertificate[]>(4096);
 
   constructor(pems: readonly string[]) {
     this.certificates = [];
@@ -88,7 +92,9 @@ export class TrustAnchors {
 
   /** Certificates of the bundle that issued `cert` (name match and a valid signature). */
   issuersOf(cert: ParsedCertificate): ParsedCertificate[] {
-    return this.certificates.filter((ca) => cert.node.checkIssued(ca.node) && cert.node.verify(ca.node.publicKey));
+    return this.#issuers.through(cert.node.fingerprint256, () =>
+      this.certificates.filter((ca) => cert.node.checkIssued(ca.node) && cert.node.verify(ca.node.publicKey)),
+    );
   }
 }
 
@@ -142,8 +148,19 @@ export interface CrlVerdict {
   nextUpdate: Date | undefined;
 }
 
-/** Parses a DER (or PEM) CRL and checks it was issued and signed by `issuer`, and is current. */
-export async function verifiedCrl(body: Buffer, issuer: ParsedCertificate, now: Date, leewayMs: number): Promise<x509.X509Crl> {
+/** A CRL whose issuer and signature were verified, with its revoked serials indexed. */
+export interface VerifiedCrl {
+  crl: x509.X509Crl;
+  /** normalised serial → revocation date */
+  revoked: ReadonlyMap<string, Date>;
+}
+
+/**
+ * Parses a DER (or PEM) CRL and checks it was issued and signed by `issuer`. Pure in its inputs:
+ * callers may keep the result for the same bytes and issuer, and check {@link checkCrlCurrent} on
+ * each use.
+ */
+export async function verifyCrlSignature(body: Buffer, issuer: ParsedCertificate): Promise<VerifiedCrl> {
   let crl: x509.X509Crl;
   try {
     const text = body.subarray(0, 32).toString('latin1');
@@ -159,20 +176,33 @@ export async function verifiedCrl(body: Buffer, issuer: ParsedCertificate, now: 
     ok = false;
   }
   if (!ok) throw new EvidenceUnusable("the CRL's signature does not verify with the issuing CA's key");
+  const revoked = new Map<string, Date>();
+  for (const e of crl.entries) revoked.set(normaliseSerial(e.serialNumber), e.revocationDate);
+  return { crl, revoked };
+}
+
+/** The CRL is current at `now`: thisUpdate not in the future, nextUpdate not passed (with leeway). */
+export function checkCrlCurrent(crl: x509.X509Crl, now: Date, leewayMs: number): void {
   if (crl.thisUpdate.getTime() > now.getTime() + leewayMs) throw new EvidenceUnusable(`the CRL's thisUpdate (${crl.thisUpdate.toISOString()}) is in the future`);
   if (crl.nextUpdate && crl.nextUpdate.getTime() + leewayMs < now.getTime()) {
     throw new EvidenceUnusable(`the CRL is stale (nextUpdate ${crl.nextUpdate.toISOString()})`);
   }
-  return crl;
 }
 
-export function crlVerdict(crl: x509.X509Crl, cert: ParsedCertificate): CrlVerdict {
-  const entry = crl.entries.find((e) => normaliseSerial(e.serialNumber) === cert.serial);
+/** Parses a DER (or PEM) CRL and checks it was issued and signed by `issuer`, and is current. */
+export async function verifiedCrl(body: Buffer, issuer: ParsedCertificate, now: Date, leewayMs: number): Promise<VerifiedCrl> {
+  const verified = await verifyCrlSignature(body, issuer);
+  checkCrlCurrent(verified.crl, now, leewayMs);
+  return verified;
+}
+
+export function crlVerdict(verified: VerifiedCrl, cert: ParsedCertificate): CrlVerdict {
+  const revokedAt = verified.revoked.get(cert.serial);
   return {
-    revoked: entry !== undefined,
-    ...(entry ? { revokedAt: entry.revocationDate } : {}),
-    thisUpdate: crl.thisUpdate,
-    nextUpdate: crl.nextUpdate,
+    revoked: revokedAt !== undefined,
+    ...(revokedAt ? { revokedAt } : {}),
+    thisUpdate: verified.crl.thisUpdate,
+    nextUpdate: verified.crl.nextUpdate,
   };
 }
 
@@ -208,6 +238,8 @@ export interface OcspVerdict {
   revokedAt?: Date;
   thisUpdate: Date;
   nextUpdate: Date | undefined;
+  /** End of validity of the delegated responder certificate that signed it (none: the CA signed it). */
+  signerValidTo?: Date;
 }
 
 function bytesEqual(a: ArrayBuffer | Uint8Array, b: ArrayBuffer | Uint8Array): boolean {
@@ -227,11 +259,12 @@ function signatureValid(basic: BasicOCSPResponse, key: KeyObject): boolean {
 
 /**
  * Parses and verifies an OCSP response for `cert`: successful status, basic response, signed by
- * the issuing CA or by a responder certificate the CA issued for OCSP signing, a SingleResponse for
- * this very certificate, thisUpdate not in the future and nextUpdate (or, without one, thisUpdate
- * plus `maxAgeMs`) not passed. Throws {@link EvidenceUnusable}.
+ * the issuing CA or by a responder certificate the CA issued for OCSP signing (valid at `now`), a
+ * SingleResponse for this very certificate. Pure in the bytes and certificates (apart from the
+ * responder certificate's validity, returned as `signerValidTo`): callers may keep the result for
+ * the same bytes and check {@link checkOcspCurrent} on each use. Throws {@link EvidenceUnusable}.
  */
-export function verifiedOcsp(body: Buffer, cert: ParsedCertificate, issuer: ParsedCertificate, now: Date, leewayMs: number, maxAgeMs: number): OcspVerdict {
+export function verifyOcspResponse(body: Buffer, cert: ParsedCertificate, issuer: ParsedCertificate, now: Date): OcspVerdict {
   let basic: BasicOCSPResponse;
   try {
     const response = AsnConvert.parse(body, OCSPResponse);
@@ -247,6 +280,7 @@ export function verifiedOcsp(body: Buffer, cert: ParsedCertificate, issuer: Pars
 
   // Signed by the CA itself, or by a delegated responder certificate issued by the CA (RFC 6960 §4.2.2.2).
   let signed = signatureValid(basic, issuer.node.publicKey);
+  let signerValidTo: Date | undefined;
   for (const c of basic.certs ?? []) {
     if (signed) break;
     let delegated: ParsedCertificate;
@@ -259,6 +293,7 @@ export function verifiedOcsp(body: Buffer, cert: ParsedCertificate, issuer: Pars
     if (!delegated.node.checkIssued(issuer.node) || !delegated.node.verify(issuer.node.publicKey)) continue;
     if (!Array.isArray(eku) || !eku.includes(id_kp_OCSPSigning) || !within(delegated, now)) continue;
     signed = signatureValid(basic, delegated.node.publicKey);
+    if (signed) signerValidTo = new Date(delegated.node.validTo);
   }
   if (!signed) throw new EvidenceUnusable("the OCSP response's signature does not verify with the issuing CA or a responder it authorised");
 
@@ -273,9 +308,6 @@ export function verifiedOcsp(body: Buffer, cert: ParsedCertificate, issuer: Pars
     );
   });
   if (!ours) throw new EvidenceUnusable('the OCSP response does not cover the transport certificate');
-  if (ours.thisUpdate.getTime() > now.getTime() + leewayMs) throw new EvidenceUnusable(`the OCSP response's thisUpdate (${ours.thisUpdate.toISOString()}) is in the future`);
-  const expires = ours.nextUpdate ? ours.nextUpdate.getTime() : ours.thisUpdate.getTime() + maxAgeMs;
-  if (expires + leewayMs < now.getTime()) throw new EvidenceUnusable(`the OCSP response is stale (thisUpdate ${ours.thisUpdate.toISOString()})`);
 
   const s = ours.certStatus;
   const status = s.revoked ? 'revoked' : s.good !== undefined ? 'good' : 'unknown';
@@ -284,7 +316,26 @@ export function verifiedOcsp(body: Buffer, cert: ParsedCertificate, issuer: Pars
     ...(s.revoked ? { revokedAt: s.revoked.revocationTime } : {}),
     thisUpdate: ours.thisUpdate,
     nextUpdate: ours.nextUpdate,
+    ...(signerValidTo ? { signerValidTo } : {}),
   };
+}
+
+/**
+ * The OCSP answer is current at `now`: thisUpdate not in the future, nextUpdate (or, without one,
+ * thisUpdate plus `maxAgeMs`) not passed, the delegated responder certificate still valid.
+ */
+export function checkOcspCurrent(verdict: OcspVerdict, now: Date, leewayMs: number, maxAgeMs: number): void {
+  if (verdict.thisUpdate.getTime() > now.getTime() + leewayMs) throw new EvidenceUnusable(`the OCSP response's thisUpdate (${verdict.thisUpdate.toISOString()}) is in the future`);
+  const expires = verdict.nextUpdate ? verdict.nextUpdate.getTime() : verdict.thisUpdate.getTime() + maxAgeMs;
+  if (expires + leewayMs < now.getTime()) throw new EvidenceUnusable(`the OCSP response is stale (thisUpdate ${verdict.thisUpdate.toISOString()})`);
+  if (verdict.signerValidTo && verdict.signerValidTo.getTime() < now.getTime()) throw new EvidenceUnusable('the OCSP responder certificate has expired');
+}
+
+/** {@link verifyOcspResponse} then {@link checkOcspCurrent}. */
+export function verifiedOcsp(body: Buffer, cert: ParsedCertificate, issuer: ParsedCertificate, now: Date, leewayMs: number, maxAgeMs: number): OcspVerdict {
+  const verdict = verifyOcspResponse(body, cert, issuer, now);
+  checkOcspCurrent(verdict, now, leewayMs, maxAgeMs);
+  return verdict;
 }
 
 /** base64url SHA-1 / SHA-256 thumbprints of a DER certificate (`x5t`, `x5t#S256`). */

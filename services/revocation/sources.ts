@@ -1,15 +1,18 @@
 import { createHash } from 'node:crypto';
-import type { X509Crl } from '@peculiar/x509';
 import { FetchFailed, FetchRefused, type OutboundFetcher } from '../../shared/http/outbound-fetcher.js';
 import type { CacheEntry, RevocationCache } from './cache.js';
+import { BoundedMemo } from '../../shared/util/bounded-memo.js';
 import {
+  checkCrlCurrent,
+  checkOcspCurrent,
   EvidenceUnusable,
   ocspGetUrl,
   ocspRequestDer,
-  verifiedCrl,
-  verifiedOcsp,
+  verifyCrlSignature,
+  verifyOcspResponse,
   type OcspVerdict,
   type ParsedCertificate,
+  type VerifiedCrl,
 } from './pki.js';
 
 /** Why a source could not give an answer: never the TPP's fault. */
@@ -52,12 +55,18 @@ function describe(error: unknown): string {
 /**
  * The directory's answers, fetched through the outbound fetcher (allow-list, limits) and cached in
  * the shared cache: JSON (JWKS, status lists) per Cache-Control, CRLs until nextUpdate, OCSP
- * responses until their nextUpdate, all capped by the configured max age. Signed evidence (CRL,
- * OCSP) is verified again on every use, so a cache entry can never stand in for a signature.
+ * responses until their nextUpdate, all capped by the configured max age. A cache entry never
+ * stands in for a signature: signed evidence (CRL, OCSP) read from the cache is verified again,
+ * unless this process has verified those very bytes for the same certificates before (an
+ * in-process memo keyed by the exact cached body, so an entry altered in a shared cache is verified
+ * afresh). Freshness (thisUpdate / nextUpdate) is checked on every use.
  */
 export class DirectorySources {
   readonly #o: SourcesOptions;
   readonly #inflight = new Map<string, Promise<{ entry: CacheEntry; cached: boolean }>>();
+  /** Parsed / verified forms of cached bodies, keyed by what they were computed for; valid for that body only. */
+  readonly #derived = new BoundedMemo<string, { body: string; value: unknown }>(2048);
+  readonly #ocspRequests = new BoundedMemo<string, { der: Buffer; hash: string }>(4096);
 
   constructor(options: SourcesOptions) {
     this.#o = options;
@@ -90,6 +99,15 @@ export class DirectorySources {
     return pending;
   }
 
+  /** `compute(body)` for this exact cached body, computed once per (key, body). */
+  async #derive<T>(key: string, body: string, compute: () => T | Promise<T>): Promise<T> {
+    const hit = this.#derived.get(key);
+    if (hit && hit.body === body) return hit.value as T;
+    const value = await compute();
+    this.#derived.set(key, { body, value });
+    return value;
+  }
+
   async #fetch(url: string, accept: string, what: string): Promise<{ body: Buffer; maxAge: number | null }> {
     try {
       const result = await this.#o.fetcher.fetch(url, accept);
@@ -112,14 +130,16 @@ export class DirectorySources {
       }
       return { body, ttlMs: () => (maxAge ?? this.#o.maxAgeSeconds) * 1000 };
     }, options.fresh === true);
-    return { value: JSON.parse(Buffer.from(entry.body, 'base64').toString('utf8')) as unknown, url, cached };
+    // Shared by callers of the same body: they only read it.
+    const value = await this.#derive(`json:${url}`, entry.body, () => JSON.parse(Buffer.from(entry.body, 'base64').toString('utf8')) as unknown);
+    return { value, url, cached };
   }
 
   /**
    * The first usable CRL among the distribution points, verified against `issuer` and current.
    * Throws {@link SourceUnavailable} when none is.
    */
-  async crl(urls: readonly string[], issuer: ParsedCertificate): Promise<Sourced<X509Crl>> {
+  async crl(urls: readonly string[], issuer: ParsedCertificate): Promise<Sourced<VerifiedCrl>> {
     const problems: SourceUnavailable[] = [];
     const leewayMs = this.#o.leewaySeconds * 1000;
     for (const url of urls) {
@@ -129,13 +149,15 @@ export class DirectorySources {
           return {
             body,
             ttlMs: async (b: Buffer) => {
-              const crl = await verifiedCrl(b, issuer, this.#o.clock(), leewayMs);
+              const { crl } = await verifyCrlSignature(b, issuer);
+              checkCrlCurrent(crl, this.#o.clock(), leewayMs);
               return crl.nextUpdate ? crl.nextUpdate.getTime() - this.#o.clock().getTime() : this.#capMs;
             },
           };
         });
-        const crl = await verifiedCrl(Buffer.from(entry.body, 'base64'), issuer, this.#o.clock(), leewayMs);
-        return { value: crl, url, cached };
+        const verified = await this.#derive(`crl:${url}:${issuer.node.fingerprint256}`, entry.body, () => verifyCrlSignature(Buffer.from(entry.body, 'base64'), issuer));
+        checkCrlCurrent(verified.crl, this.#o.clock(), leewayMs);
+        return { value: verified, url, cached };
       } catch (error) {
         problems.push(this.#unavailable(error, `CRL ${url}`));
       }
@@ -150,8 +172,11 @@ export class DirectorySources {
   async ocsp(urls: readonly string[], cert: ParsedCertificate, issuer: ParsedCertificate): Promise<Sourced<OcspVerdict>> {
     const problems: SourceUnavailable[] = [];
     const leewayMs = this.#o.leewaySeconds * 1000;
-    const request = ocspRequestDer(cert, issuer);
-    const requestHash = createHash('sha256').update(request).digest('base64url');
+    const pair = `${cert.node.fingerprint256}:${issuer.node.fingerprint256}`;
+    const { der: request, hash: requestHash } = this.#ocspRequests.through(pair, () => {
+      const der = ocspRequestDer(cert, issuer);
+      return { der, hash: createHash('sha256').update(der).digest('base64url') };
+    });
     for (const url of urls) {
       try {
         const { entry, cached } = await this.#load(`ocsp:${url}:${requestHash}`, async () => {
@@ -159,12 +184,16 @@ export class DirectorySources {
           return {
             body,
             ttlMs: (b: Buffer) => {
-              const verdict = verifiedOcsp(b, cert, issuer, this.#o.clock(), leewayMs, this.#capMs);
+              const verdict = verifyOcspResponse(b, cert, issuer, this.#o.clock());
+              checkOcspCurrent(verdict, this.#o.clock(), leewayMs, this.#capMs);
               return (verdict.nextUpdate ?? new Date(verdict.thisUpdate.getTime() + this.#capMs)).getTime() - this.#o.clock().getTime();
             },
           };
         });
-        const verdict = verifiedOcsp(Buffer.from(entry.body, 'base64'), cert, issuer, this.#o.clock(), leewayMs, this.#capMs);
+        const verdict = await this.#derive(`ocsp:${url}:${pair}`, entry.body, () =>
+          verifyOcspResponse(Buffer.from(entry.body, 'base64'), cert, issuer, this.#o.clock()),
+        );
+        checkOcspCurrent(verdict, this.#o.clock(), leewayMs, this.#capMs);
         return { value: verdict, url, cached };
       } catch (error) {
         problems.push(this.#unavailable(error, `OCSP ${url}`));

@@ -7,6 +7,7 @@ import type { StageSuccess, StageWork } from '../../shared/pipeline/stage-runner
 import type { Store } from '../../shared/ports/store.js';
 import type { Profile } from '../../shared/profiles/index.js';
 import type { Logger } from '../../shared/runtime/logger.js';
+import { BoundedMemo } from '../../shared/util/bounded-memo.js';
 import type { RevocationCache } from './cache.js';
 import {
   CertificateInvalid,
@@ -82,6 +83,10 @@ export class RevocationStage implements StageWork {
   readonly #deps: RevocationDeps;
   readonly #sources: DirectorySources;
   readonly #clock: () => Date;
+  /** Parsed transport certificates (TPPs come back with the same one); parsing is pure. */
+  readonly #certificates = new BoundedMemo<string, ParsedCertificate>(4096);
+  /** Their CRL distribution points and OCSP responders (extension parsing), per parsed certificate. */
+  readonly #endpoints = new WeakMap<ParsedCertificate, { crl: string[]; ocsp: string[] }>();
 
   constructor(deps: RevocationDeps) {
     this.#deps = deps;
@@ -101,7 +106,8 @@ export class RevocationStage implements StageWork {
     const enabled = new Set(this.#deps.policy.checks);
     const certificate = lazy(() => {
       try {
-        return parseCertificate(registration.certificate.pem);
+        const pem = registration.certificate.pem;
+        return this.#certificates.through(pem, () => parseCertificate(pem));
       } catch (error) {
         throw error instanceof CertificateInvalid ? reject.unapproved(`the transport certificate: ${error.message}`) : error;
       }
@@ -239,7 +245,7 @@ export class RevocationStage implements StageWork {
   }
 
   async #crl(cert: ParsedCertificate, issuer: ParsedCertificate, answered: Set<RevocationCheck>): Promise<string> {
-    const urls = crlDistributionPoints(cert);
+    const urls = this.#endpointsOf(cert).crl;
     if (urls.length === 0) return 'no CRL distribution point';
     const { value: crl, url, cached } = await this.#sources.crl(urls, issuer);
     const verdict = crlVerdict(crl, cert);
@@ -251,7 +257,7 @@ export class RevocationStage implements StageWork {
   }
 
   async #ocsp(cert: ParsedCertificate, issuer: ParsedCertificate, answered: Set<RevocationCheck>): Promise<string> {
-    const urls = ocspResponders(cert);
+    const urls = this.#endpointsOf(cert).ocsp;
     if (urls.length === 0) return 'no OCSP responder';
     const { value: verdict, url, cached } = await this.#sources.ocsp(urls, cert, issuer);
     if (verdict.status !== 'unknown') answered.add('ocsp');
@@ -266,6 +272,15 @@ export class RevocationStage implements StageWork {
   }
 
   // ---------------------------------------------------------------- helpers
+
+  #endpointsOf(cert: ParsedCertificate): { crl: string[]; ocsp: string[] } {
+    let endpoints = this.#endpoints.get(cert);
+    if (!endpoints) {
+      endpoints = { crl: crlDistributionPoints(cert), ocsp: ocspResponders(cert) };
+      this.#endpoints.set(cert, endpoints);
+    }
+    return endpoints;
+  }
 
   /**
    * Whether a check whose source could not answer may be passed over: only when the operator listed

@@ -27,8 +27,9 @@ import { getProfile } from '../../shared/profiles/index.js';
 import { createLogger } from '../../shared/runtime/logger.js';
 import type { Store } from '../../shared/ports/store.js';
 import type { RevocationCheck } from '../../shared/config/schema.js';
-import { MemoryRevocationCache } from '../../services/revocation/cache.js';
+import { MemoryRevocationCache, type CacheEntry } from '../../services/revocation/cache.js';
 import { RevocationStage } from '../../services/revocation/stage.js';
+import { DirectorySources, SourceUnavailable } from '../../services/revocation/sources.js';
 
 function post(url: string, body: Buffer, ca: string, contentType: string): Promise<{ status: number; contentType: string | undefined; body: Buffer }> {
   return new Promise((resolve, reject) => {
@@ -156,6 +157,55 @@ describe('sandbox OCSP responder and CRL, verified by the revocation stage primi
     const tampered = Buffer.from(after);
     tampered[tampered.length - 5] = (tampered[tampered.length - 5] ?? 0) ^ 0xff;
     await expect(verifiedCrl(tampered, issuer, new Date(), 30_000)).rejects.toThrow(EvidenceUnusable);
+  });
+
+  it('verifies cached evidence once per exact body: an altered cache entry is verified afresh, freshness on every use', async () => {
+    const tpp = await dir.createTpp('memo');
+    const cert = parseCertificate(tpp.transportCertPem);
+    const issuer = validateChain(cert, anchors, new Date());
+    const cache = new MemoryRevocationCache();
+    const keys = new Set<string>();
+    const recording = { get: (k: string) => cache.get(k), set: (k: string, e: CacheEntry) => (keys.add(k), cache.set(k, e)), close: () => cache.close() };
+    let now = new Date();
+    let fetches = 0;
+    const counting = { fetch: (url: string, accept: string) => (fetches++, fetcher.fetch(url, accept)) } as unknown as OutboundFetcher;
+    const sources = new DirectorySources({ fetcher: counting, cache: recording, maxAgeSeconds: 86_400, leewaySeconds: 30, clock: () => now });
+    const urls = crlDistributionPoints(cert);
+    const first = await sources.crl(urls, issuer);
+    const second = await sources.crl(urls, issuer);
+    expect([first.cached, second.cached, fetches]).toEqual([false, true, 1]);
+    expect(second.value).toBe(first.value); // the verified form of the same bytes, not parsed again
+
+    // Someone alters the shared cache entry (one signature byte): it is verified again and refused.
+    const key = `crl:${urls[0]}`;
+    const entry = await cache.get(key);
+    if (!entry) throw new Error('no cache entry');
+    const body = Buffer.from(entry.body, 'base64');
+    body[body.length - 5] = (body[body.length - 5] ?? 0) ^ 0xff;
+    await cache.set(key, { ...entry, body: body.toString('base64') });
+    await expect(sources.crl(urls, issuer)).rejects.toThrow(SourceUnavailable);
+    await expect(sources.crl(urls, issuer)).rejects.toThrow(/signature/);
+
+    // The genuine CRL again, kept (by a cache with another clock) past its nextUpdate: stale, although
+    // its verification is remembered.
+    await cache.set(key, { ...entry, expiresAt: Date.now() + 10 * 3600_000 });
+    expect((await sources.crl(urls, issuer)).cached).toBe(true);
+    now = new Date(Date.now() + 2 * 3600_000);
+    await expect(sources.crl(urls, issuer)).rejects.toThrow(/stale/);
+    expect(fetches).toBe(1);
+
+    // OCSP: the same rule.
+    now = new Date();
+    const responders = ocspResponders(cert);
+    const ocsp = await sources.ocsp(responders, cert, issuer);
+    expect((await sources.ocsp(responders, cert, issuer)).value).toBe(ocsp.value);
+    const ocspKey = [...keys].find((k) => k.startsWith('ocsp:')) ?? '';
+    const ocspEntry = await cache.get(ocspKey);
+    if (!ocspEntry) throw new Error('no OCSP cache entry');
+    await cache.set(ocspKey, { ...ocspEntry, expiresAt: Date.now() + 10 * 3600_000 });
+    now = new Date(Date.now() + 2 * 3600_000);
+    await expect(sources.ocsp(responders, cert, issuer)).rejects.toThrow(/stale/);
+    expect(fetches).toBe(2);
   });
 
   describe('the stage on its own', () => {

@@ -5,6 +5,7 @@ import fp from 'fastify-plugin';
 import type { PresentedCertificate } from '../../../shared/domain/registration.js';
 import { describeCertificate } from '../../../shared/pki/client-certificate.js';
 import { HttpError } from '../../../shared/http/fastify-errors.js';
+import { BoundedMemo } from '../../../shared/util/bounded-memo.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -52,13 +53,16 @@ export const clientCertificatePlugin = fp(async (app: FastifyInstance, options: 
   const anchors = options.clientCas.map((pem) => new X509Certificate(pem));
   const header = options.header?.toLowerCase();
   const proxies = new Set(options.trustedProxies ?? []);
+  // TPPs come back with the same certificate: its description (ASN.1 DN parsing) is computed once.
+  const described = new BoundedMemo<string, PresentedCertificate>(4096);
+  const describe = (der: Buffer): PresentedCertificate => ({ ...described.through(der.toString('base64'), () => describeCertificate(der)) });
   app.decorateRequest('clientCertificate', null);
 
   const fromTls = (request: FastifyRequest): PresentedCertificate | null => {
     const socket = request.raw.socket as TLSSocket;
     if (typeof socket.getPeerX509Certificate !== 'function' || !socket.authorized) return null;
     const peer = socket.getPeerX509Certificate();
-    return peer ? describeCertificate(peer.raw) : null;
+    return peer ? describe(peer.raw) : null;
   };
 
   const fromProxy = (request: FastifyRequest): PresentedCertificate | null => {
@@ -67,7 +71,7 @@ export const clientCertificatePlugin = fp(async (app: FastifyInstance, options: 
     if (typeof value !== 'string') return null;
     const der = parseByteSequence(value);
     if (!der || !chainsToTrustAnchor(der, anchors)) return null;
-    return describeCertificate(der);
+    return describe(der);
   };
 
   app.addHook('onRequest', async (request) => {

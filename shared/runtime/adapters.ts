@@ -65,7 +65,7 @@ export async function openAdapters(config: Config, service: string): Promise<Ada
       await queue.close();
       await bus.close();
       await signal.close();
-      db.close();
+      await db.close();
     },
   };
 }

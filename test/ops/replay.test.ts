@@ -47,7 +47,7 @@ describe('replayRegistration on the embedded store', () => {
   });
   afterEach(async () => {
     await queue.close();
-    db.close();
+    await db.close();
     await rm(dir, { recursive: true, force: true });
   });
 

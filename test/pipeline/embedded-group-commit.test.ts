@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BatchRolledBackError, GroupCommit } from '../../shared/adapters/embedded/group-commit.js';
+import { BatchRolledBackError, DurabilityError, GroupCommit } from '../../shared/adapters/embedded/group-commit.js';
 
 describe('GroupCommit (embedded SQLite)', () => {
   let dir: string;
@@ -27,7 +27,7 @@ describe('GroupCommit (embedded SQLite)', () => {
     commits = new GroupCommit(db, { onCommit: (n) => batches.push(n) });
   });
   afterEach(async () => {
-    commits.flush();
+    await commits.flush();
     other.close();
     db.close();
     await rm(dir, { recursive: true, force: true });
@@ -97,5 +97,57 @@ describe('GroupCommit (embedded SQLite)', () => {
     expect(committed('lazy')).toBe(5);
     expect(batches).toEqual([1]);
     expect(await commits.observed(() => 'no batch open')).toBe('no batch open');
+  });
+
+  describe('with an fsync of its own', () => {
+    /** A sync whose completion the test decides. */
+    const controlledSync = () => {
+      const calls: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+      return {
+        calls,
+        sync: () => new Promise<void>((resolve, reject) => calls.push({ resolve, reject })),
+      };
+    };
+    const until = async (condition: () => boolean) => {
+      for (let i = 0; i < 1000 && !condition(); i++) await new Promise((r) => setImmediate(r));
+      expect(condition()).toBe(true);
+    };
+
+    it('answers writes and reads only after the fsync that covers their batch; batches committed meanwhile share the next one', async () => {
+      const s = controlledSync();
+      const gc = new GroupCommit(db, { sync: s.sync });
+      const answered: string[] = [];
+      void gc.durable(() => insert('one', 1)).then(() => answered.push('one'));
+      await until(() => s.calls.length === 1); // committed, fsync running
+      expect(committed('one')).toBe(1);
+      expect(answered).toEqual([]);
+      // A read now sees committed-but-not-yet-durable data: it waits too.
+      void gc.observed(() => 'read').then((v) => answered.push(v));
+      void gc.durable(() => insert('two', 2)).then(() => answered.push('two'));
+      void gc.durable(() => insert('three', 3)).then(() => answered.push('three'));
+      await new Promise((r) => setImmediate(r));
+      expect(s.calls.length).toBe(1); // one fsync at a time
+      s.calls[0]?.resolve();
+      await until(() => answered.includes('one'));
+      expect(answered).toEqual(['one']);
+      await until(() => s.calls.length === 2);
+      s.calls[1]?.resolve();
+      await until(() => answered.length === 4);
+      expect(answered.slice(1).sort()).toEqual(['read', 'three', 'two']);
+      await gc.flush();
+    });
+
+    it('stops taking writes after a failed fsync (fail-stop) and rejects everything not yet durable', async () => {
+      const s = controlledSync();
+      const gc = new GroupCommit(db, { sync: s.sync });
+      const first = gc.durable(() => insert('a', 1));
+      await until(() => s.calls.length === 1);
+      s.calls[0]?.reject(new Error('EIO'));
+      await expect(first).rejects.toBeInstanceOf(DurabilityError);
+      await expect(gc.durable(() => insert('b', 2))).rejects.toBeInstanceOf(DurabilityError);
+      expect(() => gc.lazy(() => insert('c', 3))).toThrow(DurabilityError);
+      await expect(gc.observed(() => 1)).rejects.toBeInstanceOf(DurabilityError);
+      expect(committed('b')).toBeUndefined();
+    });
   });
 });

@@ -15,29 +15,60 @@ export class BatchRolledBackError extends Error {
 }
 
 /**
+ * Making committed data durable failed (fsync error). The database stops taking writes: after a
+ * failed fsync the kernel may have dropped the pages, so no later success could be trusted
+ * (fail-stop; a restart recovers from what is on disk).
+ */
+export class DurabilityError extends Error {
+  override name = 'DurabilityError';
+  readonly code = 'ERR_EMBEDDED_NOT_DURABLE';
+  constructor(options?: { cause?: unknown }) {
+    super('the embedded database could not make committed writes durable (fsync failed); it no longer accepts writes', options);
+  }
+}
+
+export interface GroupCommitOptions {
+  /**
+   * Makes everything committed so far durable (the WAL's fsync, off the event loop). Without it a
+   * batch counts as durable at COMMIT (what SQLite's own `synchronous` setting makes of it).
+   */
+  sync?: () => Promise<void>;
+  /** Called after each COMMIT with the number of waiters the batch carried. */
+  onCommit?: (writes: number) => void;
+}
+
+/**
  * Group commit for the embedded SQLite database. Every write made during one turn of the event loop
- * joins one transaction (`BEGIN IMMEDIATE`), committed in the check phase that follows: one WAL
- * fsync (`synchronous=FULL`) for all of them instead of one each. Durability is unchanged:
- * {@link durable} resolves only after the COMMIT, so nothing is acknowledged (to a TPP, to a queue,
- * to the next stage) before it is on disk; a crash before the COMMIT loses only writes nobody was
- * told about, exactly as a crash just before a per-write commit would.
+ * joins one transaction (`BEGIN IMMEDIATE`), committed in the check phase that follows; then one
+ * fsync of the WAL, on the libuv thread pool, makes it durable while the event loop goes on. Waiters
+ * are answered only once their batch is durable, so nothing is acknowledged (to a TPP, a queue, the
+ * next stage) before it is on disk — the guarantee of `synchronous=FULL`, with one fsync per batch
+ * instead of one per write, and none of them blocking the event loop. A crash before that loses only
+ * writes nobody was told about, as a crash just before a per-write commit would.
  *
  * Each write is atomic on its own inside the batch: a transaction function (better-sqlite3's
  * `db.transaction`) becomes a SAVEPOINT when a batch is open, and a failing statement is undone by
  * SQLite alone. If SQLite aborts the whole transaction (disk full, I/O error) or the COMMIT fails,
  * every waiter of the batch is rejected with {@link BatchRolledBackError}.
  *
- * Reads see the open batch (one connection), so a read whose result leaves the process must wait for
- * the batch it saw: {@link observed}.
+ * Reads see the open batch (one connection), so a read whose result leaves the process must wait
+ * until what it saw is durable: {@link observed}.
  */
 export class GroupCommit {
   readonly #db: Database.Database;
+  readonly #sync: (() => Promise<void>) | undefined;
+  readonly #onCommit: ((writes: number) => void) | undefined;
   #open = false;
+  /** Waiters of the open batch. */
   #waiters: Waiter[] = [];
-  #onCommit: ((writes: number) => void) | undefined;
+  /** Waiters of committed batches, for the next fsync. */
+  #unsynced: Waiter[] = [];
+  #syncing: Promise<void> | undefined;
+  #broken: DurabilityError | undefined;
 
-  constructor(db: Database.Database, options: { onCommit?: (writes: number) => void } = {}) {
+  constructor(db: Database.Database, options: GroupCommitOptions = {}) {
     this.#db = db;
+    this.#sync = options.sync;
     this.#onCommit = options.onCommit;
   }
 
@@ -65,22 +96,26 @@ export class GroupCommit {
 
   /**
    * Runs `read` now and returns its result once everything it could have seen is durable: at once
-   * when no batch is open, else after the open batch commits (rejected if it is rolled back).
+   * when every write is, else after the open batch (or the last committed one) is.
    */
   observed<T>(read: () => T): Promise<T> {
+    if (this.#broken) return Promise.reject(this.#broken);
     const value = read();
-    if (!this.#open) return Promise.resolve(value);
+    const queue = this.#open ? this.#waiters : this.#syncing || this.#unsynced.length > 0 ? this.#unsynced : undefined;
+    if (!queue) return Promise.resolve(value);
     return new Promise<T>((resolve, reject) => {
-      this.#waiters.push({ resolve: () => resolve(value), reject });
+      queue.push({ resolve: () => resolve(value), reject });
     });
   }
 
-  /** Commits the open batch now (before closing the database). */
-  flush(): void {
+  /** Commits the open batch now and waits until everything committed is durable (before closing). */
+  async flush(): Promise<void> {
     if (this.#open) this.#commit();
+    while (this.#syncing) await this.#syncing;
   }
 
   #inBatch<T>(write: () => T): T {
+    if (this.#broken) throw this.#broken;
     if (!this.#open) {
       this.#db.exec('BEGIN IMMEDIATE');
       this.#open = true;
@@ -90,28 +125,58 @@ export class GroupCommit {
       return write();
     } catch (error) {
       // SQLite rolls the whole transaction back on some errors (SQLITE_FULL, SQLITE_IOERR, …).
-      if (!this.#db.inTransaction) this.#fail(error);
+      if (!this.#db.inTransaction) this.#rolledBack(error);
       throw error;
     }
   }
 
   #commit(): void {
     if (!this.#open) return;
-    const waiters = this.#waiters;
-    if (!this.#db.inTransaction) return this.#fail(undefined);
+    if (!this.#db.inTransaction) return this.#rolledBack(undefined);
+    if (this.#broken) {
+      // Opened before the failed fsync: nothing more is committed on a database that cannot be trusted.
+      this.#db.exec('ROLLBACK');
+      return this.#rolledBack(this.#broken);
+    }
     try {
       this.#db.exec('COMMIT');
     } catch (error) {
       if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
-      return this.#fail(error);
+      return this.#rolledBack(error);
     }
+    const waiters = this.#waiters;
     this.#open = false;
     this.#waiters = [];
     this.#onCommit?.(waiters.length);
-    for (const w of waiters) w.resolve();
+    if (!this.#sync) {
+      for (const w of waiters) w.resolve();
+      return;
+    }
+    this.#unsynced.push(...waiters);
+    this.#startSync();
   }
 
-  #fail(cause: unknown): void {
+  /** One fsync at a time; batches committed meanwhile share the next one. */
+  #startSync(): void {
+    if (this.#syncing || this.#unsynced.length === 0 || !this.#sync) return;
+    const covered = this.#unsynced;
+    this.#unsynced = [];
+    this.#syncing = this.#sync().then(
+      () => {
+        this.#syncing = undefined;
+        for (const w of covered) w.resolve();
+        this.#startSync();
+      },
+      (error: unknown) => {
+        this.#syncing = undefined;
+        this.#broken = new DurabilityError({ cause: error });
+        for (const w of [...covered, ...this.#unsynced]) w.reject(this.#broken);
+        this.#unsynced = [];
+      },
+    );
+  }
+
+  #rolledBack(cause: unknown): void {
     const waiters = this.#waiters;
     this.#open = false;
     this.#waiters = [];

@@ -1,6 +1,7 @@
 import type { Runtime } from '../../shared/runtime/runtime.js';
 import { stageRunnerDeps } from '../../shared/runtime/stage-deps.js';
 import { StageRunner } from '../../shared/pipeline/stage-runner.js';
+import { BoundedMemo } from '../../shared/util/bounded-memo.js';
 import type { RegisteredCustomValidator } from './metadata/custom-validator.js';
 import { VerificationStage } from './stage.js';
 import { loadCustomValidators, readValidatorsFile } from './validators.js';
@@ -35,6 +36,7 @@ export async function startVerifier(rt: Runtime): Promise<Stoppable> {
       now: () => Math.floor(Date.now() / 1000),
       customValidators: async () => validators,
       clientMetadata: async (clientId) => (await rt.adapters.store.getClient(clientId))?.metadata ?? null,
+      subjects: new BoundedMemo(4096),
     },
     rt.adapters.store,
   );

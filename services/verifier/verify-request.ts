@@ -5,7 +5,8 @@ import { FetchFailed, FetchRefused } from '../../shared/http/outbound-fetcher.js
 import { JwsFormatError, parseCompactJws, type CompactJws } from '../../shared/jose/compact-jws.js';
 import { KeyNotFound, type KeyResolver, type ResolvedKey } from '../../shared/jose/key-resolver.js';
 import { parseStrictJson } from '../../shared/jose/strict-json.js';
-import { certificateSubject } from '../../shared/pki/dn.js';
+import { certificateSubject, type RdnSequence } from '../../shared/pki/dn.js';
+import type { BoundedMemo } from '../../shared/util/bounded-memo.js';
 import { envelopeForContentType, type Profile } from '../../shared/profiles/index.js';
 import { validateRegistrationMetadata } from './metadata/validate.js';
 import type { MetadataPolicy, UpdateTarget } from './metadata/types.js';
@@ -40,6 +41,8 @@ export interface VerifyDeps {
   customValidators?: () => Promise<readonly RegisteredCustomValidator[]>;
   /** The stored metadata of a client, for `validateUpdate` of the custom validators (PUT). */
   clientMetadata?: (clientId: string) => Promise<Readonly<Record<string, unknown>> | null>;
+  /** Parsed transport certificate subjects by PEM (TPPs come back with the same certificate); read only. */
+  subjects?: BoundedMemo<string, RdnSequence>;
 }
 
 const METADATA_MEMBERS = Object.keys(RegisteredMetadataSchema.properties);
@@ -186,7 +189,9 @@ export async function verifyRegistrationRequest(input: VerifyInput, deps: Verify
 
   // Metadata rules (steps 10–18), pure.
   const now = deps.now();
-  const certificate = { subject: certificateSubject(input.certificate.pem), pem: input.certificate.pem };
+  const pem = input.certificate.pem;
+  const subject = deps.subjects ? deps.subjects.through(pem, () => certificateSubject(pem)) : certificateSubject(pem);
+  const certificate = { subject, pem };
   const metadata = validateRegistrationMetadata({
     profile,
     claims,

@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { statSync } from 'node:fs';
 import { BatchRolledBackError, DurabilityError, GroupCommit } from '../../shared/adapters/embedded/group-commit.js';
+import { openEmbeddedDatabase } from '../../shared/adapters/embedded/database.js';
 
 describe('GroupCommit (embedded SQLite)', () => {
   let dir: string;
@@ -149,5 +151,28 @@ describe('GroupCommit (embedded SQLite)', () => {
       await expect(gc.observed(() => 1)).rejects.toBeInstanceOf(DurabilityError);
       expect(committed('b')).toBeUndefined();
     });
+  });
+});
+
+describe('EmbeddedDatabase', () => {
+  it('checkpoints the WAL into the database file from its worker thread, not from the writer', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dcr-checkpoint-'));
+    const db = openEmbeddedDatabase(dir);
+    try {
+      expect(db.sqlite.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
+      const file = join(dir, 'dcr.sqlite');
+      const before = statSync(file).size;
+      const insert = db.sqlite.prepare('INSERT INTO jtis (key, request_id, expires_at) VALUES (?, ?, ?)');
+      await db.commits.durable(() => {
+        for (let i = 0; i < 5000; i++) insert.run(`k${i}`, `r${i}`, i);
+      });
+      // The rows reach the database file only through a checkpoint; this connection makes none.
+      const deadline = Date.now() + 20_000;
+      while (statSync(file).size <= before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(statSync(file).size).toBeGreaterThan(before);
+    } finally {
+      await db.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

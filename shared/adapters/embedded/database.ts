@@ -2,26 +2,37 @@ import { closeSync, fsync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { GroupCommit } from './group-commit.js';
+import { WalCheckpointer } from './wal-checkpointer.js';
 
 /** The embedded state database: the SQLite connection and the group commit every adapter writes through. */
 export class EmbeddedDatabase {
   readonly sqlite: Database.Database;
   readonly commits: GroupCommit;
   readonly #walFd: number;
+  readonly #checkpointer: WalCheckpointer;
 
-  constructor(sqlite: Database.Database, walFile: string) {
+  constructor(sqlite: Database.Database, file: string) {
     this.sqlite = sqlite;
+    const walFile = `${file}-wal`;
     this.#walFd = openSync(walFile, 'a'); // created if SQLite has not yet (an empty WAL is no WAL to it)
     const fd = this.#walFd;
     this.commits = new GroupCommit(sqlite, {
       // fsync(2) flushes the file (the inode), whichever descriptor wrote it.
       sync: () => new Promise<void>((resolve, reject) => fsync(fd, (error) => (error ? reject(error) : resolve()))),
     });
+    // Checkpoints on a worker thread; should it fail, this connection checkpoints again itself.
+    sqlite.pragma('wal_autocheckpoint = 0');
+    this.#checkpointer = new WalCheckpointer(file, {
+      onError: () => {
+        if (sqlite.open) sqlite.pragma('wal_autocheckpoint = 1000');
+      },
+    });
   }
 
   /** Commits the open write batch, waits until it is durable, then closes the connection. */
   async close(): Promise<void> {
     await this.commits.flush();
+    await this.#checkpointer.stop();
     this.sqlite.close();
     closeSync(this.#walFd);
   }
@@ -32,14 +43,16 @@ export class EmbeddedDatabase {
  * mode. A state change is acknowledged only after the WAL holding it is fsynced, so it survives a
  * crash or a power loss: SQLite runs with `synchronous=NORMAL` (no fsync inside COMMIT, which would
  * block the event loop) and the group commit fsyncs the WAL itself on the thread pool after each
- * batch — `synchronous=FULL`'s guarantee, once per batch (group-commit.ts).
+ * batch — `synchronous=FULL`'s guarantee, once per batch (group-commit.ts). WAL checkpoints run on
+ * a worker thread with a connection of its own (wal-checkpointer.ts).
  * SQLite gives the embedded mode real transactions (state + outbox + job in one commit) with no
  * server to run; better-sqlite3 is the maintained, typed, synchronous binding. Writes go through
  * {@link GroupCommit}: one fsync per event-loop turn, acknowledged only once durable.
  */
 export function openEmbeddedDatabase(dataDir: string): EmbeddedDatabase {
   mkdirSync(dataDir, { recursive: true });
-  const db = new Database(join(dataDir, 'dcr.sqlite'));
+  const file = join(dataDir, 'dcr.sqlite');
+  const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 5000');
@@ -112,5 +125,5 @@ export function openEmbeddedDatabase(dataDir: string): EmbeddedDatabase {
     );
   `);
   // The schema statements above created the WAL file; the group commit fsyncs it.
-  return new EmbeddedDatabase(db, join(dataDir, 'dcr.sqlite-wal'));
+  return new EmbeddedDatabase(db, file);
 }

@@ -150,7 +150,7 @@ export async function replayMatching(
   store: Store,
   dispatcher: JobDispatcher,
   filter: BulkReplayFilter,
-  options: ReplayOptions & { dryRun?: boolean; maxIds?: number; onProgress?: (done: number) => void },
+  options: ReplayOptions & { dryRun?: boolean; maxIds?: number; onProgress?: (done: number) => void; concurrency?: number },
 ): Promise<BulkReplayResult> {
   const maxIds = options.maxIds ?? 1000;
   const result: BulkReplayResult = { matched: 0, replayed: 0, skipped: 0, dryRun: options.dryRun === true, requestIds: [] };
@@ -158,19 +158,27 @@ export async function replayMatching(
   const matches: Registration[] = [];
   for await (const r of matchingRegistrations(store, { ...filter, status: filter.status ?? 'failed' })) matches.push(r);
   result.matched = matches.length;
-  for (const r of matches) {
-    if (options.dryRun) {
+  if (options.dryRun) {
+    for (const r of matches) {
       if ('stage' in replayPlan(r, options.force === true)) {
         result.replayed++;
         if (result.requestIds.length < maxIds) result.requestIds.push(r.id);
       } else result.skipped++;
-      continue;
     }
-    const outcome = await replayRegistration(store, dispatcher, r.id, options);
-    if (outcome.replayed) {
-      result.replayed++;
-      if (result.requestIds.length < maxIds) result.requestIds.push(r.id);
-    } else result.skipped++;
+    return result;
+  }
+  // A few at a time: each replay is one conditional write, and writes issued together share a
+  // commit (the embedded group commit; concurrent round trips on MongoDB).
+  const concurrency = Math.max(1, options.concurrency ?? 32);
+  for (let i = 0; i < matches.length; i += concurrency) {
+    const chunk = matches.slice(i, i + concurrency);
+    const outcomes = await Promise.all(chunk.map((r) => replayRegistration(store, dispatcher, r.id, options)));
+    for (const [j, outcome] of outcomes.entries()) {
+      if (outcome.replayed) {
+        result.replayed++;
+        if (result.requestIds.length < maxIds) result.requestIds.push((chunk[j] as Registration).id);
+      } else result.skipped++;
+    }
     options.onProgress?.(result.replayed + result.skipped);
   }
   return result;

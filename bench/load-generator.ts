@@ -8,6 +8,10 @@
  * `runLoad` runs in the calling process; `runLoadInChild` (bench/load-worker.ts) runs it in a child
  * Node process so the client's TLS and signing work is not on the server's event loop. Either way it
  * reports the CPU time the generator itself used.
+ *
+ * A prepared request is a registration `POST` to the job's path by default; `method` and `path` make
+ * it any other call (e.g. an RFC 7592 `GET /register/{client_id}` with its `Authorization` in
+ * `headers`), which succeeds on a 2xx answer.
  */
 import { fork } from 'node:child_process';
 import { Agent, request } from 'node:https';
@@ -24,6 +28,13 @@ export interface LoadIdentity {
 export interface PreparedRequest {
   /** index into `identities` (the submitting TPP's transport certificate) */
   identity: number;
+  /** `POST` when absent (a registration: 201, or 202 followed by polling); any other method succeeds on a 2xx */
+  method?: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  /** the request's own path (e.g. `/register/<client_id>`); the job's `path` when absent */
+  path?: string;
+  /** this request's own headers (e.g. `authorization`), on top of the job's */
+  headers?: Record<string, string>;
+  /** the body of a POST or PUT (ignored for GET and DELETE) */
   body: string;
   contentType: string;
 }
@@ -52,6 +63,11 @@ export interface LoadJob {
   headers?: Record<string, string>;
   /** with `followAccepted: false`: count a 202 as success (a submission-only phase) */
   acceptedIsSuccess?: boolean;
+  /**
+   * start again at the first request when the pool runs out, until the duration is over (only for
+   * requests that may be repeated, e.g. reads); `poolExhausted` then stays false
+   */
+  repeatRequests?: boolean;
 }
 
 export interface LatencySummary {
@@ -70,7 +86,7 @@ export interface LoadResult {
   reuseConnections: boolean;
   /** requests started (including warm-up) */
   sent: number;
-  /** measured (after warm-up): final outcome 'registered' */
+  /** measured (after warm-up): final outcome 'registered' (a POST), or a 2xx (any other method) */
   succeeded: number;
   /** measured: any other final outcome (HTTP status or error text → count) */
   failures: Record<string, number>;
@@ -108,7 +124,16 @@ function contextFor(id: LoadIdentity): SecureContext {
   return ctx;
 }
 
-function send(job: LoadJob, agent: Agent | false, id: LoadIdentity, method: string, path: string, body?: string, contentType?: string): Promise<Answer> {
+function send(
+  job: LoadJob,
+  agent: Agent | false,
+  id: LoadIdentity,
+  method: string,
+  path: string,
+  body?: string,
+  contentType?: string,
+  headers: Record<string, string> = {},
+): Promise<Answer> {
   const url = new URL(job.origin);
   return new Promise((resolve, reject) => {
     const req = request(
@@ -118,7 +143,10 @@ function send(job: LoadJob, agent: Agent | false, id: LoadIdentity, method: stri
         port: url.port || 443,
         path,
         method,
-        headers: body !== undefined ? { ...job.headers, 'content-type': contentType ?? 'application/jwt', 'content-length': String(Buffer.byteLength(body)) } : {},
+        headers:
+          body !== undefined
+            ? { ...job.headers, ...headers, 'content-type': contentType ?? 'application/jwt', 'content-length': String(Buffer.byteLength(body)) }
+            : headers,
         // with an agent, the cert/key/ca options are part of its connection-pool key; without one, the prebuilt context
         ...(agent ? { cert: id.certPem, key: id.keyPem, ca: id.caPem } : { secureContext: contextFor(id) }),
         agent,
@@ -148,7 +176,14 @@ const FINAL_STATUSES = new Set(['registered', 'rejected', 'failed']);
 async function submitAndFollow(job: LoadJob, agent: Agent | false, prepared: PreparedRequest): Promise<Outcome> {
   const id = job.identities[prepared.identity];
   if (!id) throw new Error(`no identity ${prepared.identity}`);
-  const first = await send(job, agent, id, 'POST', job.path, prepared.body, prepared.contentType);
+  const method = prepared.method ?? 'POST';
+  if (method === 'GET' || method === 'DELETE') {
+    const res = await send(job, agent, id, method, prepared.path ?? job.path, undefined, undefined, { ...job.headers, ...prepared.headers });
+    return res.status >= 200 && res.status < 300
+      ? { ok: true, polls: 0, accepted: false }
+      : { ok: false, reason: `HTTP ${res.status} ${res.text.slice(0, 80)}`, polls: 0, accepted: false };
+  }
+  const first = await send(job, agent, id, method, prepared.path ?? job.path, prepared.body, prepared.contentType, prepared.headers);
   if (first.status === 201) return { ok: true, polls: 0, accepted: false };
   if (first.status === 202 && job.acceptedIsSuccess) return { ok: true, polls: 0, accepted: true };
   if (first.status !== 202 || !job.followAccepted || !first.location) {
@@ -230,6 +265,7 @@ export async function runLoad(job: LoadJob, onProgress: (line: string) => void =
   };
 
   const take = (): PreparedRequest | undefined => {
+    if (job.repeatRequests && next >= job.requests.length && job.requests.length > 0) next = 0;
     const r = job.requests[next];
     if (!r) {
       poolExhausted = true;
@@ -243,7 +279,7 @@ export async function runLoad(job: LoadJob, onProgress: (line: string) => void =
   const ticker = job.progress
     ? setInterval(() => {
         const elapsed = (performance.now() - t0) / 1000;
-        onProgress(`  [${job.label}] ${elapsed.toFixed(0)} s: ${sent} sent, ${succeeded} registered, ${doneSinceTick / 5}/s last 5 s, ${inFlight} in flight`);
+        onProgress(`  [${job.label}] ${elapsed.toFixed(0)} s: ${sent} sent, ${succeeded} succeeded, ${doneSinceTick / 5}/s last 5 s, ${inFlight} in flight`);
         doneSinceTick = 0;
       }, 5000)
     : undefined;

@@ -11,10 +11,13 @@ import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import type { BenchSettings, ScenarioResult } from './phase.js';
 
-const SCENARIOS: Record<string, (s: BenchSettings, opts: { replayCount: number }) => Promise<ScenarioResult>> = {
+type ScenarioOptions = { replayCount: number; clients: number[] | undefined; rounds: number };
+
+const SCENARIOS: Record<string, (s: BenchSettings, opts: ScenarioOptions) => Promise<ScenarioResult>> = {
   embedded: async (s) => (await import('./scenarios/embedded.js')).embeddedScenario(s),
   distributed: async (s) => (await import('./scenarios/distributed.js')).distributedScenario(s),
   replay: async (s, o) => (await import('./scenarios/replay.js')).replayScenario(s, o.replayCount),
+  scale: async (s, o) => (await import('./scenarios/scale.js')).scaleScenario(s, o.clients, o.rounds),
 };
 
 function git(args: string[]): string {
@@ -82,19 +85,21 @@ function printTable(results: ScenarioResult[]): void {
 async function main(): Promise<void> {
   const program = new Command()
     .name('bench')
-    .option('--full', 'longer phases, plus the distributed and replay scenarios')
+    .option('--full', 'longer phases, plus the distributed, replay and scale scenarios')
     .option('--scenario <names...>', `scenarios to run (${Object.keys(SCENARIOS).join(', ')})`)
     .option('--reuse', 'keep-alive connections (one agent per TPP) instead of a fresh mTLS connection per registration')
     .option('--in-process', 'run the load generator in this process instead of a child process')
     .option('--concurrency <n>', 'requests in flight per phase', (v) => Number.parseInt(v, 10))
     .option('--duration <seconds>', 'measured seconds per phase', (v) => Number.parseFloat(v))
     .option('--replay-count <n>', 'failed registrations to replay (replay scenario)', (v) => Number.parseInt(v, 10))
+    .option('--clients <counts>', 'registered clients to bulk-load, one pipeline per count (scale scenario; default 1000,1000000; 1k and 1M work too)')
+    .option('--rounds <n>', 'scale scenario: rounds of phases alternating between the client counts (default 2)', (v) => Number.parseInt(v, 10))
     .option('--targets <names...>', 'embedded scenario: which of bound, peer, ours to run', ['bound', 'peer', 'ours'])
     .option('--name <name>', 'result file name (bench/results/<name>.json)');
   program.parse();
-  const opts = program.opts<{ full?: boolean; scenario?: string[]; reuse?: boolean; inProcess?: boolean; concurrency?: number; duration?: number; replayCount?: number; targets: string[]; name?: string }>();
+  const opts = program.opts<{ full?: boolean; scenario?: string[]; reuse?: boolean; inProcess?: boolean; concurrency?: number; duration?: number; replayCount?: number; clients?: string; rounds?: number; targets: string[]; name?: string }>();
   const full = opts.full === true;
-  const names = opts.scenario ?? (full ? ['embedded', 'distributed', 'replay'] : ['embedded']);
+  const names = opts.scenario ?? (full ? ['embedded', 'distributed', 'replay', 'scale'] : ['embedded']);
   for (const n of names) if (!SCENARIOS[n]) throw new Error(`unknown scenario '${n}' (known: ${Object.keys(SCENARIOS).join(', ')})`);
 
   const settings: BenchSettings = {
@@ -108,6 +113,8 @@ async function main(): Promise<void> {
     log: (line) => process.stderr.write(`${line}\n`),
   };
   const replayCount = opts.replayCount ?? (full ? 10_000 : 1000);
+  const rounds = opts.rounds ?? 2;
+  const clients = opts.clients !== undefined ? (await import('./scenarios/scale.js')).parseClientCounts(opts.clients) : undefined;
   const startedAt = new Date();
   const results: ScenarioResult[] = [];
   const errors: Array<{ scenario: string; error: string }> = [];
@@ -131,7 +138,7 @@ async function main(): Promise<void> {
           finishedAt: new Date().toISOString(),
           machine: machineInfo,
           git: { commit, dirty: status !== '' && status !== 'unknown' },
-          settings: { ...settings, targets: [...settings.targets], log: undefined, replayCount, scenarios: names },
+          settings: { ...settings, targets: [...settings.targets], log: undefined, replayCount, clients, rounds, scenarios: names },
           results,
           errors,
         },
@@ -142,7 +149,7 @@ async function main(): Promise<void> {
   for (const n of names) {
     const t0 = Date.now();
     try {
-      results.push(await (SCENARIOS[n] as (typeof SCENARIOS)[string])(settings, { replayCount }));
+      results.push(await (SCENARIOS[n] as (typeof SCENARIOS)[string])(settings, { replayCount, clients, rounds }));
     } catch (error) {
       const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
       settings.log(`scenario ${n} failed: ${message}`);

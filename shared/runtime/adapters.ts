@@ -14,6 +14,7 @@ import type { EventBus } from '../ports/events.js';
 import type { WorkQueue } from '../ports/queue.js';
 import type { OutcomeSignal } from '../ports/signal.js';
 import type { Store } from '../ports/store.js';
+import type { Logger } from './logger.js';
 
 export interface Adapters {
   mode: 'embedded' | 'distributed';
@@ -28,7 +29,7 @@ export interface Adapters {
  * Chooses the adapter set by configuration alone: MongoDB + BullMQ/Redis + Kafka when the three
  * URLs are set, else the embedded set (SQLite file under DCR_DATA_DIR, in-process wake-ups).
  */
-export async function openAdapters(config: Config, service: string): Promise<Adapters> {
+export async function openAdapters(config: Config, service: string, logger?: Pick<Logger, 'error'>): Promise<Adapters> {
   const policy = { attempts: config.stageAttempts, baseDelayMs: config.retryBaseDelayMs };
   const source = `urn:dcr:${service}`;
   if (isDistributed(config)) {
@@ -52,7 +53,9 @@ export async function openAdapters(config: Config, service: string): Promise<Ada
   }
   const db = openEmbeddedDatabase(join(config.dataDir));
   const store = new SqliteStore(db);
-  const queue = new SqliteQueue(db, policy);
+  const queue = new SqliteQueue(db, policy, {
+    onError: (error, stage) => logger?.error({ err: error, stage }, 'embedded queue: a claim or job update failed; retrying'),
+  });
   const bus = new SqliteEventBus(db, { source });
   const signal = new LocalOutcomeSignal();
   return {

@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { statSync } from 'node:fs';
 import { BatchRolledBackError, DurabilityError, GroupCommit } from '../../shared/adapters/embedded/group-commit.js';
 import { openEmbeddedDatabase } from '../../shared/adapters/embedded/database.js';
+import { SqliteQueue } from '../../shared/adapters/embedded/sqlite-queue.js';
 
 describe('GroupCommit (embedded SQLite)', () => {
   let dir: string;
@@ -171,6 +172,54 @@ describe('EmbeddedDatabase', () => {
       while (statSync(file).size <= before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       expect(statSync(file).size).toBeGreaterThan(before);
     } finally {
+      await db.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('truncates a WAL that grew past its limit', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dcr-wal-limit-'));
+    const db = openEmbeddedDatabase(dir, { intervalMs: 20, maxWalPages: 64 });
+    try {
+      const wal = join(dir, 'dcr.sqlite-wal');
+      const insert = db.sqlite.prepare('INSERT INTO jtis (key, request_id, expires_at) VALUES (?, ?, ?)');
+      await db.commits.durable(() => {
+        for (let i = 0; i < 20_000; i++) insert.run(`k${i}`, `r${i}`.padEnd(100, 'x'), i);
+      });
+      expect(statSync(wal).size).toBeGreaterThan(64 * 4096);
+      const deadline = Date.now() + 20_000;
+      while (statSync(wal).size > 64 * 4096 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(statSync(wal).size).toBeLessThanOrEqual(64 * 4096);
+    } finally {
+      await db.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a stage consumer survives a database locked by another connection, then takes its job', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dcr-queue-locked-'));
+    const db = openEmbeddedDatabase(dir);
+    const errors: unknown[] = [];
+    const queue = new SqliteQueue(db, { attempts: 3, baseDelayMs: 10 }, { onError: (e) => errors.push(e) });
+    const other = new Database(join(dir, 'dcr.sqlite'));
+    try {
+      db.sqlite.pragma('busy_timeout = 20');
+      await queue.enqueue('verify', 'job-1', { requestId: 'r1', generation: 0 } as never);
+      await db.commits.flush();
+      other.exec('BEGIN IMMEDIATE'); // holds the write lock: claims fail with SQLITE_BUSY
+      let took: (id: string) => void = () => {};
+      const taken = new Promise<string>((resolve) => (took = resolve));
+      const consumer = queue.consume('verify', async (data) => took((data as { requestId: string }).requestId), { concurrency: 1 });
+      const deadline = Date.now() + 10_000;
+      while (errors.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      expect(String(errors[0])).toMatch(/locked|busy/i);
+      other.exec('COMMIT');
+      expect(await taken).toBe('r1');
+      await consumer.close();
+    } finally {
+      if (other.inTransaction) other.exec('ROLLBACK');
+      other.close();
+      await queue.close();
       await db.close();
       await rm(dir, { recursive: true, force: true });
     }

@@ -11,7 +11,7 @@ export class EmbeddedDatabase {
   readonly #walFd: number;
   readonly #checkpointer: WalCheckpointer;
 
-  constructor(sqlite: Database.Database, file: string) {
+  constructor(sqlite: Database.Database, file: string, checkpoints: { intervalMs?: number; maxWalPages?: number } = {}) {
     this.sqlite = sqlite;
     const walFile = `${file}-wal`;
     this.#walFd = openSync(walFile, 'a'); // created if SQLite has not yet (an empty WAL is no WAL to it)
@@ -23,6 +23,7 @@ export class EmbeddedDatabase {
     // Checkpoints on a worker thread; should it fail, this connection checkpoints again itself.
     sqlite.pragma('wal_autocheckpoint = 0');
     this.#checkpointer = new WalCheckpointer(file, {
+      ...checkpoints,
       onError: () => {
         if (sqlite.open) sqlite.pragma('wal_autocheckpoint = 1000');
       },
@@ -49,7 +50,7 @@ export class EmbeddedDatabase {
  * server to run; better-sqlite3 is the maintained, typed, synchronous binding. Writes go through
  * {@link GroupCommit}: one fsync per event-loop turn, acknowledged only once durable.
  */
-export function openEmbeddedDatabase(dataDir: string): EmbeddedDatabase {
+export function openEmbeddedDatabase(dataDir: string, checkpoints: { intervalMs?: number; maxWalPages?: number } = {}): EmbeddedDatabase {
   mkdirSync(dataDir, { recursive: true });
   const file = join(dataDir, 'dcr.sqlite');
   const db = new Database(file);
@@ -70,6 +71,8 @@ export function openEmbeddedDatabase(dataDir: string): EmbeddedDatabase {
     );
     CREATE INDEX IF NOT EXISTS registrations_status ON registrations (status, updated_at);
     CREATE INDEX IF NOT EXISTS registrations_submitted ON registrations (submitted_at);
+    -- the ops list filtered by status, newest first, without sorting every matching document
+    CREATE INDEX IF NOT EXISTS registrations_status_submitted ON registrations (status, submitted_at DESC, id DESC);
     CREATE TABLE IF NOT EXISTS clients (
       client_id TEXT PRIMARY KEY,
       request_id TEXT NOT NULL,
@@ -125,5 +128,5 @@ export function openEmbeddedDatabase(dataDir: string): EmbeddedDatabase {
     );
   `);
   // The schema statements above created the WAL file; the group commit fsyncs it.
-  return new EmbeddedDatabase(db, file);
+  return new EmbeddedDatabase(db, file, checkpoints);
 }

@@ -34,10 +34,14 @@ export class SqliteQueue implements WorkQueue {
   readonly #consumers = new Set<StageConsumer>();
   readonly #stmt;
 
-  constructor(embedded: EmbeddedDatabase, policy: RetryPolicy) {
+  readonly #onError: (error: unknown, stage: Stage) => void;
+
+  /** `onError`: a claim or a job's bookkeeping failed (e.g. the database stayed locked); the consumer goes on after a pause. */
+  constructor(embedded: EmbeddedDatabase, policy: RetryPolicy, options: { onError?: (error: unknown, stage: Stage) => void } = {}) {
     const db = embedded.sqlite;
     this.#commits = embedded.commits;
     this.#policy = policy;
+    this.#onError = options.onError ?? (() => {});
     this.#wake.setMaxListeners(0);
     this.#stmt = {
       insert: db.prepare(
@@ -80,34 +84,51 @@ export class SqliteQueue implements WorkQueue {
 
     const runJob = async (row: JobRow) => {
       const data = JSON.parse(row.data) as StageJobData;
+      let outcome: { ok: true } | { ok: false; message: string };
       try {
         await handler(data, { jobId: row.id, attempt: row.attempts_made, maxAttempts: this.#policy.attempts });
-        this.#commits.lazy(() => this.#stmt.complete.run(row.id));
+        outcome = { ok: true };
       } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
+        outcome = { ok: false, message: error instanceof Error ? error.message : String(error) };
+      }
+      try {
         const now = Date.now();
-        if (row.attempts_made >= this.#policy.attempts) {
-          this.#commits.lazy(() => this.#stmt.dead.run(message, now, row.id));
-        } else {
-          this.#commits.lazy(() => this.#stmt.retry.run(now + backoffDelay(this.#policy, row.attempts_made), message, now, row.id));
-        }
+        if (outcome.ok) this.#commits.lazy(() => this.#stmt.complete.run(row.id));
+        else if (row.attempts_made >= this.#policy.attempts) this.#commits.lazy(() => this.#stmt.dead.run(outcome.message, now, row.id));
+        else this.#commits.lazy(() => this.#stmt.retry.run(now + backoffDelay(this.#policy, row.attempts_made), outcome.message, now, row.id));
+      } catch (error) {
+        // The job stays `active`; its lock lapses and it runs again (stages are idempotent).
+        this.#onError(error, stage);
       }
     };
 
+    let recoveredAt = Date.now();
     const loop = async () => {
       while (!closed) {
-        while (!closed && running.size < options.concurrency) {
-          const row = this.#commits.lazy(() => this.#stmt.claim.get({ now: Date.now(), stage }));
-          if (!row) break;
-          const p = runJob(row).finally(() => {
-            running.delete(p);
-            wakeUp?.();
-          });
-          running.add(p);
+        let delay: number;
+        try {
+          if (Date.now() - recoveredAt > LOCK_MS / 2) {
+            // Jobs whose bookkeeping was lost (or whose consumer died) while this process runs.
+            recoveredAt = Date.now();
+            this.#commits.lazy(() => this.#stmt.recover.run(recoveredAt));
+          }
+          while (!closed && running.size < options.concurrency) {
+            const row = this.#commits.lazy(() => this.#stmt.claim.get({ now: Date.now(), stage }));
+            if (!row) break;
+            const p = runJob(row).finally(() => {
+              running.delete(p);
+              wakeUp?.();
+            });
+            running.add(p);
+          }
+          if (closed) break;
+          const next = this.#stmt.nextRunAt.get(stage)?.run_at;
+          delay = next == null ? 1000 : Math.max(5, Math.min(1000, next - Date.now()));
+        } catch (error) {
+          // E.g. another connection held the write lock past busy_timeout: try again shortly.
+          this.#onError(error, stage);
+          delay = 1000;
         }
-        if (closed) break;
-        const next = this.#stmt.nextRunAt.get(stage)?.run_at;
-        const delay = next == null ? 1000 : Math.max(5, Math.min(1000, next - Date.now()));
         await new Promise<void>((resolve) => {
           wakeUp = resolve;
           timer = setTimeout(resolve, delay);

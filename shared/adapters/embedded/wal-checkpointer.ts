@@ -6,7 +6,8 @@ import { Worker } from 'node:worker_threads';
  * Moves SQLite's WAL checkpoints off the event loop. The main connection runs with
  * `wal_autocheckpoint=0`; this worker thread holds a connection of its own and runs a PASSIVE
  * checkpoint every `intervalMs` (PASSIVE never blocks the writer, and the checkpoint fsyncs the WAL
- * and the database file itself, so durability does not depend on it). Without it, every ~1000 WAL
+ * and the database file itself, so durability does not depend on it); past `maxWalPages` a TRUNCATE
+ * checkpoint (which waits for the writer's current batch) keeps the WAL from growing without end. Without it, every ~1000 WAL
  * pages a COMMIT on the event loop would copy them to the database file and fsync twice.
  *
  * The worker is plain CommonJS evaluated from a string, so it runs the same under tsx, vitest and
@@ -16,11 +17,15 @@ const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.module);
 const db = new Database(workerData.file);
+db.pragma('busy_timeout = 5000');
 let stopping = false;
 const tick = () => {
   if (stopping) return;
   try {
-    db.pragma('wal_checkpoint(PASSIVE)');
+    const [r] = db.pragma('wal_checkpoint(PASSIVE)');
+    // Under steady writes a PASSIVE checkpoint rarely ends with every frame copied, and only then
+    // does the writer start the WAL over: past the limit, wait for a gap in the writes and truncate.
+    if (r && r.log >= workerData.maxWalPages) db.pragma('wal_checkpoint(TRUNCATE)');
   } catch (error) {
     parentPort.postMessage({ error: String(error && error.message || error) });
   }
@@ -41,9 +46,16 @@ export class WalCheckpointer {
   readonly #exited: Promise<unknown>;
   #stopped = false;
 
-  constructor(databaseFile: string, options: { intervalMs?: number; onError?: (message: string) => void } = {}) {
+  /**
+   * @param options.intervalMs between PASSIVE checkpoints (250)
+   * @param options.maxWalPages WAL size (pages) past which a TRUNCATE checkpoint brings it back to zero (16384 ≈ 64 MiB)
+   */
+  constructor(databaseFile: string, options: { intervalMs?: number; maxWalPages?: number; onError?: (message: string) => void } = {}) {
     const module = createRequire(import.meta.url).resolve('better-sqlite3');
-    this.#worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { module, file: databaseFile, intervalMs: options.intervalMs ?? 250 } });
+    this.#worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { module, file: databaseFile, intervalMs: options.intervalMs ?? 250, maxWalPages: options.maxWalPages ?? 16_384 },
+    });
     this.#exited = once(this.#worker, 'exit');
     this.#worker.on('message', (m: { error?: string }) => {
       if (m.error) options.onError?.(m.error);

@@ -14,7 +14,9 @@ export interface ServiceProcess {
 }
 
 export function startService(name: string, env: Record<string, string>): ServiceProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', `services/${name}/main.ts`], {
+  // DCR_BENCH_CPU_PROF_DIR=<dir>: each service writes a V8 CPU profile there when it exits.
+  const profile = process.env.DCR_BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.DCR_BENCH_CPU_PROF_DIR}/${name}`] : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', `services/${name}/main.ts`], {
     cwd: REPO,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -16,6 +16,8 @@ import { startBoundServer } from '../bound-server.js';
 import { boundKeys, createTpps, signedRequests } from '../fixtures.js';
 import { freeTcpPort as freePort } from '../../test/support/ports.js';
 import { startService, stopServices, until, untilHttpsOk, type ServiceProcess } from '../processes.js';
+import { MongoStore } from '../../shared/adapters/mongo/mongo-store.js';
+import { stageTimings } from '../stage-timings.js';
 import { round2, runPhase, type BenchSettings, type PhaseResult, type ScenarioResult } from '../phase.js';
 import { poolSize, TPP_COUNT } from './embedded.js';
 
@@ -89,6 +91,10 @@ export async function distributedScenario(settings: BenchSettings): Promise<Scen
     ];
     const oursMax = await runPhase(settings, 'ours (distributed)', { ...base, label: 'ours-dist', origin, path: '/register', requests, mode: concurrency }, procs);
     phases.push(oursMax);
+    const store = await MongoStore.connect(env.DCR_MONGO_URL as string, namespace);
+    const timings = stageTimings(await store.listRegistrations({ limit: 10_000 }));
+    await store.close();
+    log(`distributed: where the time goes (ms): ${JSON.stringify(timings)}`);
     const half = Math.max(1, Math.round(oursMax.load.throughputPerSecond / 2));
     const oursHalf = await runPhase(
       settings,
@@ -106,6 +112,7 @@ export async function distributedScenario(settings: BenchSettings): Promise<Scen
       description: `ours (distributed: 4 service processes on MongoDB/BullMQ/Kafka) vs bound, concurrency ${settings.concurrency}`,
       phases,
       ratios: [{ name: 'ours / bound', value: vsBound, detail: `${o}/s vs ${b}/s` }],
+      extra: { stageTimingsAtMax: timings },
       targets: [
         { target: 'distributed ≥ 0.35× bound', goal: '≥ 0.35', measured: `${vsBound}×`, met: vsBound >= 0.35 },
         {

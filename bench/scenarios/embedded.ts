@@ -9,6 +9,7 @@ import { startBoundServer } from '../bound-server.js';
 import { boundKeys, createTpps, peerRequests, signedRequests } from '../fixtures.js';
 import { startPeer } from '../peer-oidc-provider.js';
 import { startEmbeddedPipeline } from '../pipeline.js';
+import { stageTimings } from '../stage-timings.js';
 import { round2, runPhase, type BenchSettings, type PhaseResult, type ScenarioResult } from '../phase.js';
 
 export const TPP_COUNT = 20;
@@ -70,6 +71,8 @@ export async function embeddedScenario(settings: BenchSettings): Promise<Scenari
     // Ours at maximum (the probe above used requests[0] on the bound only).
     const oursMax = await runPhase(settings, 'ours (embedded)', { ...base, label: 'ours', origin: pipeline.origin, path: '/register', requests, mode: concurrency }, procs);
     phases.push(oursMax);
+    const timings = stageTimings(await pipeline.rt.adapters.store.listRegistrations({ limit: 10_000 }));
+    log(`embedded: where the time goes (ms): ${JSON.stringify(timings)}`);
 
     // Ours at half its maximum rate: the latency target.
     const half = Math.max(1, Math.round(oursMax.load.throughputPerSecond / 2));
@@ -90,6 +93,7 @@ export async function embeddedScenario(settings: BenchSettings): Promise<Scenari
     const vsPeer = p > 0 ? round2(o / p) : 0;
     return {
       scenario: 'embedded',
+      extra: { stageTimingsAtMax: timings },
       description: `ours (embedded, SQLite) vs bound vs peer, concurrency ${settings.concurrency}, ${settings.reuse ? 'keep-alive connections' : 'a fresh mTLS connection per registration'}`,
       phases,
       ratios: [

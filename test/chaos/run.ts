@@ -1,89 +1,121 @@
 /**
- * `npm run chaos` (tsx test/chaos/run.ts): the intake protections when their shared store fails.
- * Starts a private redis-server, two intake-like apps with the Redis-backed per-TPP rate limit
- * (plugins/protection.ts), then kills Redis mid-traffic and restarts it:
- *   1. Redis up: the budget is shared by both instances (429 after N).
- *   2. Redis killed: requests keep being served (the limit fails open, never 5xx), health answers.
- *   3. Redis back (same port, empty): counting resumes and the limit applies again.
- * Exits non-zero when any expectation fails.
+ * `npm run chaos` (tsx test/chaos/run.ts): the fault-injection suite.
+ *   1. the rate limiter when its Redis dies (rate-limit-redis.ts, a few seconds);
+ *   2. the distributed pipeline under faults (suite.ts): by default 3000 registrations while each
+ *      worker type is killed with SIGKILL and restarted, Redis, Kafka and MongoDB are killed and
+ *      restarted, and the sandbox directory is down for 40 s; then settle, replay `failed`, and check
+ *      the invariants in the stores. Writes bench/results/chaos-<name>.json.
+ *
+ * Options: --count N (3000), --name NAME (full), --tpps N (50), --rate R per second (6),
+ * --concurrency N (48), --short (the short variant's settings, name "short"), --keep (keep the work
+ * dir), --skip-rate-limit, --faults verifier,mongo,… (a subset of the schedule: intake, verifier,
+ * revocation, provisioner, redis, kafka, mongo, directory), --downtime mongo=45000 (ms a killed server,
+ * `service`, or the `directory` stays down). Progress goes to stderr. Exits non-zero when any check or invariant fails.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { createConnection } from 'node:net';
-import Fastify, { type FastifyInstance } from 'fastify';
-import { errorsPlugin } from '../../shared/http/fastify-errors.js';
-import { protectionPlugin } from '../../services/intake/plugins/protection.js';
-import { healthRoutes } from '../../services/intake/routes/health.js';
-import { freeTcpPort } from '../support/ports.js';
+import { rateLimitRedisCheck } from './rate-limit-redis.js';
+import { ALL_FAULTS } from './faults.js';
+import { fullRunOptions, runChaos, shortRunOptions } from './suite.js';
 
-const LIMIT = 5;
+const t0 = Date.now();
+const log = (line: string) => process.stderr.write(`[chaos ${((Date.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${line}\n`);
+
+function usage(message?: string): never {
+  if (message) process.stderr.write(`${message}\n`);
+  process.stderr.write('usage: npm run chaos -- [--count N] [--name NAME] [--tpps N] [--rate R] [--concurrency N] [--short] [--keep] [--skip-rate-limit] [--faults t1,t2] [--downtime target=ms]\n');
+  process.exit(2);
+}
+
+const args = process.argv.slice(2);
+const short = args.includes('--short');
+const options = short ? shortRunOptions(log) : fullRunOptions(log);
+let skipRateLimit = false;
+for (let i = 0; i < args.length; i++) {
+  const arg = args[i] as string;
+  const value = () => {
+    const v = args[++i];
+    if (v === undefined) usage(`${arg} needs a value`);
+    return v;
+  };
+  const positive = (v: string) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) usage(`${arg}: not a positive number: ${v}`);
+    return n;
+  };
+  switch (arg) {
+    case '--count':
+      options.count = Math.round(positive(value()));
+      break;
+    case '--name': {
+      const name = value();
+      if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) usage(`--name: letters, digits, . _ - only: ${name}`);
+      options.name = name;
+      break;
+    }
+    case '--tpps':
+      options.tpps = Math.round(positive(value()));
+      break;
+    case '--rate':
+      options.ratePerSecond = positive(value());
+      break;
+    case '--concurrency':
+      options.concurrency = Math.round(positive(value()));
+      break;
+    case '--short':
+      break;
+    case '--faults': {
+      // e.g. --faults verifier,mongo,directory: a subset of the schedule, in its order
+      const wanted = value().split(',').map((t) => t.trim());
+      const unknown = wanted.filter((t) => !ALL_FAULTS.some((f) => f.target === t));
+      if (unknown.length) usage(`--faults: unknown ${unknown.join(', ')} (known: ${ALL_FAULTS.map((f) => f.target).join(', ')})`);
+      options.faults = ALL_FAULTS.filter((f) => wanted.includes(f.target));
+      break;
+    }
+    case '--downtime': {
+      // e.g. --downtime mongo=45000 (ms; services: service=MS, the directory outage: directory=MS)
+      const [target, ms] = value().split('=');
+      const n = positive(ms ?? '');
+      if (target === 'redis' || target === 'kafka' || target === 'mongo') options.timings.serverDowntimeMs = { ...options.timings.serverDowntimeMs, [target]: n };
+      else if (target === 'service') options.timings.serviceDowntimeMs = n;
+      else if (target === 'directory') options.timings.directoryOutageMs = n;
+      else usage(`--downtime: redis, kafka, mongo, service or directory, not ${target}`);
+      break;
+    }
+    case '--keep':
+      options.keepWorkDir = 'always';
+      break;
+    case '--skip-rate-limit':
+      skipRateLimit = true;
+      break;
+    case '--help':
+    case '-h':
+      usage();
+    default:
+      usage(`unknown option ${arg}`);
+  }
+}
+
 let failures = 0;
-const check = (what: string, ok: boolean, detail = '') => {
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}${detail ? ` (${detail})` : ''}`);
-  if (!ok) failures++;
-};
-
-async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  // Ready when it accepts a TCP connection.
-  for (;;) {
-    const up = await new Promise<boolean>((resolve) => {
-      const s = createConnection({ host: '127.0.0.1', port }, () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-    });
-    if (up) return child;
-    if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+let rateLimit: Awaited<ReturnType<typeof rateLimitRedisCheck>> | undefined;
+if (!skipRateLimit) {
+  log('rate limiter with a dying Redis');
+  rateLimit = await rateLimitRedisCheck((line) => log(`  ${line}`));
+  if (!rateLimit.ok) failures++;
 }
-
-async function app(redisUrl: string): Promise<FastifyInstance> {
-  const a = Fastify();
-  await a.register(errorsPlugin);
-  await a.register(protectionPlugin, { rateLimitPerMinute: LIMIT, maxEventLoopDelayMs: 0, redisUrl, namespace: 'chaos' });
-  await a.register(healthRoutes, { ready: async () => undefined });
-  a.get('/work', async () => ({ ok: true }));
-  await a.ready();
-  return a;
-}
-
-const statuses = async (apps: FastifyInstance[], n: number, ip: string) => {
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) out.push((await apps[i % apps.length]!.inject({ url: '/work', remoteAddress: ip })).statusCode);
-  return out;
-};
-
-const port = await freeTcpPort();
-let redis = await startRedis(port);
-const url = `redis://127.0.0.1:${port}`;
-const [one, two] = [await app(url), await app(url)];
-const apps = [one!, two!];
 try {
-  const phase1 = await statuses(apps, LIMIT + 3, '10.0.0.1');
-  check('Redis up: one budget across two instances', phase1.filter((s) => s === 200).length === LIMIT && phase1.slice(LIMIT).every((s) => s === 429), phase1.join(','));
-
-  redis.kill('SIGKILL');
-  await once(redis, 'exit');
-  const phase2 = await statuses(apps, 20, '10.0.0.2');
-  check('Redis killed: requests still served, never 5xx (the limit fails open)', phase2.every((s) => s === 200), phase2.join(','));
-  const health = await one!.inject({ url: '/health/live' });
-  check('Redis killed: health answers', health.statusCode === 200);
-
-  redis = await startRedis(port);
-  // ioredis reconnects on its own; wait until counting works again (a 429 shows up), bounded.
-  let phase3: number[] = [];
-  for (let round = 0; round < 100 && !phase3.includes(429); round++) {
-    phase3 = await statuses(apps, LIMIT + 2, `10.0.1.${round}`);
-    if (!phase3.includes(429)) await new Promise((r) => setTimeout(r, 100));
+  const result = await runChaos({ ...options, ...(rateLimit ? { extra: { rateLimitRedis: rateLimit } } : {}) });
+  if (!result.ok) failures++;
+  const s = result.load;
+  log(
+    `registrations ${s.submitted}: 201 ${s.answered201}, 202 ${s.answered202}, 400 ${s.answered400}, unexpected ${s.unexpected}, unanswered ${s.unanswered}; retries ${s.retries} (${JSON.stringify(s.retriesByReason)})`,
+  );
+  for (const f of result.faults) {
+    log(`  ${f.fault.padEnd(30)} at ${String(f.atSeconds).padStart(6)} s: back after ${f.outageMs} ms, resumed +${f.resumedMs ?? '—'} ms, registered +${f.firstRegisteredMs ?? '—'} ms`);
   }
-  check('Redis back: the limit applies again', phase3.filter((s) => s === 200).length === LIMIT && phase3.includes(429), phase3.join(','));
-  check('no 5xx at any point', [...phase1, ...phase2, ...phase3].every((s) => s < 500));
-} finally {
-  await Promise.all(apps.map((a) => a.close()));
-  redis.kill('SIGKILL');
+  if (result.unexpectedExits.length) log(`unexpected exits: ${result.unexpectedExits.map((e) => `${e.service} (${e.code ?? e.signal})`).join(', ')}`);
+  log(`wall time ${result.wallSeconds} s; result: ${result.resultFile}`);
+} catch (error) {
+  failures++;
+  log(`chaos run aborted: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
 }
-console.log(failures === 0 ? 'OK' : `${failures} failure(s)`);
+log(failures === 0 ? 'OK' : `${failures} part(s) failed`);
 process.exit(failures === 0 ? 0 : 1);

@@ -1,4 +1,4 @@
-import { Queue, Worker, type Job } from 'bullmq';
+import { DelayedError, Queue, Worker, type Job } from 'bullmq';
 import type { Stage } from '../../domain/registration.js';
 import {
   backoffDelay,
@@ -69,8 +69,20 @@ export class BullMqQueue implements WorkQueue {
     const policy = this.#options.policy;
     const worker = new Worker<StageJobData>(
       stage,
-      async (job: Job<StageJobData>) => {
-        await handler(job.data, { jobId: job.id ?? '', attempt: job.attemptsMade + 1, maxAttempts: policy.attempts });
+      async (job: Job<StageJobData>, token?: string) => {
+        const attempt = job.attemptsMade + 1;
+        try {
+          await handler(job.data, { jobId: job.id ?? '', attempt, maxAttempts: policy.attempts });
+        } catch (error) {
+          if (attempt < policy.attempts || !token) throw error;
+          // The last attempt threw, so the handler could not record the outcome (`failed` or otherwise): the
+          // store was unreachable, or a concurrent update left the record in the stage. Failing the job would
+          // strand the registration in its stage for good (no job, not `failed`, so not replayable). Keep it:
+          // the last attempt runs again later (moveToDelayed does not count an attempt), with a growing delay (≤ 60 s).
+          const extra = Math.max(1, (job.attemptsStarted ?? attempt) - job.attemptsMade);
+          await job.moveToDelayed(Date.now() + Math.min(60_000, backoffDelay(policy, attempt + extra - 1)), token);
+          throw new DelayedError();
+        }
       },
       {
         connection: connectionOf(this.#options.redisUrl),

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { sha256Base64url } from '../domain/ids.js';
 
@@ -21,8 +21,18 @@ export class TokenSealer {
     if (configured) return new TokenSealer(Buffer.from(configured, 'base64'));
     const file = join(dataDir, 'keys', 'token-sealing.key');
     if (!existsSync(file)) {
+      // Services starting together race here: the key is written whole to a file of its own, then
+      // linked into place (atomic; the first link wins, the others read the winner's key).
       mkdirSync(dirname(file), { recursive: true });
-      writeFileSync(file, randomBytes(32).toString('base64'), { mode: 0o600, flag: 'wx' });
+      const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+      writeFileSync(tmp, randomBytes(32).toString('base64'), { mode: 0o600, flag: 'wx' });
+      try {
+        linkSync(tmp, file);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      } finally {
+        unlinkSync(tmp);
+      }
     }
     chmodSync(file, 0o600);
     return new TokenSealer(Buffer.from(readFileSync(file, 'utf8').trim(), 'base64'));

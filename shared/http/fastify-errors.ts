@@ -1,6 +1,10 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { RegistrationRejection } from '../domain/errors.js';
+import { isDependencyUnavailable } from './dependency-errors.js';
+
+/** Seconds a client is asked to wait when a backing service is down. */
+export const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
 
 /** An HTTP error answered as `{error, error_description}` (every error is JSON, SPEC §5.2). */
 export class HttpError extends Error {
@@ -28,7 +32,9 @@ const FASTIFY_CODES: Record<string, { status: number; error: string; description
 
 /**
  * Maps every error to a JSON body with a standard code. Bad input is a 4xx, never a 5xx or a stack
- * trace; only genuine server faults answer 500 `server_error`, logged with their cause.
+ * trace; a backing service that is down (store, queue) is 503 `temporarily_unavailable` with
+ * `Retry-After` (the same request can be sent again: submissions are idempotent); only genuine
+ * server faults answer 500 `server_error`, logged with their cause.
  */
 export const errorsPlugin = fp(async (app: FastifyInstance) => {
   app.setErrorHandler((err: FastifyError | HttpError | RegistrationRejection, request, reply) => {
@@ -46,6 +52,13 @@ export const errorsPlugin = fp(async (app: FastifyInstance) => {
     const status = 'statusCode' in err && typeof err.statusCode === 'number' ? err.statusCode : 500;
     if (status >= 400 && status < 500) {
       return reply.code(status).send({ error: 'invalid_request', error_description: err.message.slice(0, 300) });
+    }
+    if (isDependencyUnavailable(err)) {
+      request.log.warn({ err }, 'a backing service is unavailable');
+      return reply
+        .code(503)
+        .header('retry-after', String(UNAVAILABLE_RETRY_AFTER_SECONDS))
+        .send({ error: 'temporarily_unavailable', error_description: 'a backing service is unavailable; send the same request again later' });
     }
     request.log.error({ err }, 'unhandled error');
     return reply.code(500).send({ error: 'server_error', error_description: 'an internal error occurred; the request can be retried' });

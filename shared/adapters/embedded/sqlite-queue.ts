@@ -55,7 +55,10 @@ export class SqliteQueue implements WorkQueue {
       ),
       complete: db.prepare('DELETE FROM jobs WHERE id = ?'),
       retry: db.prepare(`UPDATE jobs SET state = 'waiting', run_at = ?, locked_until = NULL, last_error = ?, updated_at = ? WHERE id = ?`),
-      dead: db.prepare(`UPDATE jobs SET state = 'failed', locked_until = NULL, last_error = ?, updated_at = ? WHERE id = ?`),
+      // The last attempt again later, without counting it (like BullMQ's moveToDelayed in bullmq-queue.ts).
+      retryLast: db.prepare(
+        `UPDATE jobs SET state = 'waiting', run_at = ?, locked_until = NULL, attempts_made = attempts_made - 1, last_error = ?, updated_at = ? WHERE id = ?`,
+      ),
       recover: db.prepare(`UPDATE jobs SET state = 'waiting', locked_until = NULL WHERE state = 'active' AND locked_until < ?`),
       nextRunAt: db.prepare<[string], { run_at: number | null }>(
         `SELECT MIN(run_at) AS run_at FROM jobs WHERE stage = ? AND state = 'waiting'`,
@@ -94,7 +97,12 @@ export class SqliteQueue implements WorkQueue {
       try {
         const now = Date.now();
         if (outcome.ok) this.#commits.lazy(() => this.#stmt.complete.run(row.id));
-        else if (row.attempts_made >= this.#policy.attempts) this.#commits.lazy(() => this.#stmt.dead.run(outcome.message, now, row.id));
+        // The last attempt threw, so the handler could not record the outcome (`failed` or otherwise):
+        // dropping the job would strand the request in its stage. It runs again, later and later (≤ 60 s).
+        else if (row.attempts_made >= this.#policy.attempts) {
+          const delay = Math.min(60_000, backoffDelay(this.#policy, row.attempts_made));
+          this.#commits.lazy(() => this.#stmt.retryLast.run(now + delay, outcome.message, now, row.id));
+        }
         else this.#commits.lazy(() => this.#stmt.retry.run(now + backoffDelay(this.#policy, row.attempts_made), outcome.message, now, row.id));
       } catch (error) {
         // The job stays `active`; its lock lapses and it runs again (stages are idempotent).

@@ -11,22 +11,24 @@ export class EmbeddedDatabase {
   readonly #walFd: number;
   readonly #checkpointer: WalCheckpointer;
 
-  constructor(sqlite: Database.Database, file: string, checkpoints: { intervalMs?: number; maxWalPages?: number } = {}) {
+  constructor(sqlite: Database.Database, file: string, checkpoints: { intervalMs?: number; maxWalPages?: number; idleMs?: number } = {}) {
     this.sqlite = sqlite;
     const walFile = `${file}-wal`;
     this.#walFd = openSync(walFile, 'a'); // created if SQLite has not yet (an empty WAL is no WAL to it)
     const fd = this.#walFd;
-    this.commits = new GroupCommit(sqlite, {
-      // fsync(2) flushes the file (the inode), whichever descriptor wrote it.
-      sync: () => new Promise<void>((resolve, reject) => fsync(fd, (error) => (error ? reject(error) : resolve()))),
-    });
     // Checkpoints on a worker thread; should it fail, this connection checkpoints again itself.
     sqlite.pragma('wal_autocheckpoint = 0');
-    this.#checkpointer = new WalCheckpointer(file, {
+    const checkpointer = new WalCheckpointer(file, {
       ...checkpoints,
       onError: () => {
         if (sqlite.open) sqlite.pragma('wal_autocheckpoint = 1000');
       },
+    });
+    this.#checkpointer = checkpointer;
+    this.commits = new GroupCommit(sqlite, {
+      // fsync(2) flushes the file (the inode), whichever descriptor wrote it.
+      sync: () => new Promise<void>((resolve, reject) => fsync(fd, (error) => (error ? reject(error) : resolve()))),
+      onCommit: () => checkpointer.written(),
     });
   }
 
@@ -50,7 +52,7 @@ export class EmbeddedDatabase {
  * server to run; better-sqlite3 is the maintained, typed, synchronous binding. Writes go through
  * {@link GroupCommit}: one fsync per event-loop turn, acknowledged only once durable.
  */
-export function openEmbeddedDatabase(dataDir: string, checkpoints: { intervalMs?: number; maxWalPages?: number } = {}): EmbeddedDatabase {
+export function openEmbeddedDatabase(dataDir: string, checkpoints: { intervalMs?: number; maxWalPages?: number; idleMs?: number } = {}): EmbeddedDatabase {
   mkdirSync(dataDir, { recursive: true });
   const file = join(dataDir, 'dcr.sqlite');
   const db = new Database(file);

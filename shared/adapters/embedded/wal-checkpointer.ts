@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads';
  * `wal_autocheckpoint=0`; this worker thread holds a connection of its own and runs a PASSIVE
  * checkpoint every `intervalMs` (PASSIVE never blocks the writer, and the checkpoint fsyncs the WAL
  * and the database file itself, so durability does not depend on it); past `maxWalPages` a TRUNCATE
- * checkpoint (which waits for the writer's current batch) keeps the WAL from growing without end. Without it, every ~1000 WAL
+ * checkpoint at a pause in the writes (it blocks the writer) keeps the WAL from growing without end. Without it, every ~1000 WAL
  * pages a COMMIT on the event loop would copy them to the database file and fsync twice.
  *
  * The worker is plain CommonJS evaluated from a string, so it runs the same under tsx, vitest and
@@ -18,14 +18,20 @@ const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.module);
 const db = new Database(workerData.file);
 db.pragma('busy_timeout = 5000');
+const lastWrite = new Float64Array(workerData.lastWrite);
 let stopping = false;
 const tick = () => {
   if (stopping) return;
   try {
     const [r] = db.pragma('wal_checkpoint(PASSIVE)');
     // Under steady writes a PASSIVE checkpoint rarely ends with every frame copied, and only then
-    // does the writer start the WAL over: past the limit, wait for a gap in the writes and truncate.
-    if (r && r.log >= workerData.maxWalPages) db.pragma('wal_checkpoint(TRUNCATE)');
+    // does the writer start the WAL over. A TRUNCATE checkpoint blocks the writer (whose busy
+    // handler then sleeps on the event loop), so: past the limit, truncate once the writer has been
+    // idle a moment; past eight times the limit, truncate anyway.
+    const idleMs = Date.now() - lastWrite[0];
+    if (r && (r.log >= workerData.maxWalPages * 8 || (r.log >= workerData.maxWalPages && idleMs >= workerData.idleMs))) {
+      db.pragma('wal_checkpoint(TRUNCATE)');
+    }
   } catch (error) {
     parentPort.postMessage({ error: String(error && error.message || error) });
   }
@@ -42,19 +48,29 @@ parentPort.on('message', () => {
 `;
 
 export class WalCheckpointer {
+  /** When the writer last committed (epoch ms), shared with the worker. */
+  readonly #lastWrite = new Float64Array(new SharedArrayBuffer(8));
   readonly #worker: Worker;
   readonly #exited: Promise<unknown>;
   #stopped = false;
 
   /**
    * @param options.intervalMs between PASSIVE checkpoints (250)
-   * @param options.maxWalPages WAL size (pages) past which a TRUNCATE checkpoint brings it back to zero (16384 ≈ 64 MiB)
+   * @param options.maxWalPages WAL size (pages) past which a TRUNCATE checkpoint brings it back to zero once
+   *   the writer is idle for `idleMs` (100), and at eight times that regardless (16384 ≈ 64 MiB)
    */
-  constructor(databaseFile: string, options: { intervalMs?: number; maxWalPages?: number; onError?: (message: string) => void } = {}) {
+  constructor(databaseFile: string, options: { intervalMs?: number; maxWalPages?: number; idleMs?: number; onError?: (message: string) => void } = {}) {
     const module = createRequire(import.meta.url).resolve('better-sqlite3');
     this.#worker = new Worker(WORKER_SOURCE, {
       eval: true,
-      workerData: { module, file: databaseFile, intervalMs: options.intervalMs ?? 250, maxWalPages: options.maxWalPages ?? 16_384 },
+      workerData: {
+        module,
+        file: databaseFile,
+        intervalMs: options.intervalMs ?? 250,
+        maxWalPages: options.maxWalPages ?? 16_384,
+        idleMs: options.idleMs ?? 100,
+        lastWrite: this.#lastWrite.buffer,
+      },
     });
     this.#exited = once(this.#worker, 'exit');
     this.#worker.on('message', (m: { error?: string }) => {
@@ -66,6 +82,11 @@ export class WalCheckpointer {
     });
     // Never keeps a process alive on its own.
     this.#worker.unref();
+  }
+
+  /** The writer committed (called by the group commit; one store to shared memory). */
+  written(): void {
+    this.#lastWrite[0] = Date.now();
   }
 
   /** A last checkpoint, then the worker's connection is closed. */

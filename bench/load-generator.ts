@@ -115,7 +115,7 @@ interface Answer {
  * client would, so the generator's per-request cost is the handshake itself.
  */
 const contexts = new WeakMap<LoadIdentity, SecureContext>();
-function contextFor(id: LoadIdentity): SecureContext {
+export function contextFor(id: LoadIdentity): SecureContext {
   let ctx = contexts.get(id);
   if (!ctx) {
     ctx = createSecureContext({ cert: id.certPem, key: id.keyPem, ca: id.caPem });

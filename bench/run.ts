@@ -4,12 +4,11 @@
  * scenarios. Prints a table and writes bench/results/<name>.json with the machine, the commit and
  * every figure. Not a test: nothing here asserts timings.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, freemem, totalmem, loadavg, release } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import type { BenchSettings, ScenarioResult } from './phase.js';
+import { gitInfo, machineInfo } from './run-context.js';
 
 type ScenarioOptions = { replayCount: number; clients: number[] | undefined; rounds: number };
 
@@ -19,28 +18,6 @@ const SCENARIOS: Record<string, (s: BenchSettings, opts: ScenarioOptions) => Pro
   replay: async (s, o) => (await import('./scenarios/replay.js')).replayScenario(s, o.replayCount),
   scale: async (s, o) => (await import('./scenarios/scale.js')).scaleScenario(s, o.clients, o.rounds),
 };
-
-function git(args: string[]): string {
-  try {
-    return execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    return 'unknown';
-  }
-}
-
-function machine() {
-  const cpu = cpus();
-  return {
-    cpuModel: cpu[0]?.model ?? 'unknown',
-    cores: cpu.length,
-    memoryGb: Math.round((totalmem() / 2 ** 30) * 10) / 10,
-    freeMemoryGbAtStart: Math.round((freemem() / 2 ** 30) * 10) / 10,
-    loadAverageAtStart: loadavg().map((l) => Math.round(l * 100) / 100),
-    node: process.version,
-    openssl: process.versions.openssl,
-    platform: `${process.platform} ${release()}`,
-  };
-}
 
 function pad(s: string, n: number): string {
   return s.length >= n ? s : s + ' '.repeat(n - s.length);
@@ -122,9 +99,8 @@ async function main(): Promise<void> {
   const dir = fileURLToPath(new URL('./results/', import.meta.url));
   mkdirSync(dir, { recursive: true });
   const file = `${dir}${name}.json`;
-  const status = git(['status', '--porcelain']);
-  const commit = git(['rev-parse', 'HEAD']);
-  const machineInfo = machine();
+  const git = gitInfo();
+  const machine = machineInfo();
   // Written after every scenario, so a long run that is stopped keeps what it measured.
   const save = (complete: boolean) =>
     writeFileSync(
@@ -136,8 +112,8 @@ async function main(): Promise<void> {
           complete,
           startedAt: startedAt.toISOString(),
           finishedAt: new Date().toISOString(),
-          machine: machineInfo,
-          git: { commit, dirty: status !== '' && status !== 'unknown' },
+          machine,
+          git,
           settings: { ...settings, targets: [...settings.targets], log: undefined, replayCount, clients, rounds, scenarios: names },
           results,
           errors,

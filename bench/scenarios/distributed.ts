@@ -12,6 +12,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { loadConfig } from '../../shared/config/load.js';
 import { SandboxDirectory, sandboxTrust } from '../../services/directory-sandbox/index.js';
 import { startInfra } from '../../test/support/infra.js';
+import { distributedServiceEnv } from '../../test/support/distributed-env.js';
 import { startBoundServer } from '../bound-server.js';
 import { boundKeys, createTpps, signedRequests } from '../fixtures.js';
 import { freeTcpPort as freePort } from '../../test/support/ports.js';
@@ -32,23 +33,13 @@ export async function distributedScenario(settings: BenchSettings): Promise<Scen
     const namespace = `b${randomBytes(4).toString('hex')}`;
     const [sandboxPort, intakePort] = [await freePort(), await freePort()];
     const env: Record<string, string> = {
-      DCR_DATA_DIR: dataDir,
-      DCR_SANDBOX: '1',
-      DCR_SANDBOX_PORT: String(sandboxPort),
-      DCR_SANDBOX_BASE_URL: `https://localhost:${sandboxPort}`,
-      DCR_HTTPS_PORT: String(intakePort),
-      DCR_PUBLIC_URL: `https://localhost:${intakePort}`,
-      DCR_AUDIENCE: `https://localhost:${intakePort}`,
-      DCR_MONGO_URL: `${(infra.mongoUrl ?? '').replace(/\/$/, '')}/dcr_${namespace}`,
-      DCR_REDIS_URL: infra.redisUrl ?? '',
-      DCR_KAFKA_BROKERS: infra.kafkaBrokers ?? '',
-      DCR_NAMESPACE: namespace,
+      ...distributedServiceEnv({ dataDir, namespace, sandboxPort, intakePort, infra }),
       DCR_SYNC_WAIT_MS: '15000',
       DCR_LOG_LEVEL: 'warn',
       // 20 TPPs carry the whole load: the per-TPP rate limit (600/min by default) is not what is measured here.
       DCR_RATE_LIMIT_PER_MINUTE: '0',
-    // Load shedding would turn saturation into 503s; the benchmark measures capacity instead.
-    DCR_MAX_EVENT_LOOP_DELAY_MS: '0',
+      // Load shedding would turn saturation into 503s; the benchmark measures capacity instead.
+      DCR_MAX_EVENT_LOOP_DELAY_MS: '0',
     };
     // The sandbox material (CA, intake server certificate) is created once here, before any service starts.
     const config = loadConfig(env);

@@ -20,6 +20,7 @@ import { loadConfig } from '../../shared/config/load.js';
 import { httpsRequest } from '../../shared/tpp-client/https-client.js';
 import { SandboxDirectory, sandboxTrust } from '../../services/directory-sandbox/index.js';
 import { startInfra, type Infra } from '../support/infra.js';
+import { distributedServiceEnv } from '../support/distributed-env.js';
 import { freeTcpPort } from '../support/ports.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -158,17 +159,7 @@ export class ChaosCluster {
       mkdirSync(dataDir, { recursive: true });
       const adminToken = randomBytes(24).toString('base64url');
       const env: Record<string, string> = {
-        DCR_DATA_DIR: dataDir,
-        DCR_SANDBOX: '1',
-        DCR_SANDBOX_PORT: String(sandboxPort),
-        DCR_SANDBOX_BASE_URL: `https://localhost:${sandboxPort}`,
-        DCR_HTTPS_PORT: String(intakePort),
-        DCR_PUBLIC_URL: `https://localhost:${intakePort}`,
-        DCR_AUDIENCE: `https://localhost:${intakePort}`,
-        DCR_MONGO_URL: `${(infra.mongoUrl ?? '').replace(/\/$/, '')}/dcr_${namespace}`,
-        DCR_REDIS_URL: infra.redisUrl ?? '',
-        DCR_KAFKA_BROKERS: infra.kafkaBrokers ?? '',
-        DCR_NAMESPACE: namespace,
+        ...distributedServiceEnv({ dataDir, namespace, sandboxPort, intakePort, infra }),
         DCR_ADMIN_HOST: '127.0.0.1',
         DCR_ADMIN_PORT: String(adminPort),
         DCR_ADMIN_TOKEN: adminToken,

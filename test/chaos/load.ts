@@ -9,9 +9,9 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { request, type RequestOptions } from 'node:https';
-import { createSecureContext, type SecureContext } from 'node:tls';
+import type { SecureContext } from 'node:tls';
 import { sha256Base64url } from '../../shared/domain/ids.js';
-import type { LoadIdentity, PreparedRequest } from '../../bench/load-generator.js';
+import { contextFor, type LoadIdentity, type PreparedRequest } from '../../bench/load-generator.js';
 
 export type Answer = 'registered' | 'accepted' | 'rejected' | 'unexpected' | 'unanswered';
 
@@ -77,16 +77,6 @@ export interface LoadSummary {
   wallSeconds: number;
   ratePerSecond: number;
   concurrency: number;
-}
-
-const contexts = new WeakMap<LoadIdentity, SecureContext>();
-function contextFor(id: LoadIdentity): SecureContext {
-  let ctx = contexts.get(id);
-  if (!ctx) {
-    ctx = createSecureContext({ cert: id.certPem, key: id.keyPem, ca: id.caPem });
-    contexts.set(id, ctx);
-  }
-  return ctx;
 }
 
 interface HttpAnswer {

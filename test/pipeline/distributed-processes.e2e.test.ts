@@ -11,6 +11,7 @@ import { httpsRequest } from '../../shared/tpp-client/https-client.js';
 import { defaultRegistrationClaims, signRegistrationRequest } from '../../shared/tpp-client/registration-request.js';
 import type { InfraUrls } from '../support/pipeline.js';
 import { freeTcpPort } from '../support/ports.js';
+import { distributedServiceEnv } from '../support/distributed-env.js';
 
 const infra = inject('infra') as InfraUrls;
 
@@ -50,16 +51,8 @@ describe.skipIf(!infra)('distributed mode: each service its own process on Mongo
     const namespace = `p${randomBytes(4).toString('hex')}`;
     const [sandboxPort, intakePort] = [await freeTcpPort(), await freeTcpPort()];
     env = {
-      DCR_DATA_DIR: dataDir,
-      DCR_SANDBOX: '1',
-      DCR_SANDBOX_PORT: String(sandboxPort),
-      DCR_SANDBOX_BASE_URL: `https://localhost:${sandboxPort}`,
-      DCR_HTTPS_PORT: String(intakePort),
-      DCR_PUBLIC_URL: `https://localhost:${intakePort}`,
-      DCR_MONGO_URL: `${infra.mongoUrl.replace(/\/$/, '')}/dcr_${namespace}`,
-      DCR_REDIS_URL: infra.redisUrl,
-      DCR_KAFKA_BROKERS: infra.kafkaBrokers,
-      DCR_NAMESPACE: namespace,
+      // DCR_AUDIENCE in it is the public URL, which is also the default audience
+      ...distributedServiceEnv({ dataDir, namespace, sandboxPort, intakePort, infra }),
       DCR_SYNC_WAIT_MS: '15000',
       DCR_LOG_LEVEL: 'warn',
     };

@@ -50,8 +50,7 @@ export async function bulkReplayRoute(app: FastifyInstance, options: { deps: Ops
       const until = isoOrUndefined(body.until);
       // A bulk replay of thousands can outlast the idle-socket timeout while nothing is written:
       // the operator would lose the answer (the replay goes on). Wait for it without that limit.
-      const socket = request.raw.socket;
-      socket.setTimeout(0);
+      request.raw.socket.setTimeout(0);
       const result = await replayMatching(
         deps.store,
         deps.dispatcher,

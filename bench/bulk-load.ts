@@ -134,6 +134,9 @@ function prepareTemplate(db: Database.Database, clientId: string, identity: numb
   const client = JSON.parse(c.doc) as { requestId: string; tokenHash: string; clientIdIssuedAt: number; createdAt: string; status: string; version: number };
   const r = db.prepare<[string], { doc: string; status: string; version: number; last_error: string | null }>('SELECT doc, status, version, last_error FROM registrations WHERE id = ?').get(client.requestId);
   if (!r) throw new Error(`template registration ${client.requestId} not in the database`);
+  // The record and its parts (registration_parts, one row per large member) as one template, a line each.
+  const parts = db.prepare<[string], { part: string; value: string }>('SELECT part, value FROM registration_parts WHERE id = ?').all(client.requestId);
+  const registration = [r.doc, ...parts.map((p) => `${p.part}\t${p.value}`)].join('\n');
   const reg = JSON.parse(r.doc) as { submittedAt: string; updatedAt: string; submissionKey: string; sealedToken?: string | null; tokenHash?: string | null; clientId?: string | null };
   if (reg.clientId !== clientId || reg.tokenHash !== client.tokenHash || !reg.sealedToken) throw new Error(`template registration ${client.requestId} does not match client ${clientId}`);
   const base = Date.parse(reg.submittedAt);
@@ -148,13 +151,13 @@ function prepareTemplate(db: Database.Database, clientId: string, identity: numb
   const regSlots = common();
   regSlots.set(reg.submissionKey, 'submissionKey');
   regSlots.set(reg.sealedToken, 'sealedToken');
-  timestampSlots(r.doc, base, regSlots, offsets);
+  timestampSlots(registration, base, regSlots, offsets);
   const clientSlots = common();
   clientSlots.set(`"clientIdIssuedAt":${client.clientIdIssuedAt}`, 'issuedAtCamel');
   timestampSlots(c.doc, base, clientSlots, offsets);
   return {
     identity,
-    registration: compile(r.doc, regSlots),
+    registration: compile(registration, regSlots),
     client: compile(c.doc, clientSlots),
     offsets: [...offsets],
     regStatus: r.status,
@@ -201,6 +204,7 @@ export function bulkLoad(job: BulkLoadJob, log: (line: string) => void = (l) => 
       `INSERT INTO registrations (id, submission_key, status, submitted_at, updated_at, last_error, version, doc)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     );
+    const insertPart = db.prepare('INSERT INTO registration_parts (id, part, value) VALUES (?, ?, ?)');
     const insertClient = db.prepare('INSERT INTO clients (client_id, request_id, status, version, doc) VALUES (?, ?, ?, ?, ?)');
     const sample: SampledClient[] = [];
     const t0 = performance.now();
@@ -235,7 +239,7 @@ export function bulkLoad(job: BulkLoadJob, log: (line: string) => void = (l) => 
             issuedAtCamel: `"clientIdIssuedAt":${Math.floor((base + t.clientCreatedOffset) / 1000)}`,
           };
           for (const o of t.offsets) values[`ts:${o}`] = `"${new Date(base + o).toISOString()}"`;
-          const regDoc = t.registration(values);
+          const [regDoc = '', ...partLines] = t.registration(values).split('\n');
           const clientDoc = t.client(values);
           insertRegistration.run(
             requestId,
@@ -247,6 +251,11 @@ export function bulkLoad(job: BulkLoadJob, log: (line: string) => void = (l) => 
             t.regVersion,
             regDoc,
           );
+          for (const line of partLines) {
+            const tab = line.indexOf('\t');
+            insertPart.run(requestId, line.slice(0, tab), line.slice(tab + 1));
+            registrationBytes += line.length;
+          }
           insertClient.run(clientId, requestId, t.clientStatus, t.clientVersion, clientDoc);
           registrationBytes += regDoc.length;
           clientBytes += clientDoc.length;

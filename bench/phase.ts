@@ -1,4 +1,6 @@
 /** One timed phase: the load generator in a child process, this process and the child sampled from /proc. */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { runLoad, runLoadInChild, type LoadJob, type LoadResult } from './load-generator.js';
 import { ProcessSampler, type MachineFigures, type ProcessFigures } from './sampler.js';
 
@@ -54,16 +56,43 @@ export async function runPhase(
   };
   const mode = full.mode.kind === 'rate' ? `${full.mode.perSecond}/s` : `concurrency ${full.mode.concurrency}`;
   settings.log(`  ${target}: ${mode}, ${((full.warmupMs + full.durationMs) / 1000).toFixed(0)} s (${full.requests.length} prepared)`);
+  const profiler = await startPhaseProfile(target);
   const load = settings.inProcessGenerator
     ? await runLoad({ ...full }, settings.log)
     : await runLoadInChild(full, settings.log, (pid) => sampler.add('load generator (child)', pid));
   const processes = sampler.stop();
+  await profiler?.stop(settings.log);
   const fails = Object.entries(load.failures).map(([k, v]) => `${v}× ${k}`).join('; ');
   settings.log(
     `  ${target}: ${load.throughputPerSecond}/s, p50 ${load.latency.p50Ms} ms, p99 ${load.latency.p99Ms} ms, max ${load.latency.maxMs} ms${fails ? `, failures: ${fails}` : ''}`,
   );
   if (sampler.machine) settings.log(`  ${target}: machine ${sampler.machine.busyCpuSeconds} CPU-s busy of ${sampler.machine.wallSeconds} s wall, ${sampler.machine.otherCpuSeconds} CPU-s by other processes`);
   return { target, load, processes, machine: sampler.machine };
+}
+
+/**
+ * DCR_BENCH_CPU_PROF_DIR=<dir>: a V8 CPU profile of this process for the phase alone (warm-up
+ * included; start-up and the signing of the load excluded), written to `<dir>/<target>.cpuprofile`.
+ * The separate processes of the distributed scenario write their own (processes.ts).
+ */
+async function startPhaseProfile(target: string): Promise<{ stop(log: (line: string) => void): Promise<void> } | undefined> {
+  const dir = process.env.DCR_BENCH_CPU_PROF_DIR;
+  if (!dir) return undefined;
+  const { Session } = await import('node:inspector/promises');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return {
+    async stop(log) {
+      const { profile } = await session.post('Profiler.stop');
+      session.disconnect();
+      mkdirSync(dir, { recursive: true });
+      const file = join(dir, `${target.replace(/[^\w.-]+/g, '_')}.cpuprofile`);
+      writeFileSync(file, JSON.stringify(profile));
+      log(`  ${target}: CPU profile of the phase in ${file}`);
+    },
+  };
 }
 
 export const round2 = (n: number) => Math.round(n * 100) / 100;

@@ -76,7 +76,7 @@ export class ProvisioningStage implements StageWork {
     if (registration.clientId && registration.tokenHash) return registration;
     const clientId = newClientId();
     const token = newAccessToken();
-    const updated = await this.deps.store.updateRegistration(registration.id, registration.version, {
+    const updated = await this.deps.store.updateRegistration(registration, {
       set: { clientId, sealedToken: this.deps.sealer.seal(token, registration.id), tokenHash: hashToken(token), updatedAt: new Date().toISOString() },
     });
     if (updated) return updated;

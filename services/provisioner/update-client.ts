@@ -71,7 +71,7 @@ function done(registration: Registration, client: Client): StageSuccess {
 async function reserveRotatedToken(deps: UpdateProvisioningDeps, registration: Registration): Promise<Registration> {
   if (registration.tokenHash && registration.sealedToken) return registration;
   const token = newAccessToken();
-  const updated = await deps.store.updateRegistration(registration.id, registration.version, {
+  const updated = await deps.store.updateRegistration(registration, {
     set: { sealedToken: deps.sealer.seal(token, registration.id), tokenHash: hashToken(token), updatedAt: new Date().toISOString() },
   });
   if (updated) return updated;

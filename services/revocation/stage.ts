@@ -318,7 +318,7 @@ export class RevocationStage implements StageWork {
     for (const s of softFailed) {
       this.#deps.logger.warn({ requestId: registration.id, check: s.check, reason: s.reason, err: s.message }, 'revocation check could not be made; accepted by the soft-fail policy');
     }
-    const updated = await this.#deps.store.updateRegistration(registration.id, registration.version, {
+    const updated = await this.#deps.store.updateRegistration(registration, {
       set: { updatedAt: at },
       history: softFailed.map((s) => ({
         at,

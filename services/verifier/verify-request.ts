@@ -216,8 +216,8 @@ export async function verifyRegistrationRequest(input: VerifyInput, deps: Verify
   // Custom validators (step 19): only ever see verified input.
   await runConfiguredValidators(deps, input, { profile, claims, ssa, certificate, metadata, now });
 
+  // The request's claims are not kept: `metadata` is what the client is registered with.
   return {
-    claims,
     ssa: ssa ?? {},
     metadata: metadata as unknown as Record<string, unknown>,
     signingKid: request ? (request.header.kid as string) : '',

@@ -82,8 +82,6 @@ export interface OutboxEntry {
 }
 
 export interface VerifiedRequest {
-  /** Verified request JWT claims. */
-  claims: Record<string, unknown>;
   /** Verified SSA claims. */
   ssa: Record<string, unknown>;
   /** Normalised client metadata the client will be registered with. */

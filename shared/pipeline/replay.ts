@@ -75,7 +75,7 @@ export async function replayRegistration(store: Store, dispatcher: JobDispatcher
       current.status === 'rejected'
         ? `forced replay of a rejected request (generation ${generation})`
         : `replay from ${stage} after: ${current.lastError ?? 'unknown error'} (generation ${generation})`;
-    const committed = await store.updateRegistration(current.id, current.version, {
+    const committed = await store.updateRegistration(current, {
       set,
       history: [{ at, event: 'replayed', stage, from: current.status, to: status, actor: options.actor, detail: detail.slice(0, 500) }],
       outbox,

@@ -85,7 +85,7 @@ export class StageRunner {
     }
     if (registration.status !== running) {
       const t = now();
-      const moved = await store.updateRegistration(registration.id, registration.version, {
+      const moved = await store.updateRegistration(registration, {
         set: { status: running, updatedAt: t.toISOString(), attempts: { ...registration.attempts, [stage]: context.attempt } },
         history: [{ at: t.toISOString(), event: 'transition', stage, from: registration.status, to: running, attempt: context.attempt }],
       });
@@ -105,7 +105,7 @@ export class StageRunner {
       const history: HistoryEntry[] = [
         { at: t.toISOString(), event: 'transition', stage, from: base.status, to: status, attempt: context.attempt },
       ];
-      const committed = await store.updateRegistration(base.id, base.version, {
+      const committed = await store.updateRegistration(base, {
         set: { ...result.set, status, updatedAt: t.toISOString(), lastError: null, failedStage: null },
         history,
         outbox,
@@ -120,7 +120,7 @@ export class StageRunner {
       if (error instanceof RegistrationRejection) {
         const set = { status: 'rejected' as const, updatedAt: t.toISOString(), outcome: error.toJSON(), lastError: null };
         const outbox = [registrationEvent('dcr.registration.rejected', { ...latest, ...set }, t, { stage, ...error.toJSON() })];
-        const committed = await store.updateRegistration(latest.id, latest.version, {
+        const committed = await store.updateRegistration(latest, {
           set,
           history: [{ at: t.toISOString(), event: 'transition', stage, from: running, to: 'rejected', attempt: context.attempt, error: error.error, detail: error.errorDescription }],
           outbox,
@@ -131,7 +131,7 @@ export class StageRunner {
       }
       const message = describe(error);
       if (context.attempt < context.maxAttempts) {
-        await store.updateRegistration(latest.id, latest.version, {
+        await store.updateRegistration(latest, {
           set: { lastError: message, updatedAt: t.toISOString(), attempts: { ...latest.attempts, [stage]: context.attempt } },
           history: [{ at: t.toISOString(), event: 'attempt_failed', stage, attempt: context.attempt, error: message }],
         });
@@ -141,7 +141,7 @@ export class StageRunner {
       }
       const set = { status: 'failed' as const, failedStage: stage, updatedAt: t.toISOString(), lastError: message };
       const outbox = [registrationEvent('dcr.registration.failed', { ...latest, ...set }, t, { stage, error: 'server_error' })];
-      const committed = await store.updateRegistration(latest.id, latest.version, {
+      const committed = await store.updateRegistration(latest, {
         set: { ...set, attempts: { ...latest.attempts, [stage]: context.attempt } },
         history: [{ at: t.toISOString(), event: 'transition', stage, from: running, to: 'failed', attempt: context.attempt, error: message }],
         outbox,

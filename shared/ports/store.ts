@@ -8,6 +8,16 @@ export interface RegistrationChange {
   outbox?: OutboxEntry[];
 }
 
+/** The record a change makes of `current`: what every adapter stores and returns. */
+export function applyRegistrationChange(current: Registration, change: RegistrationChange): Registration {
+  return {
+    ...current,
+    ...change.set,
+    history: change.history?.length ? [...current.history, ...change.history] : current.history,
+    version: current.version + 1,
+  };
+}
+
 export interface ClientChange {
   set: Partial<Omit<Client, 'clientId' | 'version'>>;
   outbox?: OutboxEntry[];
@@ -40,8 +50,13 @@ export interface Store {
   /** Inserts unless a registration with the same `submissionKey` exists; returns the stored one. */
   insertRegistration(registration: Registration, outbox: OutboxEntry[]): Promise<{ inserted: boolean; registration: Registration }>;
   getRegistration(id: string): Promise<Registration | null>;
-  /** Applies `change` iff the stored version is `expectedVersion`; returns the new record, or null. */
-  updateRegistration(id: string, expectedVersion: number, change: RegistrationChange): Promise<Registration | null>;
+  /**
+   * Compare-and-set: applies `change` iff the stored record is still at `current.version`, and returns
+   * the new record ({@link applyRegistrationChange}), or null when another write came first. `current`
+   * must be the record as this store returned it: every write bumps the version, so the version
+   * names the content and the store need not read it back.
+   */
+  updateRegistration(current: Registration, change: RegistrationChange): Promise<Registration | null>;
   listRegistrations(filter: RegistrationFilter): Promise<Registration[]>;
   countRegistrationsByStatus(): Promise<Partial<Record<RegistrationStatus, number>>>;
 

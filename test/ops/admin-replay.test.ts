@@ -273,7 +273,7 @@ describe.each(adapterSets)('operations: failures, replay, metrics, %s', (_name, 
 
     // The state a provisioner leaves when the client insert committed but the final transition never
     // did (the store went away for all its attempts): failed in provision, client id reserved.
-    const failed = await store().updateRegistration(requestId, registered.version, {
+    const failed = await store().updateRegistration(registered, {
       set: { status: 'failed', failedStage: 'provision', lastError: 'store_unavailable: the final commit did not happen', outcome: null },
       history: [{ at: new Date().toISOString(), event: 'transition', stage: 'provision', from: 'provisioning', to: 'failed', attempt: 3, error: 'store_unavailable' }],
     });

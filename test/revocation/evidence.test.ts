@@ -222,7 +222,7 @@ describe('sandbox OCSP responder and CRL, verified by the revocation stage primi
         certificate: { pem: certPem, thumbprint: '', subjectDn: cert.peculiar.subject, issuerDn: cert.peculiar.issuer, serialNumber: cert.serial, tppIdentity: 'x' },
         submittedAt: new Date().toISOString(),
         updatedAt: new Date().toISOString(),
-        verified: { claims: {}, ssa: { org_status: 'Active' }, metadata: {}, signingKid: 'kid', softwareJwksUri: '', orgId: 'o', softwareId: 's' },
+        verified: { ssa: { org_status: 'Active' }, metadata: {}, signingKid: 'kid', softwareJwksUri: '', orgId: 'o', softwareId: 's' },
         attempts: {},
         history: [],
         version: 1,

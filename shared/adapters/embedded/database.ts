@@ -75,6 +75,13 @@ export function openEmbeddedDatabase(dataDir: string, checkpoints: { intervalMs?
     CREATE INDEX IF NOT EXISTS registrations_submitted ON registrations (submitted_at);
     -- the ops list filtered by status, newest first, without sorting every matching document
     CREATE INDEX IF NOT EXISTS registrations_status_submitted ON registrations (status, submitted_at DESC, id DESC);
+    -- the registration's large members (REGISTRATION_PARTS), one row each, written only when they change
+    CREATE TABLE IF NOT EXISTS registration_parts (
+      id TEXT NOT NULL,
+      part TEXT NOT NULL,
+      value TEXT NOT NULL,
+      PRIMARY KEY (id, part)
+    ) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS clients (
       client_id TEXT PRIMARY KEY,
       request_id TEXT NOT NULL,
@@ -129,6 +136,32 @@ export function openEmbeddedDatabase(dataDir: string, checkpoints: { intervalMs?
       PRIMARY KEY (group_id, topic)
     );
   `);
+  migrate(db);
   // The schema statements above created the WAL file; the group commit fsyncs it.
   return new EmbeddedDatabase(db, file, checkpoints);
+}
+
+/**
+ * The registration members stored as rows of their own in `registration_parts` rather than inside
+ * the record's `doc`: large, and written once or twice in a registration's life (the request and the
+ * certificate at intake, the verifier's output, the outcome), while the record itself is rewritten at
+ * every transition. Keeping them out of `doc` makes each transition rewrite ≈ 1 kB, not ≈ 20 kB.
+ */
+export const REGISTRATION_PARTS = ['body', 'certificate', 'verified', 'outcome'] as const;
+
+/** Schema changes after the first release, by `PRAGMA user_version`. */
+function migrate(db: Database.Database): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version < 1) {
+    // 1: the large members move out of `doc` into `registration_parts`.
+    db.transaction(() => {
+      for (const part of REGISTRATION_PARTS) {
+        // A null member stays in `doc` (the store keeps nulls there).
+        const stored = `doc -> '$.${part}' IS NOT NULL AND doc -> '$.${part}' != 'null'`;
+        db.prepare(`INSERT OR IGNORE INTO registration_parts (id, part, value) SELECT id, '${part}', doc -> '$.${part}' FROM registrations WHERE ${stored}`).run();
+        db.prepare(`UPDATE registrations SET doc = json_remove(doc, '$.${part}') WHERE ${stored}`).run();
+      }
+      db.pragma('user_version = 1');
+    })();
+  }
 }

@@ -1,12 +1,33 @@
 import type { Client } from '../../domain/client.js';
 import type { OutboxEntry, Registration, RegistrationStatus } from '../../domain/registration.js';
-import type { ClientChange, PendingOutboxEntry, RegistrationChange, RegistrationFilter, Store } from '../../ports/store.js';
+import { applyRegistrationChange, type ClientChange, type PendingOutboxEntry, type RegistrationChange, type RegistrationFilter, type Store } from '../../ports/store.js';
 import type Database from 'better-sqlite3';
-import type { EmbeddedDatabase } from './database.js';
+import { REGISTRATION_PARTS, type EmbeddedDatabase } from './database.js';
 import type { GroupCommit } from './group-commit.js';
 
 interface RegistrationRow {
   doc: string;
+  /** The record's parts as one JSON object (null when it has none). */
+  parts: string | null;
+}
+interface DocRow {
+  doc: string;
+}
+type Part = (typeof REGISTRATION_PARTS)[number];
+
+/** The columns a registration is read with: its record and its parts (database.ts) as one JSON object. */
+const REGISTRATION_COLUMNS = `r.doc AS doc,
+  (SELECT '{' || group_concat(json_quote(p.part) || ':' || p.value, ',') || '}' FROM registration_parts p WHERE p.id = r.id) AS parts`;
+
+function registrationOf(row: RegistrationRow): Registration {
+  const record = JSON.parse(row.doc) as Registration;
+  return row.parts === null ? record : Object.assign(record, JSON.parse(row.parts) as Partial<Registration>);
+}
+
+/** The record without its parts (what `doc` holds); a part that is null stays in it as null. */
+function recordOf(r: Registration): string {
+  const { body: _body, certificate: _certificate, verified, outcome, ...record } = r;
+  return JSON.stringify(verified === null || outcome === null ? { ...record, ...(verified === null && { verified }), ...(outcome === null && { outcome }) } : record);
 }
 interface OutboxRow {
   aggregate: 'registration' | 'client';
@@ -33,8 +54,10 @@ export class SqliteStore implements Store {
          VALUES (@id, @submissionKey, @status, @submittedAt, @updatedAt, @lastError, @version, @doc)
          ON CONFLICT (submission_key) DO NOTHING`,
       ),
-      registrationBySubmission: db.prepare<[string], RegistrationRow>('SELECT doc FROM registrations WHERE submission_key = ?'),
-      registrationById: db.prepare<[string], RegistrationRow>('SELECT doc FROM registrations WHERE id = ?'),
+      registrationBySubmission: db.prepare<[string], RegistrationRow>(`SELECT ${REGISTRATION_COLUMNS} FROM registrations r WHERE r.submission_key = ?`),
+      registrationById: db.prepare<[string], RegistrationRow>(`SELECT ${REGISTRATION_COLUMNS} FROM registrations r WHERE r.id = ?`),
+      upsertPart: db.prepare('INSERT OR REPLACE INTO registration_parts (id, part, value) VALUES (?, ?, ?)'),
+      deletePart: db.prepare('DELETE FROM registration_parts WHERE id = ? AND part = ?'),
       updateRegistration: db.prepare(
         `UPDATE registrations SET status = @status, updated_at = @updatedAt, last_error = @lastError, version = @version, doc = @doc
          WHERE id = @id AND version = @expectedVersion`,
@@ -47,7 +70,7 @@ export class SqliteStore implements Store {
         `INSERT INTO clients (client_id, request_id, status, version, doc) VALUES (@clientId, @requestId, @status, @version, @doc)
          ON CONFLICT (client_id) DO NOTHING`,
       ),
-      clientById: db.prepare<[string], RegistrationRow>('SELECT doc FROM clients WHERE client_id = ?'),
+      clientById: db.prepare<[string], DocRow>('SELECT doc FROM clients WHERE client_id = ?'),
       updateClient: db.prepare(
         `UPDATE clients SET status = @status, version = @version, doc = @doc WHERE client_id = @clientId AND version = @expectedVersion`,
       ),
@@ -71,6 +94,18 @@ export class SqliteStore implements Store {
     };
   }
 
+  /** Writes the parts `values` carries (an absent member is left as is; null or undefined removes its row: a null is kept in `doc`). */
+  #writeParts(id: string, values: Partial<Registration>, inserted = false): void {
+    for (const part of REGISTRATION_PARTS) {
+      if (!(part in values)) continue;
+      const value = values[part as Part];
+      if (value === null || value === undefined) {
+        if (!inserted) this.#stmt.deletePart.run(id, part);
+      }
+      else this.#stmt.upsertPart.run(id, part, JSON.stringify(value));
+    }
+  }
+
   #addOutbox(aggregate: 'registration' | 'client', aggregateId: string, entries: readonly OutboxEntry[]): void {
     for (const entry of entries) {
       this.#stmt.insertOutbox.run({ id: entry.id, aggregate, aggregateId, kind: entry.kind, doc: JSON.stringify(entry) });
@@ -87,46 +122,40 @@ export class SqliteStore implements Store {
         updatedAt: registration.updatedAt,
         lastError: registration.lastError ?? null,
         version: registration.version,
-        doc: JSON.stringify(registration),
+        doc: recordOf(registration),
       });
       if (result.changes === 1) {
+        this.#writeParts(registration.id, registration, true);
         this.#addOutbox('registration', registration.id, outbox);
         return { inserted: true, registration };
       }
       const row = this.#stmt.registrationBySubmission.get(registration.submissionKey);
       if (!row) throw new Error('registration vanished during insert');
-      return { inserted: false, registration: JSON.parse(row.doc) as Registration };
+      return { inserted: false, registration: registrationOf(row) };
     }));
   }
 
   async getRegistration(id: string): Promise<Registration | null> {
     const row = await this.#commits.observed(() => this.#stmt.registrationById.get(id));
-    return row ? (JSON.parse(row.doc) as Registration) : null;
+    return row ? registrationOf(row) : null;
   }
 
-  async updateRegistration(id: string, expectedVersion: number, change: RegistrationChange): Promise<Registration | null> {
+  async updateRegistration(current: Registration, change: RegistrationChange): Promise<Registration | null> {
+    const next = applyRegistrationChange(current, change);
     return this.#commits.durable(this.#db.transaction(() => {
-      const row = this.#stmt.registrationById.get(id);
-      if (!row) return null;
-      const current = JSON.parse(row.doc) as Registration;
-      if (current.version !== expectedVersion) return null;
-      const next: Registration = {
-        ...current,
-        ...change.set,
-        history: [...current.history, ...(change.history ?? [])],
-        version: expectedVersion + 1,
-      };
+      // Compare-and-set on the version; the parts are rewritten only when the change sets them.
       const result = this.#stmt.updateRegistration.run({
-        id,
-        expectedVersion,
+        id: current.id,
+        expectedVersion: current.version,
         status: next.status,
         updatedAt: next.updatedAt,
         lastError: next.lastError ?? null,
         version: next.version,
-        doc: JSON.stringify(next),
+        doc: recordOf(next),
       });
       if (result.changes !== 1) return null;
-      this.#addOutbox('registration', id, change.outbox ?? []);
+      this.#writeParts(current.id, change.set);
+      this.#addOutbox('registration', current.id, change.outbox ?? []);
       return next;
     }));
   }
@@ -155,10 +184,10 @@ export class SqliteStore implements Store {
       params.error = filter.error;
     }
     params.limit = Math.min(Math.max(filter.limit ?? 50, 1), 10_000);
-    const sql = `SELECT doc FROM registrations ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-                 ORDER BY submitted_at DESC, id DESC LIMIT @limit`;
+    const sql = `SELECT ${REGISTRATION_COLUMNS} FROM registrations r ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+                 ORDER BY r.submitted_at DESC, r.id DESC LIMIT @limit`;
     const statement = this.#db.prepare<Record<string, string | number>, RegistrationRow>(sql);
-    return (await this.#commits.observed(() => statement.all(params))).map((r) => JSON.parse(r.doc) as Registration);
+    return (await this.#commits.observed(() => statement.all(params))).map(registrationOf);
   }
 
   async countRegistrationsByStatus() {

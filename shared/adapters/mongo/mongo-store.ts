@@ -1,7 +1,7 @@
 import { MongoClient, MongoServerError, type Collection, type Db } from 'mongodb';
 import type { Client } from '../../domain/client.js';
 import type { OutboxEntry, Registration, RegistrationStatus } from '../../domain/registration.js';
-import type { ClientChange, PendingOutboxEntry, RegistrationChange, RegistrationFilter, Store } from '../../ports/store.js';
+import { applyRegistrationChange, type ClientChange, type PendingOutboxEntry, type RegistrationChange, type RegistrationFilter, type Store } from '../../ports/store.js';
 
 type RegistrationDoc = Omit<Registration, 'id'> & { _id: string; outbox: OutboxEntry[] };
 type ClientDoc = Omit<Client, 'clientId'> & { _id: string; outbox: OutboxEntry[] };
@@ -94,17 +94,15 @@ export class MongoStore implements Store {
     return doc ? toRegistration(doc) : null;
   }
 
-  async updateRegistration(id: string, expectedVersion: number, change: RegistrationChange): Promise<Registration | null> {
+  async updateRegistration(current: Registration, change: RegistrationChange): Promise<Registration | null> {
     const push: Record<string, { $each: unknown[] }> = {};
     if (change.history?.length) push.history = { $each: change.history };
     if (change.outbox?.length) push.outbox = { $each: change.outbox };
-    const update: Record<string, unknown> = { $set: { ...change.set, version: expectedVersion + 1 } };
+    const update: Record<string, unknown> = { $set: { ...change.set, version: current.version + 1 } };
     if (Object.keys(push).length) update.$push = push;
-    const doc = await this.#registrations.findOneAndUpdate({ _id: id, version: expectedVersion }, update, {
-      returnDocument: 'after',
-      projection: { outbox: 0 },
-    });
-    return doc ? toRegistration(doc) : null;
+    // No read-back of the (large) document: the version names the content the change applied to.
+    const result = await this.#registrations.updateOne({ _id: current.id, version: current.version }, update);
+    return result.matchedCount === 1 ? applyRegistrationChange(current, change) : null;
   }
 
   async listRegistrations(filter: RegistrationFilter): Promise<Registration[]> {

@@ -1,0 +1,134 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openEmbeddedDatabase, type EmbeddedDatabase } from '../../shared/adapters/embedded/database.js';
+import { SqliteStore } from '../../shared/adapters/embedded/sqlite-store.js';
+import type { Registration } from '../../shared/domain/registration.js';
+
+const at = '2026-03-01T00:00:00.000Z';
+
+function registration(id: string): Registration {
+  return {
+    id,
+    kind: 'create',
+    status: 'received',
+    generation: 0,
+    submissionKey: `key-${id}`,
+    contentType: 'application/jwt',
+    body: 'eyJhbGciOiJQUzI1NiJ9.eyJzb2Z0d2FyZV9pZCI6ImFiYyJ9.c2ln',
+    certificate: { pem: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n', thumbprint: 't', subjectDn: 'CN=x', issuerDn: 'CN=ca', serialNumber: '01', tppIdentity: 'org' },
+    submittedAt: at,
+    updatedAt: at,
+    attempts: {},
+    history: [],
+    version: 0,
+  };
+}
+
+const verified = { ssa: { software_id: 'abc' }, metadata: { redirect_uris: ['https://tpp.example/cb'] }, signingKid: 'k1', softwareJwksUri: 'https://dir.example/jwks', orgId: 'o1', softwareId: 'abc' };
+
+describe('embedded store: the registration record and its parts', () => {
+  let dir: string;
+  let db: EmbeddedDatabase;
+  let store: SqliteStore;
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'dcr-store-'));
+    db = openEmbeddedDatabase(dir);
+    store = new SqliteStore(db);
+  });
+  afterEach(async () => {
+    await db.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const row = (id: string) => db.sqlite.prepare<[string], { doc: string }>('SELECT doc FROM registrations WHERE id = ?').get(id);
+  const parts = (id: string) =>
+    Object.fromEntries(db.sqlite.prepare<[string], { part: string; value: string }>('SELECT part, value FROM registration_parts WHERE id = ? ORDER BY part').all(id).map((p) => [p.part, JSON.parse(p.value) as unknown]));
+
+  it('keeps the request, certificate, verifier output and outcome out of the record that every transition rewrites', async () => {
+    const r = registration('r1');
+    await store.insertRegistration(r, []);
+    expect(Object.keys(parts('r1')).sort()).toEqual(['body', 'certificate']);
+    expect(JSON.parse(row('r1')?.doc ?? '{}')).not.toHaveProperty('body');
+
+    const verifying = await store.updateRegistration(r, { set: { status: 'verifying', updatedAt: at } });
+    const checked = await store.updateRegistration(verifying as Registration, { set: { status: 'checking_revocation', verified, updatedAt: at } });
+    const done = await store.updateRegistration(checked as Registration, { set: { status: 'registered', outcome: { response: { client_id: 'c1' } }, updatedAt: at } });
+
+    const record = JSON.parse(row('r1')?.doc ?? '{}') as Record<string, unknown>;
+    for (const member of ['body', 'certificate', 'verified', 'outcome']) expect(record).not.toHaveProperty(member);
+    expect(record).toMatchObject({ status: 'registered', version: 3 });
+    expect(parts('r1')).toEqual({ body: r.body, certificate: r.certificate, verified, outcome: { response: { client_id: 'c1' } } });
+    // What the update returned is what a read gives back.
+    expect(await store.getRegistration('r1')).toEqual(done);
+    expect(done).toMatchObject({ body: r.body, certificate: r.certificate, verified, status: 'registered' });
+  });
+
+  it('stores a part set to null as null, and a later value again as a part', async () => {
+    const r = registration('r2');
+    await store.insertRegistration(r, []);
+    const rejected = await store.updateRegistration(r, { set: { status: 'rejected', outcome: { error: 'invalid_redirect_uri' } } });
+    const replayed = await store.updateRegistration(rejected as Registration, { set: { status: 'received', outcome: null } });
+    expect(parts('r2')).not.toHaveProperty('outcome');
+    expect(await store.getRegistration('r2')).toEqual(replayed);
+    expect(replayed?.outcome).toBeNull();
+    const again = await store.updateRegistration(replayed as Registration, { set: { outcome: { error: 'invalid_client_metadata' } } });
+    expect(await store.getRegistration('r2')).toEqual(again);
+  });
+
+  it('is a compare-and-set on the version: an update from a stale copy changes nothing', async () => {
+    const r = registration('r3');
+    await store.insertRegistration(r, []);
+    expect(await store.updateRegistration(r, { set: { status: 'verifying' }, outbox: [] })).not.toBeNull();
+    expect(await store.updateRegistration(r, { set: { status: 'failed', verified }, outbox: [] })).toBeNull();
+    const stored = await store.getRegistration('r3');
+    expect(stored).toMatchObject({ status: 'verifying', version: 1 });
+    expect(stored).not.toHaveProperty('verified');
+  });
+
+  it('lists registrations with their parts', async () => {
+    await store.insertRegistration(registration('r4'), []);
+    const [listed] = await store.listRegistrations({});
+    expect(listed).toEqual(registration('r4'));
+  });
+});
+
+describe('embedded database: migration of records written before the parts table', () => {
+  it('moves the large members of existing records into their parts, once', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dcr-migrate-'));
+    try {
+      // A database as an earlier release left it: the whole registration in `doc`, user_version 0.
+      const old = new Database(join(dir, 'dcr.sqlite'));
+      old.exec(`CREATE TABLE registrations (id TEXT PRIMARY KEY, submission_key TEXT NOT NULL UNIQUE, status TEXT NOT NULL,
+                submitted_at TEXT NOT NULL, updated_at TEXT NOT NULL, last_error TEXT, version INTEGER NOT NULL, doc TEXT NOT NULL)`);
+      const whole: Registration = { ...registration('old'), status: 'registered', version: 5, verified, outcome: { response: { client_id: 'c9' } }, clientId: 'c9' };
+      const rejected: Registration = { ...registration('old-rejected'), submissionKey: 'k2', status: 'rejected', outcome: null, verified: null };
+      for (const r of [whole, rejected]) {
+        old.prepare('INSERT INTO registrations VALUES (?, ?, ?, ?, ?, NULL, ?, ?)').run(r.id, r.submissionKey, r.status, r.submittedAt, r.updatedAt, r.version, JSON.stringify(r));
+      }
+      old.close();
+
+      const db = openEmbeddedDatabase(dir);
+      try {
+        const store = new SqliteStore(db);
+        expect(await store.getRegistration('old')).toEqual(whole);
+        expect(await store.getRegistration('old-rejected')).toEqual(rejected);
+        const doc = JSON.parse(db.sqlite.prepare<[], { doc: string }>("SELECT doc FROM registrations WHERE id = 'old'").get()?.doc ?? '{}') as Record<string, unknown>;
+        expect(doc).not.toHaveProperty('body');
+        expect(doc).not.toHaveProperty('verified');
+        expect(db.sqlite.pragma('user_version', { simple: true })).toBe(1);
+        // Carries on from there: an update of a migrated record keeps its parts.
+        const next = await store.updateRegistration(whole, { set: { updatedAt: '2026-04-01T00:00:00.000Z' } });
+        expect(await store.getRegistration('old')).toEqual(next);
+        expect(next?.body).toBe(whole.body);
+      } finally {
+        await db.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -124,7 +124,7 @@ describe('GroupCommit (embedded SQLite)', () => {
       await until(() => s.calls.length === 1); // committed, fsync running
       expect(committed('one')).toBe(1);
       expect(answered).toEqual([]);
-      // A read now sees committed-but-not-yet-durable data: it waits too.
+      // A read now sees committed-but-not-yet-durable data: it waits for the fsync in progress.
       void gc.observed(() => 'read').then((v) => answered.push(v));
       void gc.durable(() => insert('two', 2)).then(() => answered.push('two'));
       void gc.durable(() => insert('three', 3)).then(() => answered.push('three'));
@@ -132,11 +132,58 @@ describe('GroupCommit (embedded SQLite)', () => {
       expect(s.calls.length).toBe(1); // one fsync at a time
       s.calls[0]?.resolve();
       await until(() => answered.includes('one'));
-      expect(answered).toEqual(['one']);
+      expect(answered).toEqual(['one', 'read']);
       await until(() => s.calls.length === 2);
       s.calls[1]?.resolve();
       await until(() => answered.length === 4);
-      expect(answered.slice(1).sort()).toEqual(['read', 'three', 'two']);
+      expect(answered.slice(2).sort()).toEqual(['three', 'two']);
+      await gc.flush();
+    });
+
+    it('answers a read of one record at once unless a batch that wrote that record is not durable yet', async () => {
+      const s = controlledSync();
+      const gc = new GroupCommit(db, { sync: s.sync });
+      const answered: string[] = [];
+      void gc.durable(() => insert('a', 1), 'a').then(() => answered.push('write a'));
+      // The batch is open: a read of another record does not wait for it, a read of 'a' does.
+      void gc.observed(() => 'b', 'b').then((v) => answered.push(`read ${v}`));
+      void gc.observed(() => 'a', 'a').then((v) => answered.push(`read ${v}`));
+      await until(() => answered.includes('read b'));
+      await until(() => s.calls.length === 1); // committed, fsync running
+      expect(answered).toEqual(['read b']);
+      void gc.observed(() => 'a again', 'a').then((v) => answered.push(`read ${v}`));
+      void gc.observed(() => 'c', 'c').then((v) => answered.push(`read ${v}`));
+      await until(() => answered.includes('read c'));
+      expect(answered).toEqual(['read b', 'read c']);
+      s.calls[0]?.resolve();
+      await until(() => answered.length === 5);
+      expect(answered.slice(2).sort()).toEqual(['read a', 'read a again', 'write a']);
+      // Durable now: no further fsync is needed to answer.
+      await expect(gc.observed(() => 'later', 'a')).resolves.toBe('later');
+      expect(s.calls.length).toBe(1);
+      await gc.flush();
+    });
+
+    it('makes a record written by a rolled-back batch wait as for the last committed batch', async () => {
+      const s = controlledSync();
+      const gc = new GroupCommit(db, { sync: s.sync });
+      const answered: string[] = [];
+      void gc.durable(() => insert('k', 1), 'k').then(() => answered.push('write k'));
+      await until(() => s.calls.length === 1); // batch 1 committed, fsync running
+      // Batch 2 writes 'k' again, then SQLite rolls the whole batch back (as on SQLITE_FULL).
+      const rewrite = gc.durable(() => insert('k-again', 2), 'k');
+      const failing = gc.durable(() => {
+        db.exec('ROLLBACK');
+        throw new Error('disk full');
+      });
+      await expect(failing).rejects.toThrow('disk full');
+      await expect(rewrite).rejects.toBeInstanceOf(BatchRolledBackError);
+      void gc.observed(() => 'k', 'k').then((v) => answered.push(`read ${v}`));
+      await new Promise((r) => setImmediate(r));
+      expect(answered).toEqual([]); // what 'k' holds (batch 1) is not durable yet
+      s.calls[0]?.resolve();
+      await until(() => answered.length === 2);
+      expect(answered.sort()).toEqual(['read k', 'write k']);
       await gc.flush();
     });
 

@@ -52,7 +52,9 @@ export interface GroupCommitOptions {
  * every waiter of the batch is rejected with {@link BatchRolledBackError}.
  *
  * Reads see the open batch (one connection), so a read whose result leaves the process must wait
- * until what it saw is durable: {@link observed}.
+ * until what it saw is durable: {@link observed}. A write names the record it changes (a key); a read
+ * of one record waits only while a batch that wrote that record is not yet durable, so under load a
+ * read of settled data does not queue behind other records' writes.
  */
 export class GroupCommit {
   readonly #db: Database.Database;
@@ -64,7 +66,15 @@ export class GroupCommit {
   /** Waiters of committed batches, for the next fsync. */
   #unsynced: Waiter[] = [];
   #syncing: Promise<void> | undefined;
+  /** Waiters answered by the fsync in progress. */
+  #syncingWaiters: Waiter[] = [];
   #broken: DurabilityError | undefined;
+  /** Batches are numbered; `#durableBatch` and all before it are durable. */
+  #batch = 0;
+  #committedBatch = 0;
+  #durableBatch = 0;
+  /** Records (keys) written by batches that are not durable yet, with the last batch that wrote each. */
+  readonly #dirty = new Map<string, number>();
 
   constructor(db: Database.Database, options: GroupCommitOptions = {}) {
     this.#db = db;
@@ -72,14 +82,18 @@ export class GroupCommit {
     this.#onCommit = options.onCommit;
   }
 
-  /** Runs `write` in the open batch (opening one) and resolves with its result once the batch is durable. */
-  durable<T>(write: () => T): Promise<T> {
+  /**
+   * Runs `write` in the open batch (opening one) and resolves with its result once the batch is
+   * durable. `key` names the record it writes, for {@link observed} reads of that record.
+   */
+  durable<T>(write: () => T, key?: string): Promise<T> {
     let value: T;
     try {
       value = this.#inBatch(write);
     } catch (error) {
       return Promise.reject(error);
     }
+    if (key !== undefined) this.#dirty.set(key, this.#batch);
     return new Promise<T>((resolve, reject) => {
       this.#waiters.push({ resolve: () => resolve(value), reject });
     });
@@ -95,17 +109,27 @@ export class GroupCommit {
   }
 
   /**
-   * Runs `read` now and returns its result once everything it could have seen is durable: at once
-   * when every write is, else after the open batch (or the last committed one) is.
+   * Runs `read` now and returns its result once everything it could have seen is durable. With a
+   * `key` (a read of that one record): at once unless a batch that wrote the record is not durable
+   * yet, else once it is. Without: at once when every write is durable, else after the open batch (or
+   * the last committed one) is.
    */
-  observed<T>(read: () => T): Promise<T> {
+  observed<T>(read: () => T, key?: string): Promise<T> {
     if (this.#broken) return Promise.reject(this.#broken);
     const value = read();
-    const queue = this.#open ? this.#waiters : this.#syncing || this.#unsynced.length > 0 ? this.#unsynced : undefined;
+    const queue = this.#queueFor(key !== undefined ? this.#dirty.get(key) : this.#open ? this.#batch : this.#committedBatch);
     if (!queue) return Promise.resolve(value);
     return new Promise<T>((resolve, reject) => {
       queue.push({ resolve: () => resolve(value), reject });
     });
+  }
+
+  /** The waiters to join to learn that `batch` is durable; none when it already is. */
+  #queueFor(batch: number | undefined): Waiter[] | undefined {
+    if (batch === undefined || batch <= this.#durableBatch) return undefined;
+    if (batch > this.#committedBatch) return this.#open ? this.#waiters : undefined;
+    // Committed: answered by the fsync in progress if it covers the batch, else by the next one.
+    return this.#syncing && batch <= this.#syncingBatch ? this.#syncingWaiters : this.#unsynced;
   }
 
   /** Commits the open batch now and waits until everything committed is durable (before closing). */
@@ -119,6 +143,7 @@ export class GroupCommit {
     if (!this.#open) {
       this.#db.exec('BEGIN IMMEDIATE');
       this.#open = true;
+      this.#batch += 1;
       setImmediate(() => this.#commit());
     }
     try {
@@ -147,8 +172,10 @@ export class GroupCommit {
     const waiters = this.#waiters;
     this.#open = false;
     this.#waiters = [];
+    this.#committedBatch = this.#batch;
     this.#onCommit?.(waiters.length);
     if (!this.#sync) {
+      this.#madeDurable(this.#committedBatch);
       for (const w of waiters) w.resolve();
       return;
     }
@@ -156,19 +183,27 @@ export class GroupCommit {
     this.#startSync();
   }
 
+  #syncingBatch = 0;
+
   /** One fsync at a time; batches committed meanwhile share the next one. */
   #startSync(): void {
     if (this.#syncing || this.#unsynced.length === 0 || !this.#sync) return;
     const covered = this.#unsynced;
+    const upTo = this.#committedBatch;
     this.#unsynced = [];
+    this.#syncingWaiters = covered;
+    this.#syncingBatch = upTo;
     this.#syncing = this.#sync().then(
       () => {
         this.#syncing = undefined;
+        this.#syncingWaiters = [];
+        this.#madeDurable(upTo);
         for (const w of covered) w.resolve();
         this.#startSync();
       },
       (error: unknown) => {
         this.#syncing = undefined;
+        this.#syncingWaiters = [];
         this.#broken = new DurabilityError({ cause: error });
         for (const w of [...covered, ...this.#unsynced]) w.reject(this.#broken);
         this.#unsynced = [];
@@ -176,7 +211,15 @@ export class GroupCommit {
     );
   }
 
+  /** Batches up to `batch` are durable: their records need no wait any more. */
+  #madeDurable(batch: number): void {
+    this.#durableBatch = batch;
+    for (const [key, written] of this.#dirty) if (written <= batch) this.#dirty.delete(key);
+  }
+
   #rolledBack(cause: unknown): void {
+    // Its records hold what an earlier batch wrote, maybe not durable yet: wait as for the last one committed.
+    for (const [key, written] of this.#dirty) if (written === this.#batch) this.#dirty.set(key, this.#committedBatch);
     const waiters = this.#waiters;
     this.#open = false;
     this.#waiters = [];

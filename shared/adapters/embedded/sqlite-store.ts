@@ -19,6 +19,10 @@ type Part = (typeof REGISTRATION_PARTS)[number];
 const REGISTRATION_COLUMNS = `r.doc AS doc,
   (SELECT '{' || group_concat(json_quote(p.part) || ':' || p.value, ',') || '}' FROM registration_parts p WHERE p.id = r.id) AS parts`;
 
+/** The records a write changes and a keyed read waits for (group-commit.ts). */
+const registrationKey = (id: string) => `registration:${id}`;
+const clientKey = (clientId: string) => `client:${clientId}`;
+
 function registrationOf(row: RegistrationRow): Registration {
   const record = JSON.parse(row.doc) as Registration;
   return row.parts === null ? record : Object.assign(record, JSON.parse(row.parts) as Partial<Registration>);
@@ -132,11 +136,11 @@ export class SqliteStore implements Store {
       const row = this.#stmt.registrationBySubmission.get(registration.submissionKey);
       if (!row) throw new Error('registration vanished during insert');
       return { inserted: false, registration: registrationOf(row) };
-    }));
+    }), registrationKey(registration.id));
   }
 
   async getRegistration(id: string): Promise<Registration | null> {
-    const row = await this.#commits.observed(() => this.#stmt.registrationById.get(id));
+    const row = await this.#commits.observed(() => this.#stmt.registrationById.get(id), registrationKey(id));
     return row ? registrationOf(row) : null;
   }
 
@@ -157,7 +161,7 @@ export class SqliteStore implements Store {
       this.#writeParts(current.id, change.set);
       this.#addOutbox('registration', current.id, change.outbox ?? []);
       return next;
-    }));
+    }), registrationKey(current.id));
   }
 
   async listRegistrations(filter: RegistrationFilter): Promise<Registration[]> {
@@ -212,11 +216,11 @@ export class SqliteStore implements Store {
       const row = this.#stmt.clientById.get(client.clientId);
       if (!row) throw new Error('client vanished during insert');
       return { inserted: false, client: JSON.parse(row.doc) as Client };
-    }));
+    }), clientKey(client.clientId));
   }
 
   async getClient(clientId: string): Promise<Client | null> {
-    const row = await this.#commits.observed(() => this.#stmt.clientById.get(clientId));
+    const row = await this.#commits.observed(() => this.#stmt.clientById.get(clientId), clientKey(clientId));
     return row ? (JSON.parse(row.doc) as Client) : null;
   }
 
@@ -237,7 +241,7 @@ export class SqliteStore implements Store {
       if (result.changes !== 1) return null;
       this.#addOutbox('client', clientId, change.outbox ?? []);
       return next;
-    }));
+    }), clientKey(clientId));
   }
 
   async reserveJti(key: string, requestId: string, expiresAt: number): Promise<'reserved' | 'conflict'> {

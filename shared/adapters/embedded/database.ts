@@ -75,13 +75,15 @@ export function openEmbeddedDatabase(dataDir: string, checkpoints: { intervalMs?
     CREATE INDEX IF NOT EXISTS registrations_submitted ON registrations (submitted_at);
     -- the ops list filtered by status, newest first, without sorting every matching document
     CREATE INDEX IF NOT EXISTS registrations_status_submitted ON registrations (status, submitted_at DESC, id DESC);
-    -- the registration's large members (REGISTRATION_PARTS), one row each, written only when they change
+    -- the registration's large members (REGISTRATION_PARTS), one row each, written only when they change;
+    -- a rowid table (rows appended in write order) with a small index on (id, part): large rows in a
+    -- WITHOUT ROWID table keyed by random ids would be moved around by every page split
     CREATE TABLE IF NOT EXISTS registration_parts (
       id TEXT NOT NULL,
       part TEXT NOT NULL,
       value TEXT NOT NULL,
       PRIMARY KEY (id, part)
-    ) WITHOUT ROWID;
+    );
     CREATE TABLE IF NOT EXISTS clients (
       client_id TEXT PRIMARY KEY,
       request_id TEXT NOT NULL,

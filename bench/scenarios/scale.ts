@@ -188,6 +188,8 @@ interface Prepared {
   rssAfterLoadMb: number;
   post: PhaseResult[];
   get: PhaseResult[];
+  /** The warm-up round of this fresh process (reported, not counted). */
+  warmup: PhaseResult[];
 }
 
 async function prepareCount(settings: BenchSettings, clients: number, pipeline: PipelineProcess): Promise<Prepared> {
@@ -206,7 +208,7 @@ async function prepareCount(settings: BenchSettings, clients: number, pipeline: 
   if (probe.status !== 200 || probe.json().client_id !== first.path?.split('/').pop()) {
     throw new Error(`GET probe of a loaded client: HTTP ${probe.status} ${probe.text.slice(0, 200)}`);
   }
-  return { clients, label, pipeline, ready, gets, bulkLoad, rssAfterLoadMb, post: [], get: [] };
+  return { clients, label, pipeline, ready, gets, bulkLoad, rssAfterLoadMb, post: [], get: [], warmup: [] };
 }
 
 async function runPhases(settings: BenchSettings, p: Prepared, kind: 'POST' | 'GET', round: number, rounds: number): Promise<PhaseResult> {
@@ -216,7 +218,7 @@ async function runPhases(settings: BenchSettings, p: Prepared, kind: 'POST' | 'G
   ];
   const base = { durationMs: settings.durationMs, warmupMs: settings.warmupMs, identities: p.ready.identities, origin: p.ready.origin, path: '/register' };
   const mode = { kind: 'concurrency' as const, concurrency: settings.concurrency };
-  const suffix = rounds > 1 ? ` (round ${round})` : '';
+  const suffix = round === 0 ? ' (warm-up, not counted)' : rounds > 1 ? ` (round ${round})` : '';
   if (kind === 'POST') {
     // Signed now (each jti is used once), while every pipeline is idle.
     const tpps = { tpps: [], credentials: p.ready.credentials, identities: p.ready.identities, audience: p.ready.audience };
@@ -277,6 +279,10 @@ export async function scaleScenario(settings: BenchSettings, counts: number[] = 
       }
     }
     if (prepared.length === 0) throw new Error('scale: no client count could be prepared');
+    // Each count runs in a fresh process: a first POST and GET phase warms it up (JIT, caches), so
+    // the counted rounds compare warm processes (a cold first round moved POST by up to 30 %).
+    const warmup = { ...settings, durationMs: Math.min(settings.durationMs, 8000) };
+    for (const p of prepared) for (const kind of ['POST', 'GET'] as const) p.warmup.push(await runPhases(warmup, p, kind, 0, rounds));
     for (let round = 1; round <= rounds; round++) {
       const order = round % 2 === 1 ? prepared : [...prepared].reverse();
       for (const kind of ['POST', 'GET'] as const) {
@@ -331,7 +337,7 @@ export async function scaleScenario(settings: BenchSettings, counts: number[] = 
   return {
     scenario: 'scale',
     description: `embedded pipeline with ${counts.map(countLabel).join(' and ')} registered clients (bulk-loaded): POST /register and GET /register/{client_id} at concurrency ${settings.concurrency}, ${settings.reuse ? 'keep-alive connections' : 'a fresh mTLS connection per request'}, ${rounds} alternating round(s)`,
-    phases: prepared.flatMap((p) => [...p.post, ...p.get]),
+    phases: prepared.flatMap((p) => [...p.warmup, ...p.post, ...p.get]),
     ratios,
     targets,
     extra: {

@@ -66,8 +66,9 @@ export class GroupCommit {
   /** Waiters of committed batches, for the next fsync. */
   #unsynced: Waiter[] = [];
   #syncing: Promise<void> | undefined;
-  /** Waiters answered by the fsync in progress. */
+  /** Waiters answered by the fsync in progress, and the last batch it covers. */
   #syncingWaiters: Waiter[] = [];
+  #syncingBatch = 0;
   #broken: DurabilityError | undefined;
   /** Batches are numbered; `#durableBatch` and all before it are durable. */
   #batch = 0;
@@ -182,8 +183,6 @@ export class GroupCommit {
     this.#unsynced.push(...waiters);
     this.#startSync();
   }
-
-  #syncingBatch = 0;
 
   /** One fsync at a time; batches committed meanwhile share the next one. */
   #startSync(): void {

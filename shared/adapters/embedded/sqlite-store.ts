@@ -103,10 +103,8 @@ export class SqliteStore implements Store {
     for (const part of REGISTRATION_PARTS) {
       if (!(part in values)) continue;
       const value = values[part as Part];
-      if (value === null || value === undefined) {
-        if (!inserted) this.#stmt.deletePart.run(id, part);
-      }
-      else this.#stmt.upsertPart.run(id, part, JSON.stringify(value));
+      if (value !== null && value !== undefined) this.#stmt.upsertPart.run(id, part, JSON.stringify(value));
+      else if (!inserted) this.#stmt.deletePart.run(id, part);
     }
   }
 

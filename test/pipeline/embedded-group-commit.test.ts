@@ -164,6 +164,20 @@ describe('GroupCommit (embedded SQLite)', () => {
       await gc.flush();
     });
 
+    it('starts an fsync for a read that saw a batch of lazy writes alone (committed, never synced)', async () => {
+      const s = controlledSync();
+      const gc = new GroupCommit(db, { sync: s.sync });
+      gc.lazy(() => insert('lazy', 1));
+      await new Promise((r) => setImmediate(r)); // committed with no waiter: no fsync yet
+      expect(committed('lazy')).toBe(1);
+      expect(s.calls.length).toBe(0);
+      const read = gc.observed(() => 'seen');
+      await until(() => s.calls.length === 1);
+      s.calls[0]?.resolve();
+      await expect(read).resolves.toBe('seen');
+      await gc.flush();
+    });
+
     it('makes a record written by a rolled-back batch wait as for the last committed batch', async () => {
       const s = controlledSync();
       const gc = new GroupCommit(db, { sync: s.sync });

@@ -120,9 +120,12 @@ export class GroupCommit {
     const value = read();
     const queue = this.#queueFor(key !== undefined ? this.#dirty.get(key) : this.#open ? this.#batch : this.#committedBatch);
     if (!queue) return Promise.resolve(value);
-    return new Promise<T>((resolve, reject) => {
+    const answered = new Promise<T>((resolve, reject) => {
       queue.push({ resolve: () => resolve(value), reject });
     });
+    // A batch of lazy writes alone commits without an fsync: one is needed now for what this read saw.
+    if (queue === this.#unsynced) this.#startSync();
+    return answered;
   }
 
   /** The waiters to join to learn that `batch` is durable; none when it already is. */

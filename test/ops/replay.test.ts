@@ -9,26 +9,12 @@ import type { Registration, RegistrationStatus, Stage } from '../../shared/domai
 import { PipelineMetrics } from '../../shared/observability/metrics.js';
 import { JobDispatcher } from '../../shared/outbox/dispatcher.js';
 import { matchingRegistrations, replayMatching, replayRegistration } from '../../shared/pipeline/replay.js';
+import { aRegistration } from '../support/registration.js';
 
 const quiet = { info() {}, warn() {}, error() {} };
 
 function registration(id: string, status: RegistrationStatus, submittedAt: string, extra: Partial<Registration> = {}): Registration {
-  return {
-    id,
-    kind: 'create',
-    status,
-    generation: 0,
-    submissionKey: `key-${id}`,
-    contentType: 'application/jwt',
-    body: 'eyJhbGciOiJQUzI1NiJ9.e30.c2ln',
-    certificate: { pem: '', thumbprint: 't', subjectDn: 'CN=x', issuerDn: 'CN=ca', serialNumber: '01', tppIdentity: 'org' },
-    submittedAt,
-    updatedAt: submittedAt,
-    attempts: {},
-    history: [],
-    version: 0,
-    ...extra,
-  };
+  return aRegistration(id, { status, submittedAt, ...extra });
 }
 
 describe('replayRegistration on the embedded store', () => {

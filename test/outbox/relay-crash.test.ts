@@ -8,26 +8,12 @@ import { registrationEvent } from '../../shared/domain/events.js';
 import type { Registration } from '../../shared/domain/registration.js';
 import { OutboxRelay } from '../../shared/outbox/dispatcher.js';
 import type { Store } from '../../shared/ports/store.js';
+import { aRegistration } from '../support/registration.js';
 
 const infra = inject('infra');
 
 function registration(id: string): Registration {
-  const now = new Date().toISOString();
-  return {
-    id,
-    kind: 'create',
-    status: 'received',
-    generation: 0,
-    submissionKey: `key-${id}`,
-    contentType: 'application/jwt',
-    body: 'x.y.z',
-    certificate: { pem: '', thumbprint: 't', subjectDn: 'CN=x', issuerDn: 'CN=ca', serialNumber: '01', tppIdentity: 'org:x' },
-    submittedAt: now,
-    updatedAt: now,
-    attempts: {},
-    history: [],
-    version: 0,
-  };
+  return aRegistration(id, { body: 'x.y.z', certificate: { pem: '', thumbprint: 't', subjectDn: 'CN=x', issuerDn: 'CN=ca', serialNumber: '01', tppIdentity: 'org:x' } });
 }
 
 /** A store whose first `markPublished` dies, as a relay process killed between publish and mark. */

@@ -6,25 +6,16 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openEmbeddedDatabase, type EmbeddedDatabase } from '../../shared/adapters/embedded/database.js';
 import { SqliteStore } from '../../shared/adapters/embedded/sqlite-store.js';
 import type { Registration } from '../../shared/domain/registration.js';
+import { aRegistration } from '../support/registration.js';
 
 const at = '2026-03-01T00:00:00.000Z';
 
 function registration(id: string): Registration {
-  return {
-    id,
-    kind: 'create',
-    status: 'received',
-    generation: 0,
-    submissionKey: `key-${id}`,
-    contentType: 'application/jwt',
+  return aRegistration(id, {
     body: 'eyJhbGciOiJQUzI1NiJ9.eyJzb2Z0d2FyZV9pZCI6ImFiYyJ9.c2ln',
     certificate: { pem: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n', thumbprint: 't', subjectDn: 'CN=x', issuerDn: 'CN=ca', serialNumber: '01', tppIdentity: 'org' },
     submittedAt: at,
-    updatedAt: at,
-    attempts: {},
-    history: [],
-    version: 0,
-  };
+  });
 }
 
 const verified = { ssa: { software_id: 'abc' }, metadata: { redirect_uris: ['https://tpp.example/cb'] }, signingKid: 'k1', softwareJwksUri: 'https://dir.example/jwks', orgId: 'o1', softwareId: 'abc' };

@@ -30,8 +30,9 @@ function registrationOf(row: RegistrationRow): Registration {
 
 /** The record without its parts (what `doc` holds); a part that is null stays in it as null. */
 function recordOf(r: Registration): string {
-  const { body: _body, certificate: _certificate, verified, outcome, ...record } = r;
-  return JSON.stringify(verified === null || outcome === null ? { ...record, ...(verified === null && { verified }), ...(outcome === null && { outcome }) } : record);
+  const record: Partial<Registration> = { ...r };
+  for (const part of REGISTRATION_PARTS) if (record[part] !== null) delete record[part];
+  return JSON.stringify(record);
 }
 interface OutboxRow {
   aggregate: 'registration' | 'client';

@@ -35,6 +35,20 @@ export interface FetchPolicy {
   allowFileUrls?: boolean;
 }
 
+/** A request other than a plain GET (token endpoints, introspection, admin APIs, webhooks). */
+export interface OutboundRequest {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+}
+
+/** The answer to an {@link OutboundRequest}, whatever its status (the caller decides what a status means). */
+export interface OutboundResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
 export interface FetchResult {
   status: number;
   body: Buffer;
@@ -92,6 +106,21 @@ export class OutboundFetcher {
     return this.#get(u, address, accept);
   }
 
+  /**
+   * Sends a request under the same policy as {@link fetch} (allow-list, pinned address, limits, no
+   * redirects followed) and returns the response whatever its status. Headers named by the caller
+   * (an `authorization` header, say) are never logged here.
+   */
+  async request(url: string, init: OutboundRequest): Promise<OutboundResponse> {
+    const u = this.check(url);
+    if (u.protocol === 'file:') throw new FetchRefused('file URLs can only be read');
+    const port = u.port ? Number(u.port) : 443;
+    const hostname = u.hostname.replace(/^\[|\]$/g, '');
+    const { exact } = matchHost(this.#rules, hostname, port);
+    const address = await this.#resolve(hostname, exact);
+    return this.#send(u, address, init);
+  }
+
   async fetchJson(url: string): Promise<{ json: unknown; maxAge: number | null }> {
     const result = await this.fetch(url, 'application/json');
     try {
@@ -117,9 +146,24 @@ export class OutboundFetcher {
     return resolved;
   }
 
-  #get(u: URL, resolved: { address: string; family: number }, accept: string): Promise<FetchResult> {
+  async #get(u: URL, resolved: { address: string; family: number }, accept: string): Promise<FetchResult> {
+    const res = await this.#send(u, resolved, { method: 'GET', headers: { accept } });
+    const { status } = res;
+    if (status >= 300 && status < 400) throw new FetchFailed(`${u.origin}${u.pathname}: redirects are not followed (HTTP ${status})`, status);
+    if (status !== 200) throw new FetchFailed(`${u.origin}${u.pathname}: HTTP ${status}`, status);
+    const header = (name: string) => {
+      const v = res.headers[name];
+      return Array.isArray(v) ? v[0] : v;
+    };
+    return { status, body: res.body, maxAge: maxAgeOf(header('cache-control'), header('expires')), contentType: header('content-type') ?? null };
+  }
+
+  #send(u: URL, resolved: { address: string; family: number }, init: OutboundRequest): Promise<OutboundResponse> {
     const { connectTimeoutMs, totalTimeoutMs, maxBytes } = this.#policy;
-    return new Promise<FetchResult>((resolve, reject) => {
+    const body = init.body === undefined ? undefined : Buffer.isBuffer(init.body) ? init.body : Buffer.from(init.body, 'utf8');
+    const headers: Record<string, string> = { 'user-agent': 'dcr-pipeline', ...init.headers };
+    if (body) headers['content-length'] = String(body.length);
+    return new Promise<OutboundResponse>((resolve, reject) => {
       const req = request(
         {
           protocol: 'https:',
@@ -127,8 +171,8 @@ export class OutboundFetcher {
           servername: isIP(u.hostname) ? undefined : u.hostname,
           port: u.port ? Number(u.port) : 443,
           path: `${u.pathname}${u.search}`,
-          method: 'GET',
-          headers: { accept, 'user-agent': 'dcr-pipeline' },
+          method: init.method,
+          headers,
           // Connect to the address that passed the policy (no second resolution, no rebinding).
           lookup: ((_host: string, opts: { all?: boolean }, cb: (...args: unknown[]) => void) =>
             opts.all ? cb(null, [{ address: resolved.address, family: resolved.family }]) : cb(null, resolved.address, resolved.family)) as never,
@@ -140,16 +184,6 @@ export class OutboundFetcher {
         },
         (res) => {
           const status = res.statusCode ?? 0;
-          if (status >= 300 && status < 400) {
-            res.resume();
-            reject(new FetchFailed(`${u.origin}${u.pathname}: redirects are not followed (HTTP ${status})`, status));
-            return;
-          }
-          if (status !== 200) {
-            res.resume();
-            reject(new FetchFailed(`${u.origin}${u.pathname}: HTTP ${status}`, status));
-            return;
-          }
           const declared = Number(res.headers['content-length'] ?? 0);
           if (declared > maxBytes) {
             res.destroy();
@@ -167,14 +201,7 @@ export class OutboundFetcher {
             }
             chunks.push(chunk);
           });
-          res.on('end', () =>
-            resolve({
-              status,
-              body: Buffer.concat(chunks),
-              maxAge: maxAgeOf(res.headers['cache-control'], res.headers.expires),
-              contentType: res.headers['content-type'] ?? null,
-            }),
-          );
+          res.on('end', () => resolve({ status, headers: res.headers, body: Buffer.concat(chunks) }));
           res.on('error', (error) => reject(new FetchFailed(`${u.origin}${u.pathname}: ${error.message}`, status, { cause: error })));
         },
       );
@@ -184,7 +211,7 @@ export class OutboundFetcher {
       req.on('timeout', () => req.destroy(new Error(`connect timed out after ${connectTimeoutMs} ms`)));
       req.on('error', (error) => reject(new FetchFailed(`${u.origin}${u.pathname}: ${error.message}`, undefined, { cause: error })));
       req.on('close', () => clearTimeout(total));
-      req.end();
+      req.end(body);
     });
   }
 }

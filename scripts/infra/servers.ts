@@ -178,7 +178,8 @@ const WATCHDOG = [
   'kill -KILL "$c" 2>/dev/null; exit 0',
 ].join('\n');
 
-function spawnWatchdog(childPid: number): void {
+/** A detached shell that stops `childPid` (TERM, then KILL) if this process dies without its exit handlers. */
+export function spawnWatchdog(childPid: number): void {
   try {
     const w = spawn('/bin/sh', ['-c', WATCHDOG, 'dcr-infra-watchdog', String(process.pid), String(childPid)], {
       detached: true,

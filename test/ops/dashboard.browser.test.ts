@@ -7,6 +7,7 @@ import type { Registration } from '../../shared/domain/registration.js';
 import { httpsRequest } from '../../shared/tpp-client/https-client.js';
 import { startOps, type RunningOps } from '../../services/ops/service.js';
 import { startTestPipeline, type TestPipeline, type TestTpp } from '../support/pipeline.js';
+import { aRegistration } from '../support/registration.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const hasChromium = existsSync(CHROMIUM);
@@ -240,6 +241,32 @@ describe.skipIf(!hasChromium && !process.env.CI)('ops dashboard in a browser', (
     await shot('charts');
     await page.selectOption('#chart-window', '7d');
     await page.locator('#chart-note', { hasText: 'buckets of 6 h' }).waitFor();
+    expect(errors, errors.join('\n')).toEqual([]);
+  });
+
+  it('shows markup in stored text as text (errors and identities come from TPPs)', async () => {
+    const markup = '<img src=x onerror="document.title=\'pwned\'">';
+    const at = new Date().toISOString();
+    await pipeline.rt.adapters.store.insertRegistration(
+      aRegistration('xss-1', {
+        status: 'failed',
+        failedStage: 'verify',
+        lastError: markup,
+        certificate: { pem: '', thumbprint: 't', subjectDn: 'CN=x', issuerDn: 'CN=ca', serialNumber: '01', tppIdentity: markup },
+        history: [{ at, event: 'transition', stage: 'verify', from: 'verifying', to: 'failed', error: markup }],
+      }),
+      [],
+    );
+    await page.locator('nav .tab[data-view="registrations"]').click();
+    const row = page.locator('tr.row[data-id="xss-1"]');
+    await row.waitFor({ timeout: 15_000 });
+    await row.click();
+    await page.locator('#timeline li', { hasText: 'onerror' }).waitFor();
+    expect(await row.locator('td.err').textContent()).toBe(markup);
+    expect(await page.locator('main img').count()).toBe(0);
+    expect(await page.title()).toBe('DCR pipeline operations');
+    const res = await fetch(`${ops.url}/admin/`);
+    expect(res.headers.get('content-security-policy')).toContain("script-src 'self'");
     expect(errors, errors.join('\n')).toEqual([]);
   });
 });

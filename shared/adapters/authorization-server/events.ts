@@ -74,6 +74,7 @@ export class EventsBarrierAuthorizationServer implements AuthorizationServerPort
 
   #sleep(ms: number): Promise<void> {
     return new Promise<void>((resolve) => {
+      if (this.#closed) return resolve();
       const entry = {
         resolve,
         timer: setTimeout(() => {

@@ -4,7 +4,8 @@
  * DCR_AS_EVENT_GROUPS have applied (committed their offset past) its client event. On both adapter
  * sets, with real consumers subscribed through the pipeline's own bus (a SQLite log, or Kafka):
  * - the sandbox AS and a fast gateway as the groups: 201, and the AS grants a token at once
- *   (one request, no retry); DELETE 204 after both applied the deletion, and the AS refuses at once;
+ *   (one request, no retry); PUT 200 after both applied the update; DELETE 204 after both applied
+ *   the deletion, and the AS refuses at once;
  * - a slow gateway (its handler blocks until the test releases it): 202, `provisioning` while it
  *   is blocked, `registered` (with the 201-shaped registration) only after it applied the event;
  * - a gateway that does not consume: `failed` after the attempts, naming the barrier; replayed
@@ -175,19 +176,33 @@ describe.each(adapterSets)('events adapter: a read-your-writes barrier on consum
       expect(provisionHistory(registration).map((h) => [h.event, h.from, h.to])).toEqual([['transition', 'provisioning', 'registered']]);
     });
 
-    it.skipIf(skip)('DELETE → 204 after both groups applied the deletion: the AS refuses a token at once, GET is 401', async () => {
+    it.skipIf(skip)('PUT → 200 and DELETE → 204 after both groups applied them: the AS refuses a token at once, GET is 401', async () => {
       const res = await tpp.post(await tpp.sign(tpp.claims()));
       expect(res.status, res.text).toBe(201);
       const { client_id: clientId, token_endpoint_auth_method: method } = res.json<{ client_id: string; token_endpoint_auth_method: TokenAuthMethod }>();
       const token = await grant(clientId, method);
       expect(token.status, token.text).toBe(200);
       const authorization = `Bearer ${token.json<{ access_token: string }>().access_token}`;
-      const manage = (m: 'GET' | 'DELETE') => httpsRequest(`${pipeline.intakeUrl}/register/${clientId}`, { method: m, identity: tpp.identity, headers: { authorization } });
+      const manage = (m: 'GET' | 'PUT' | 'DELETE', body?: string) =>
+        httpsRequest(`${pipeline.intakeUrl}/register/${clientId}`, {
+          method: m,
+          identity: tpp.identity,
+          headers: { authorization, ...(body !== undefined ? { 'content-type': 'application/jose' } : {}) },
+          ...(body !== undefined ? { body } : {}),
+        });
       expect((await manage('GET')).status).toBe(200);
+
+      // RFC 7592 update: 200 once both groups applied dcr.client.updated; the AS issues with the new metadata.
+      const put = await manage('PUT', await tpp.sign(tpp.claims({ scope: 'openid accounts' })));
+      expect(put.status, put.text).toBe(200);
+      expect(put.json()).toMatchObject({ client_id: clientId, scope: 'openid accounts' });
+      expect(gateway.appliedTypes(clientId)).toEqual(['dcr.client.created', 'dcr.client.updated']);
+      expect((await as.store.getClient(clientId))?.data).toMatchObject({ scope: 'openid accounts' });
+      expect((await grant(clientId, method)).status).toBe(200);
 
       const deleted = await manage('DELETE');
       expect(deleted.status, deleted.text).toBe(204);
-      expect(gateway.appliedTypes(clientId)).toEqual(['dcr.client.created', 'dcr.client.deleted']);
+      expect(gateway.appliedTypes(clientId)).toEqual(['dcr.client.created', 'dcr.client.updated', 'dcr.client.deleted']);
       const refused = await grant(clientId, method);
       expect(refused.status, refused.text).toBe(401);
       expect(refused.json()).toMatchObject({ error: 'invalid_client' });

@@ -141,7 +141,8 @@ export class KafkaEventBus implements EventBus {
    * The high watermark of the key's partition (the partitioner the producer uses): the relay marks
    * an event published only after every in-sync replica acknowledged it (`acks=-1`), so the high
    * watermark already lies past it. An upper bound: a group at it has handled the event (and
-   * whatever came before on the partition).
+   * whatever came before on the partition). Assumes the topic's partition count has not changed
+   * since the event was sent (adding partitions remaps keys, and breaks per-key order anyway).
    */
   async positionOf(topic: TopicName, key: string, _eventId: string): Promise<LogPosition | null> {
     const admin = await this.#getAdmin();

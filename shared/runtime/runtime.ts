@@ -107,6 +107,7 @@ export async function createRuntime(config: Config, trust: Trust, service: strin
       await sweeping;
       await relay?.stop();
       if (as) await (await as.catch(() => null))?.close();
+      fetcher.close();
       await adapters.close();
     },
   };

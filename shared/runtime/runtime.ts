@@ -4,6 +4,7 @@ import { TokenSealer } from '../crypto/token-sealer.js';
 import { OutboundFetcher } from '../http/outbound-fetcher.js';
 import { KeyResolver } from '../jose/key-resolver.js';
 import { PipelineMetrics } from '../observability/metrics.js';
+import { startTracing, type Tracing } from '../observability/tracing.js';
 import { JobDispatcher, OutboxRelay } from '../outbox/dispatcher.js';
 import { getProfile, type Profile } from '../profiles/index.js';
 import { openAdapters, type Adapters } from './adapters.js';
@@ -28,6 +29,8 @@ export interface Runtime {
   kickRelay(): void;
   /** This runtime's Prometheus metrics (a registry of its own). */
   metrics: PipelineMetrics;
+  /** OpenTelemetry tracing of this process, when configured (OTEL_* variables); null when off. */
+  tracing: Tracing | null;
   close(): Promise<void>;
 }
 
@@ -43,6 +46,10 @@ export async function createRuntime(config: Config, trust: Trust, service: strin
     allowFileUrls: trust.directoryJwksUrl.startsWith('file:'),
   });
   if (options.relay) await adapters.bus.ensureTopics();
+  const tracing = await startTracing(config.tracing, service, logger).catch(async (error: unknown) => {
+    await adapters.close();
+    throw error;
+  });
   const metrics = new PipelineMetrics({ store: adapters.store, queue: adapters.queue }, { service });
   const relay = options.relay
     ? new OutboxRelay(adapters.store, adapters.bus, adapters.queue, {
@@ -69,9 +76,12 @@ export async function createRuntime(config: Config, trust: Trust, service: strin
     relay,
     kickRelay: () => relay?.kick(),
     metrics,
+    tracing,
     close: async () => {
       await relay?.stop();
       await adapters.close();
+      // Last: the spans of the work that just finished are exported before the process ends.
+      await tracing?.shutdown();
     },
   };
   relay?.start();

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, inject, it } from 'vitest';
+import { startOps } from '../../services/ops/service.js';
 import { startTestPipeline, type InfraUrls } from '../support/pipeline.js';
 import { attribute, SPAN_KIND, startOtlpReceiver, type OtlpSpan } from '../support/otlp-receiver.js';
 
@@ -18,11 +19,21 @@ describe.each(adapterSets)('OpenTelemetry tracing, %s', (_name, infraUrls) => {
   const skip = infraUrls === null;
 
   it.skipIf(skip)('exports one registration as one trace over OTLP/HTTP: POST /register, verify, revocation, provision, outbound fetches', async () => {
+    const adminToken = randomBytes(24).toString('base64url');
     const receiver = await startOtlpReceiver();
     const pipeline = await startTestPipeline({
       ...(infraUrls ? { infra: infraUrls } : {}),
-      env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_SERVICE_NAME: 'dcr-trace-test' },
+      env: {
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+        OTEL_SERVICE_NAME: 'dcr-trace-test',
+        DCR_ADMIN_HOST: '127.0.0.1',
+        DCR_ADMIN_PORT: '0',
+        DCR_ADMIN_TOKEN: adminToken,
+      },
     });
+    const ops = await startOps(pipeline.rt, { announce: () => {} });
+    const opsTraceId = randomBytes(16).toString('hex');
     const traceId = randomBytes(16).toString('hex');
     const callerSpanId = randomBytes(8).toString('hex');
     let token = '';
@@ -39,8 +50,14 @@ describe.each(adapterSets)('OpenTelemetry tracing, %s', (_name, infraUrls) => {
       clientId = String(res.json().client_id);
       const created = await pipeline.waitForEvent((e) => e.type === 'dcr.client.created' && e.subject === clientId);
       eventTraceparent = created.traceparent;
+      // An operator's request to the admin API is a span too (a trace of its own).
+      const list = await fetch(`${ops.url}/admin/registrations?limit=5`, {
+        headers: { authorization: `Bearer ${adminToken}`, traceparent: `00-${opsTraceId}-${randomBytes(8).toString('hex')}-01` },
+      });
+      expect(list.status).toBe(200);
     } finally {
       // Stopping ends every span (requests answered, stage jobs finished) and exports them all.
+      await ops.stop();
       await pipeline.stop();
     }
     await receiver.close();
@@ -97,9 +114,20 @@ describe.each(adapterSets)('OpenTelemetry tracing, %s', (_name, infraUrls) => {
     // The events carry the request span's context (CloudEvents distributed tracing extension).
     expect(eventTraceparent).toBe(`00-${traceId}-${post.spanId}-01`);
 
+    const opsSpan = only(
+      receiver.spans().filter((s) => s.traceId === opsTraceId),
+      'one span in the operator trace',
+    );
+    expect(opsSpan.name).toBe('GET /admin/registrations');
+    expect(opsSpan.kind).toBe(SPAN_KIND.server);
+    expect(attribute(opsSpan, 'url.path')).toBe('/admin/registrations');
+    expect(attribute(opsSpan, 'http.response.status_code')).toBe(200);
+
     // No secrets in spans: not the registration access token, not the request JWT, no headers or bodies.
     const everything = JSON.stringify(receiver.requests.map((r) => r.body.toString('utf8')));
     expect(everything).not.toContain(token);
+    expect(everything).not.toContain(adminToken);
+    expect(everything).not.toContain('limit=5');
     expect(everything).not.toContain(jwt.split('.')[1] ?? jwt);
     const keys = new Set(receiver.spans().flatMap((s: OtlpSpan) => (s.attributes ?? []).map((a) => a.key)));
     expect([...keys].filter((k) => /authorization|header|body|token|cookie|query/i.test(k))).toEqual([]);

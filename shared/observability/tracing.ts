@@ -123,20 +123,19 @@ export async function startTracing(config: TracingConfig, service: string, logge
   const diagLogger: DiagLogger = { error: warn, warn, info: quiet, debug: quiet, verbose: quiet };
   diag.setLogger(diagLogger, { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true });
 
+  // An unreachable collector costs spans, never a request or a clean shutdown.
+  const exportFailed = (error: unknown) => warn('export failed; spans dropped', error);
   let stopped = false;
   return {
-    flush: () => provider.forceFlush(),
+    flush: () => provider.forceFlush().catch(exportFailed),
     shutdown: async () => {
       if (stopped) return;
       stopped = true;
-      try {
-        await provider.shutdown();
-      } finally {
-        trace.disable();
-        context.disable();
-        propagation.disable();
-        diag.disable();
-      }
+      await provider.shutdown().catch(exportFailed);
+      trace.disable();
+      context.disable();
+      propagation.disable();
+      diag.disable();
     },
   };
 }

@@ -156,3 +156,22 @@ describe('OpenTelemetry tracing over OTLP/HTTP protobuf (the default protocol)',
     expect(all.includes(Buffer.from('stage provision'))).toBe(true);
   });
 });
+
+describe('OpenTelemetry tracing with the collector down', () => {
+  it('still registers (201, client stored) and stops cleanly: a failed export costs spans only', async () => {
+    const receiver = await startOtlpReceiver();
+    await receiver.close(); // a port nothing listens on any more
+    const pipeline = await startTestPipeline({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_TIMEOUT: '1000' } });
+    try {
+      const tpp = await pipeline.createTpp();
+      const res = await tpp.post(await tpp.sign(tpp.claims()));
+      expect(res.status).toBe(201);
+      const client = await pipeline.rt.adapters.store.getClient(String(res.json().client_id));
+      expect(client?.status).toBe('active');
+    } finally {
+      // Rejects if the final export's failure escaped (rt.close → tracing.shutdown).
+      await pipeline.stop();
+    }
+    expect(receiver.requests).toEqual([]);
+  });
+});

@@ -118,7 +118,10 @@ export async function startTracing(config: TracingConfig, service: string, logge
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   // The SDK reports export failures through `diag`; they become warnings of this service's log.
   const warn = (message: string, ...args: unknown[]) =>
-    logger.warn({ detail: args.map((a) => (a instanceof Error ? a.message : typeof a === 'string' ? a : undefined)).filter(Boolean) }, `opentelemetry: ${message}`);
+    logger.warn(
+      { detail: args.map((a) => (a instanceof Error ? a.message : typeof a === 'string' ? a.slice(0, 500) : undefined)).filter(Boolean) },
+      `opentelemetry: ${message.slice(0, 500)}`,
+    );
   const quiet = () => {};
   const diagLogger: DiagLogger = { error: warn, warn, info: quiet, debug: quiet, verbose: quiet };
   diag.setLogger(diagLogger, { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true });

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../shared/config/load.js';
 import { ConfigurationError } from '../../shared/domain/errors.js';
 import { currentTraceparent, startTracing } from '../../shared/observability/tracing.js';
+import { startOtlpReceiver } from '../support/otlp-receiver.js';
 
 const base = { DCR_SANDBOX: '1', DCR_DATA_DIR: '/tmp/dcr-tracing-config' };
 const tracing = (env: Record<string, string>) => loadConfig({ ...base, ...env }).tracing;
@@ -95,5 +96,27 @@ describe('tracing configuration (standard OTEL_* variables)', () => {
     const header = refusal({ OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer%ZZsecret' });
     expect(header).toMatch(/^OTEL_EXPORTER_OTLP_HEADERS: /);
     expect(header).not.toContain('secret');
+  });
+
+  it('runs one SDK per process: a second start is refused; after shutdown the API is a no-op again', async () => {
+    const receiver = await startOtlpReceiver();
+    const config = tracing({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_SERVICE_NAME: 'probe-service' });
+    const warnings: string[] = [];
+    const logger = { warn: (_o: object, m: string) => warnings.push(m) };
+    const first = await startTracing(config, 'test', logger);
+    expect(first).not.toBeNull();
+    try {
+      await expect(startTracing(config, 'test', logger)).rejects.toThrow('OpenTelemetry tracing is already started in this process');
+      const span = trace.getTracer('probe').startSpan('probe');
+      expect(span.isRecording()).toBe(true);
+      span.end();
+    } finally {
+      await first?.shutdown();
+      await receiver.close();
+    }
+    expect(receiver.spans().map((s) => [s.name, s.service])).toEqual([['probe', 'probe-service']]);
+    // The refused second registration is the only thing the SDK reported.
+    expect(warnings).toEqual([expect.stringContaining('Attempted duplicate registration of API: trace')]);
+    expect(trace.getTracer('probe').startSpan('probe').isRecording()).toBe(false);
   });
 });

@@ -27,6 +27,8 @@ export interface OtlpReceiver {
   requests: OtlpRequest[];
   /** Every span of the JSON requests received so far, with its resource's `service.name`. */
   spans(): Array<OtlpSpan & { service: string | undefined }>;
+  /** Resolves with the spans once `predicate` holds for those received (checked on each export), or rejects after `timeoutMs`. */
+  waitFor(predicate: (spans: Array<OtlpSpan & { service: string | undefined }>) => boolean, timeoutMs: number): Promise<Array<OtlpSpan & { service: string | undefined }>>;
   close(): Promise<void>;
 }
 
@@ -56,6 +58,7 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
  */
 export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   const requests: OtlpRequest[] = [];
+  const listeners = new Set<() => void>();
   const server = createServer((req, res) => {
     readBody(req).then(
       (raw) => {
@@ -66,6 +69,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
         const body = req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw;
         const contentType = String(req.headers['content-type'] ?? '');
         requests.push({ path: req.url, contentType, body });
+        for (const l of listeners) l();
         res.writeHead(200, { 'content-type': contentType.startsWith('application/json') ? 'application/json' : 'application/x-protobuf' }).end();
       },
       () => res.writeHead(400).end(),
@@ -74,9 +78,26 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
-  return {
+  const receiver: OtlpReceiver = {
     url: `http://127.0.0.1:${port}`,
     requests,
+    waitFor(predicate, timeoutMs) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const spans = receiver.spans();
+          if (!predicate(spans)) return;
+          clearTimeout(timer);
+          listeners.delete(check);
+          resolve(spans);
+        };
+        const timer = setTimeout(() => {
+          listeners.delete(check);
+          reject(new Error(`the expected spans were not exported within ${timeoutMs} ms (got: ${receiver.spans().map((s) => `${s.service}:${s.name}`).join(', ')})`));
+        }, timeoutMs);
+        listeners.add(check);
+        check();
+      });
+    },
     spans() {
       const out: Array<OtlpSpan & { service: string | undefined }> = [];
       for (const r of requests) {
@@ -93,4 +114,5 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
     },
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
+  return receiver;
 }

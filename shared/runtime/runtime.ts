@@ -115,6 +115,7 @@ export async function createRuntime(config: Config, trust: Trust, service: strin
       await sweeping;
       await relay?.stop();
       if (as) await (await as.catch(() => null))?.close();
+      fetcher.close();
       await adapters.close();
       // Last: the spans of the work that just finished are exported before the process ends.
       await tracing?.shutdown();

@@ -4,6 +4,7 @@ import type { OutboundFetcher } from '../http/outbound-fetcher.js';
 import type { AuthorizationServerPort } from '../ports/authorization-server.js';
 import type { EventBus } from '../ports/events.js';
 import type { Store } from '../ports/store.js';
+import { EventsBarrierAuthorizationServer } from '../adapters/authorization-server/events.js';
 import { StoreOnlyAuthorizationServer } from '../adapters/authorization-server/store-only.js';
 import type { Logger } from './logger.js';
 
@@ -31,8 +32,9 @@ export async function openAuthorizationServer(deps: AuthorizationServerDeps, fac
     case 'sandbox':
       if (!factories.sandbox) throw new ConfigurationError('DCR_AS_PROVISIONING', 'sandbox provisioning is available only in the sandbox entry points (npm start, the sandbox services)');
       return factories.sandbox(deps);
-    case 'keycloak':
     case 'events':
+      return new EventsBarrierAuthorizationServer({ store: deps.store, bus: deps.bus, groups: deps.config.as.eventGroups });
+    case 'keycloak':
       throw new ConfigurationError('DCR_AS_PROVISIONING', `${mode} provisioning is not built into this version`);
   }
 }

@@ -8,7 +8,7 @@
  */
 import { Command, Option } from 'commander';
 import { fetchInfra, InfraToolError } from './infra/fetch.js';
-import { startInfra, type Infra } from '../test/support/infra.js';
+import { startInfra, type Infra } from './infra/servers.js';
 
 const say = (line: string) => process.stderr.write(`[infra] ${line}\n`);
 

@@ -11,6 +11,9 @@ import { replayRegistrationRoute } from './routes/registration.replay.js';
 import { listRegistrationsRoute } from './routes/registrations.list.js';
 import { bulkReplayRoute } from './routes/replay.bulk.js';
 import { summaryRoute } from './routes/summary.get.js';
+import { listClientsRoute } from './routes/clients.list.js';
+import { statsRoute } from './routes/stats.get.js';
+import { QueueHistory } from './stats.js';
 
 export interface OpsAppOptions {
   deps: OpsDeps;
@@ -23,7 +26,7 @@ export interface OpsAppOptions {
  * The ops service's admin API over plain HTTP (bind it to a private interface: `DCR_ADMIN_HOST`).
  * Public: `/health/live`, `/health/ready` and the dashboard's static page. Behind
  * `Authorization: Bearer $DCR_ADMIN_TOKEN`: `/admin/registrations…`, `/admin/replay`,
- * `/admin/summary` and `/metrics` (Prometheus scrapes with `authorization: {credentials_file: …}`).
+ * `/admin/summary`, `/admin/clients`, `/admin/stats` and `/metrics` (Prometheus scrapes with `authorization: {credentials_file: …}`).
  */
 export async function buildOpsApp(options: OpsAppOptions): Promise<FastifyInstance> {
   if (options.token.length < 16) throw new Error('the admin token must have at least 16 characters');
@@ -39,6 +42,10 @@ export async function buildOpsApp(options: OpsAppOptions): Promise<FastifyInstan
   });
   // First: a span per request (no-op unless OTEL_* tracing is on).
   traceHttpRequests(app);
+  // Queue depth over time for the charts: sampled while the app runs.
+  const queueHistory = new QueueHistory(options.deps.queue);
+  app.addHook('onReady', async () => queueHistory.start());
+  app.addHook('onClose', async () => queueHistory.stop());
   await app.register(errorsPlugin);
   await app.register(healthRoutes, { ready: options.deps.ready });
   await app.register(dashboardRoutes);
@@ -49,6 +56,8 @@ export async function buildOpsApp(options: OpsAppOptions): Promise<FastifyInstan
     await admin.register(getRegistrationRoute, { deps: options.deps });
     await admin.register(replayRegistrationRoute, { deps: options.deps });
     await admin.register(bulkReplayRoute, { deps: options.deps });
+    await admin.register(listClientsRoute, { deps: options.deps });
+    await admin.register(statsRoute, { deps: options.deps, queueHistory });
     await admin.register(metricsRoute, { metrics: options.deps.metrics });
   });
   return app;

@@ -1,4 +1,4 @@
-import type { Client } from '../domain/client.js';
+import type { Client, ClientStatus } from '../domain/client.js';
 import type { HistoryEntry, OutboxEntry, Registration, RegistrationStatus } from '../domain/registration.js';
 
 /** A state change applied atomically with its history and outbox entries. */
@@ -28,10 +28,23 @@ export interface RegistrationFilter {
   /** ISO timestamps on `updatedAt`. */
   since?: string;
   until?: string;
-  /** Substring of the last error. */
+  /** Substring of the last error or of the rejection code. */
   error?: string;
+  /** Exactly one of: the request id, client id, software id, organisation id or TPP identity. */
+  search?: string;
   limit?: number;
   /** Paging cursor: only records submitted before this ISO time. */
+  before?: string;
+}
+
+export interface ClientFilter {
+  status?: ClientStatus;
+  /** Exactly one of: the client id, software id, organisation id or TPP identity. */
+  search?: string;
+  /** Only these clients (the ops list looks up the clients of a page of registrations). */
+  clientIds?: readonly string[];
+  limit?: number;
+  /** Paging cursor: only clients created before this ISO time. */
   before?: string;
 }
 
@@ -64,6 +77,8 @@ export interface Store {
   insertClient(client: Client, outbox: OutboxEntry[]): Promise<{ inserted: boolean; client: Client }>;
   getClient(clientId: string): Promise<Client | null>;
   updateClient(clientId: string, expectedVersion: number, change: ClientChange): Promise<Client | null>;
+  /** Clients newest first (by `createdAt`, then client id), deleted ones included unless filtered. */
+  listClients(filter: ClientFilter): Promise<Client[]>;
 
   /**
    * Reserves a request `jti` (key = software id + jti) for `requestId` until `expiresAt` (epoch s).

@@ -1,6 +1,6 @@
 import type { Client } from '../../domain/client.js';
 import type { OutboxEntry, Registration, RegistrationStatus } from '../../domain/registration.js';
-import { applyRegistrationChange, type ClientChange, type PendingOutboxEntry, type RegistrationChange, type RegistrationFilter, type Store } from '../../ports/store.js';
+import { applyRegistrationChange, type ClientChange, type ClientFilter, type PendingOutboxEntry, type RegistrationChange, type RegistrationFilter, type Store } from '../../ports/store.js';
 import type Database from 'better-sqlite3';
 import { REGISTRATION_PARTS, type EmbeddedDatabase } from './database.js';
 import type { GroupCommit } from './group-commit.js';
@@ -184,8 +184,16 @@ export class SqliteStore implements Store {
       params.before = filter.before;
     }
     if (filter.error) {
-      where.push("instr(coalesce(last_error, ''), @error) > 0");
+      where.push(`(instr(coalesce(last_error, ''), @error) > 0 OR EXISTS (SELECT 1 FROM registration_parts p
+        WHERE p.id = r.id AND p.part = 'outcome' AND instr(coalesce(p.value ->> '$.error', ''), @error) > 0))`);
       params.error = filter.error;
+    }
+    if (filter.search) {
+      // An exact id: the request, its client (in the record), or who sent it (in its parts).
+      where.push(`(r.id = @search OR r.doc ->> '$.clientId' = @search OR EXISTS (SELECT 1 FROM registration_parts p WHERE p.id = r.id AND (
+        (p.part = 'verified' AND (p.value ->> '$.softwareId' = @search OR p.value ->> '$.orgId' = @search))
+        OR (p.part = 'certificate' AND p.value ->> '$.tppIdentity' = @search))))`);
+      params.search = filter.search;
     }
     params.limit = Math.min(Math.max(filter.limit ?? 50, 1), 10_000);
     const sql = `SELECT ${REGISTRATION_COLUMNS} FROM registrations r ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
@@ -242,6 +250,32 @@ export class SqliteStore implements Store {
       this.#addOutbox('client', clientId, change.outbox ?? []);
       return next;
     }), clientKey(clientId));
+  }
+
+  async listClients(filter: ClientFilter): Promise<Client[]> {
+    const where: string[] = [];
+    const params: Record<string, string | number> = {};
+    if (filter.status) {
+      where.push('status = @status');
+      params.status = filter.status;
+    }
+    if (filter.search) {
+      where.push(`(client_id = @search OR doc ->> '$.softwareId' = @search OR doc ->> '$.orgId' = @search OR doc ->> '$.tppIdentity' = @search)`);
+      params.search = filter.search;
+    }
+    if (filter.clientIds) {
+      where.push('client_id IN (SELECT value FROM json_each(@ids))');
+      params.ids = JSON.stringify(filter.clientIds);
+    }
+    if (filter.before) {
+      where.push("doc ->> '$.createdAt' < @before");
+      params.before = filter.before;
+    }
+    params.limit = Math.min(Math.max(filter.limit ?? 50, 1), 10_000);
+    const sql = `SELECT doc FROM clients ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+                 ORDER BY doc ->> '$.createdAt' DESC, client_id DESC LIMIT @limit`;
+    const statement = this.#db.prepare<Record<string, string | number>, DocRow>(sql);
+    return (await this.#commits.observed(() => statement.all(params))).map((row) => JSON.parse(row.doc) as Client);
   }
 
   async reserveJti(key: string, requestId: string, expiresAt: number): Promise<'reserved' | 'conflict'> {

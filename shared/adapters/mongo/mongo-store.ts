@@ -1,7 +1,7 @@
 import { MongoClient, MongoServerError, type Collection, type Db } from 'mongodb';
 import type { Client } from '../../domain/client.js';
 import type { OutboxEntry, Registration, RegistrationStatus } from '../../domain/registration.js';
-import { applyRegistrationChange, type ClientChange, type PendingOutboxEntry, type RegistrationChange, type RegistrationFilter, type Store } from '../../ports/store.js';
+import { applyRegistrationChange, type ClientChange, type ClientFilter, type PendingOutboxEntry, type RegistrationChange, type RegistrationFilter, type Store } from '../../ports/store.js';
 
 type RegistrationDoc = Omit<Registration, 'id'> & { _id: string; outbox: OutboxEntry[] };
 type ClientDoc = Omit<Client, 'clientId'> & { _id: string; outbox: OutboxEntry[] };
@@ -69,6 +69,7 @@ export class MongoStore implements Store {
     await this.#registrations.createIndex({ 'outbox.id': 1 }, { name: 'outbox_pending', sparse: true });
     await this.#clients.createIndex({ 'outbox.id': 1 }, { name: 'outbox_pending', sparse: true });
     await this.#clients.createIndex({ requestId: 1 }, { name: 'requestId' });
+    await this.#clients.createIndex({ createdAt: -1 }, { name: 'createdAt' });
   }
 
   async insertRegistration(registration: Registration, outbox: OutboxEntry[]) {
@@ -113,6 +114,10 @@ export class MongoStore implements Store {
     if (filter.until) updated.$lt = filter.until;
     if (Object.keys(updated).length) query.updatedAt = updated;
     if (filter.before) query.submittedAt = { $lt: filter.before };
+    if (filter.search) {
+      const s = filter.search;
+      query.$or = [{ _id: s }, { clientId: s }, { 'verified.softwareId': s }, { 'verified.orgId': s }, { 'certificate.tppIdentity': s }];
+    }
     const limit = Math.min(Math.max(filter.limit ?? 50, 1), 10_000);
     const docs = await this.#registrations
       .find(query, { projection: { outbox: 0 } })
@@ -120,7 +125,9 @@ export class MongoStore implements Store {
       .limit(filter.error ? 10_000 : limit)
       .toArray();
     const all = docs.map(toRegistration);
-    return (filter.error ? all.filter((r) => (r.lastError ?? '').includes(filter.error ?? '')) : all).slice(0, limit);
+    const error = filter.error;
+    // A substring of the last error or the rejection code, matched here (user text is never a $regex).
+    return (error ? all.filter((r) => (r.lastError ?? '').includes(error) || (r.outcome?.error ?? '').includes(error)) : all).slice(0, limit);
   }
 
   async countRegistrationsByStatus() {
@@ -156,6 +163,20 @@ export class MongoStore implements Store {
       projection: { outbox: 0 },
     });
     return doc ? toClient(doc) : null;
+  }
+
+  async listClients(filter: ClientFilter): Promise<Client[]> {
+    const query: Record<string, unknown> = {};
+    if (filter.status) query.status = filter.status;
+    if (filter.search) {
+      const s = filter.search;
+      query.$or = [{ _id: s }, { softwareId: s }, { orgId: s }, { tppIdentity: s }];
+    }
+    if (filter.clientIds) query._id = { $in: [...filter.clientIds] };
+    if (filter.before) query.createdAt = { $lt: filter.before };
+    const limit = Math.min(Math.max(filter.limit ?? 50, 1), 10_000);
+    const docs = await this.#clients.find(query, { projection: { outbox: 0 } }).sort({ createdAt: -1, _id: -1 }).limit(limit).toArray();
+    return docs.map(toClient);
   }
 
   async reserveJti(key: string, requestId: string, expiresAt: number): Promise<'reserved' | 'conflict'> {

@@ -57,6 +57,7 @@ const VARIABLE_OF: Record<string, string> = {
   '/as/introspectionClientId': 'DCR_AS_INTROSPECTION_CLIENT_ID',
   '/as/introspectionClientSecret': 'DCR_AS_INTROSPECTION_CLIENT_SECRET',
   '/as/port': 'DCR_AS_PORT',
+  '/as/tokenAudiences': 'DCR_AS_TOKEN_AUDIENCE',
   '/protection/rateLimitPerMinute': 'DCR_RATE_LIMIT_PER_MINUTE',
   '/protection/maxEventLoopDelayMs': 'DCR_MAX_EVENT_LOOP_DELAY_MS',
   '/protection/maxHeapUsedBytes': 'DCR_MAX_HEAP_USED_BYTES',
@@ -216,6 +217,7 @@ export function loadConfig(env: Env = process.env): Config {
       introspectionClientId: env.DCR_AS_INTROSPECTION_CLIENT_ID || undefined,
       introspectionClientSecret: env.DCR_AS_INTROSPECTION_CLIENT_SECRET || undefined,
       port: integer('DCR_AS_PORT', env.DCR_AS_PORT) ?? 8445,
+      tokenAudiences: list(env.DCR_AS_TOKEN_AUDIENCE),
     }),
     logLevel: env.DCR_LOG_LEVEL ?? 'info',
   };

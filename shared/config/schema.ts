@@ -127,6 +127,11 @@ export const ConfigSchema = Type.Object({
     introspectionClientSecret: Type.Optional(Type.String({ minLength: 1 })),
     /** Listener of the sandbox AS (`DCR_AS_PORT`). */
     port: Type.Integer({ minimum: 0, maximum: 65535 }),
+    /**
+     * Accepted `aud` of AS access tokens (RFC 9068 §4), `DCR_AS_TOKEN_AUDIENCE`; unset: the intake's
+     * public URL and `DCR_AUDIENCE`.
+     */
+    tokenAudiences: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 2048 }), { minItems: 1 })),
   }),
   logLevel: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
 });

@@ -65,10 +65,8 @@ export class SplitBudgetStore {
   readonly #tpp = new Map<string, Counter>();
   readonly #anonymous = new Map<string, Counter>();
 
-  static now: () => number = () => Date.now();
-
   incr(key: string, cb: (err: Error | null, res?: { current: number; ttl: number }) => void, timeWindow: number): void {
-    const now = SplitBudgetStore.now();
+    const now = Date.now();
     const table = this.#table(key, now, timeWindow);
     let counter = table.get(key);
     if (!counter || counter.iterationStartMs + timeWindow <= now) counter = { current: 1, ttl: timeWindow, iterationStartMs: now };
@@ -83,7 +81,7 @@ export class SplitBudgetStore {
   }
 
   read(key: string, cb: (err: Error | null, res?: { current: number; ttl: number }) => void, timeWindow: number): void {
-    const now = SplitBudgetStore.now();
+    const now = Date.now();
     const counter = this.#tpp.get(key) ?? this.#anonymous.get(key);
     if (!counter || counter.iterationStartMs + timeWindow <= now) cb(null, { current: 0, ttl: 0 });
     else cb(null, { current: counter.current, ttl: timeWindow - (now - counter.iterationStartMs) });

@@ -96,6 +96,31 @@ describe.each(adapterSets)('issue 17: identities, proxy certificates and revocat
     expect(client?.tppIdentity).toMatch(new RegExp(`^ca:[A-Za-z0-9_-]{43}/OU=${victim.sandbox.orgId}$`));
   });
 
+  it.skipIf(skip)('records stored with a legacy identity (org:<OU>) still serve their TPP, not a second CA naming the same organisation', async () => {
+    const victim = await pipeline.createTpp();
+    const registered = await registerAndPoll(pipeline, victim);
+    const store = pipeline.rt.adapters.store;
+    const legacy = `org:${victim.sandbox.orgId}`;
+    const client = await store.getClient(registered.clientId);
+    expect(await store.updateClient(registered.clientId, client?.version ?? 0, { set: { tppIdentity: legacy } })).not.toBeNull();
+    const registration = await store.getRegistration(registered.requestId);
+    if (!registration) throw new Error('no registration');
+    expect(await store.updateRegistration(registration, { set: { certificate: { ...registration.certificate, tppIdentity: legacy } } })).not.toBeNull();
+
+    const auth = { authorization: `Bearer ${registered.token}` };
+    expect((await call(pipeline, victim.identity, 'GET', `/register/${registered.clientId}`, auth)).status).toBe(200);
+    expect((await victim.get(`/register/requests/${registered.requestId}`)).status).toBe(200);
+    const forged = await second.issue([{ C: ['GB'] }, { O: ['OpenBanking'] }, { OU: [victim.sandbox.orgId] }, { CN: [victim.sandbox.softwareId] }]);
+    const attacker = { ...forged, caPem: pipeline.directory.caCertPem };
+    expect((await call(pipeline, attacker, 'GET', `/register/${registered.clientId}`, auth)).status).toBe(403);
+    expect((await call(pipeline, attacker, 'GET', `/register/requests/${registered.requestId}`)).status).toBe(404);
+
+    // An update by the TPP rewrites the client's identity in the scoped form.
+    const put = await call(pipeline, victim.identity, 'PUT', `/register/${registered.clientId}`, { ...auth, 'content-type': 'application/jwt' }, await victim.sign(victim.claims()));
+    expect(put.status, put.text).toBe(200);
+    expect((await store.getClient(registered.clientId))?.tppIdentity).toMatch(/^ca:[A-Za-z0-9_-]{43}\/OU=/);
+  });
+
   it.skipIf(skip)('a certificate naming two organisations is refused with 401 invalid_client, for registration and polling', async () => {
     const victim = await pipeline.createTpp();
     const own = await pipeline.createTpp();

@@ -22,8 +22,18 @@ export async function startIntake(rt: Runtime, options: { listen?: boolean; disc
   if (trust.clientCaPems.length === 0) throw new ConfigurationError('DCR_CLIENT_CA_FILE', 'the intake needs the CAs of accepted client certificates');
   // The revocation stage's checks on every authenticated call, sharing its cache (Redis when distributed).
   const directoryVerdicts = config.revocation.checks.length > 0 ? new CredentialCheck(rt) : null;
+  const authorizationServer = await rt.authorizationServer();
   const app = await buildIntakeApp({
-    deps: { store: rt.adapters.store, dispatcher: rt.dispatcher, signal: rt.adapters.signal, sealer: rt.sealer, onCommitted: () => rt.kickRelay(), resultTtlSeconds: config.resultTtlSeconds },
+    deps: {
+      store: rt.adapters.store,
+      dispatcher: rt.dispatcher,
+      signal: rt.adapters.signal,
+      sealer: rt.sealer,
+      onCommitted: () => rt.kickRelay(),
+      resultTtlSeconds: config.resultTtlSeconds,
+      authorizationServer,
+      deleteWaitMs: config.syncWaitMs,
+    },
     profile: rt.profile,
     publicUrl: config.publicUrl,
     syncWaitMs: config.syncWaitMs,

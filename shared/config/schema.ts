@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { AS_PROVISIONING_MODES } from '../ports/authorization-server.js';
 import { PROFILE_NAMES } from '../profiles/types.js';
 
 /**
@@ -15,6 +16,9 @@ export { PROFILE_NAMES };
  */
 export const REVOCATION_CHECKS = ['ssa-status', 'status-api', 'revoked-jwks', 'crl', 'ocsp', 'chain'] as const;
 export type RevocationCheck = (typeof REVOCATION_CHECKS)[number];
+
+/** `OTEL_TRACES_SAMPLER` values (OpenTelemetry SDK environment variables specification). */
+export const TRACES_SAMPLERS = ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'] as const;
 
 export const ConfigSchema = Type.Object({
   /** mTLS listener. */
@@ -132,7 +136,59 @@ export const ConfigSchema = Type.Object({
      * public URL and `DCR_AUDIENCE`.
      */
     tokenAudiences: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 2048 }), { minItems: 1 })),
+    /**
+     * How clients reach the bank's AS before `registered` is answered (`DCR_AS_PROVISIONING`):
+     * `sandbox` (the sandbox AS's store, synchronously), `keycloak` (its Admin REST API), `events`
+     * (the consumer groups `eventGroups` must have applied the client event: a read-your-writes
+     * barrier), `store` (the AS reads our client store; registered = committed there).
+     * Default `sandbox` in the sandbox; required otherwise.
+     */
+    provisioning: Type.Enum(AS_PROVISIONING_MODES),
+    /** `events`: consumer groups on `dcr.client.v1` that must have applied a client's event (`DCR_AS_EVENT_GROUPS`). */
+    eventGroups: Type.Array(Type.String({ pattern: '^[A-Za-z0-9._-]{1,200}$' })),
+    /** `keycloak`: the realm and the service account (manage-clients) the provisioner uses. */
+    keycloak: Type.Object({
+      /** Base URL, e.g. `https://keycloak:8443` (`DCR_KEYCLOAK_URL`). */
+      url: Type.Optional(Type.String({ pattern: '^https://[^\\s]+$' })),
+      /** `DCR_KEYCLOAK_REALM`. */
+      realm: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._-]{1,100}$' })),
+      /** Service-account client id (`DCR_KEYCLOAK_CLIENT_ID`). */
+      clientId: Type.Optional(Type.String({ minLength: 1 })),
+      /** Never logged (`DCR_KEYCLOAK_CLIENT_SECRET`). */
+      clientSecret: Type.Optional(Type.String({ minLength: 1 })),
+    }),
   }),
+  /**
+   * OpenTelemetry tracing (shared/observability/tracing.ts) from the standard OTEL_* variables. Off
+   * unless OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_TRACES_EXPORTER
+   * asks for it; OTEL_SDK_DISABLED=true turns it off whatever else is set.
+   */
+  tracing: Type.Object({
+    enabled: Type.Boolean(),
+    /** `OTEL_TRACES_EXPORTER`: otlp and/or console (`none`: off). */
+    exporters: Type.Array(Type.Union([Type.Literal('otlp'), Type.Literal('console')]), { uniqueItems: true }),
+    /** The OTLP/HTTP traces URL (…/v1/traces). */
+    endpoint: Type.String({ pattern: '^https?://[^\\s]+$' }),
+    protocol: Type.Union([Type.Literal('http/protobuf'), Type.Literal('http/json')]),
+    /** `OTEL_EXPORTER_OTLP_HEADERS` (an API key, say): sent to the collector only, never logged. */
+    headers: Type.Record(Type.String(), Type.String()),
+    timeoutMs: Type.Integer({ minimum: 1, maximum: 600_000 }),
+    /** `OTEL_SERVICE_NAME`; unset: `dcr-<service>` (dcr-intake, dcr-standalone…). */
+    serviceName: Type.Optional(Type.String({ minLength: 1 })),
+    resourceAttributes: Type.Record(Type.String(), Type.String()),
+    sampler: Type.Enum(TRACES_SAMPLERS),
+    /** `OTEL_TRACES_SAMPLER_ARG`: the ratio of the traceidratio samplers. */
+    samplerRatio: Type.Number({ minimum: 0, maximum: 1 }),
+  }),
+  /** BullMQ job lock, renewed while a job runs: a dead or paused worker's job moves on after ≤ 1.5 × this (`DCR_QUEUE_LEASE_MS`). */
+  queueLeaseMs: Type.Integer({ minimum: 2000, maximum: 600_000 }),
+  /** How often the reconciler looks for requests stranded without a job, and how old they must be (`DCR_RECONCILE_INTERVAL_MS`, `DCR_RECONCILE_AFTER_MS`; 0 = off). */
+  reconcile: Type.Object({
+    intervalMs: Type.Integer({ minimum: 0, maximum: 86_400_000 }),
+    afterMs: Type.Integer({ minimum: 1000, maximum: 86_400_000 }),
+  }),
+  /** Idle poll interval of the outbox relay; commits wake it at once (`DCR_RELAY_INTERVAL_MS`). */
+  relayIntervalMs: Type.Integer({ minimum: 10, maximum: 3_600_000 }),
   logLevel: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
 });
 

@@ -4,9 +4,13 @@ import { TokenSealer } from '../crypto/token-sealer.js';
 import { OutboundFetcher } from '../http/outbound-fetcher.js';
 import { KeyResolver } from '../jose/key-resolver.js';
 import { PipelineMetrics } from '../observability/metrics.js';
+import { startTracing, type Tracing } from '../observability/tracing.js';
 import { JobDispatcher, OutboxRelay } from '../outbox/dispatcher.js';
+import { Reconciler } from '../pipeline/reconciler.js';
 import { getProfile, type Profile } from '../profiles/index.js';
+import type { AuthorizationServerPort } from '../ports/authorization-server.js';
 import { openAdapters, type Adapters } from './adapters.js';
+import { openAuthorizationServer, type SandboxAuthorizationServerFactory } from './authorization-server.js';
 import { createLogger, type Logger } from './logger.js';
 import type { Trust } from './trust.js';
 
@@ -26,12 +30,25 @@ export interface Runtime {
   relay: OutboxRelay | null;
   /** Wakes the in-process relay, if any, after a commit with events. */
   kickRelay(): void;
+  /** Re-queues requests stranded without a job, under the relay's lease (with the relay only). */
+  reconciler: Reconciler | null;
   /** This runtime's Prometheus metrics (a registry of its own). */
   metrics: PipelineMetrics;
+  /** OpenTelemetry tracing of this process, when configured (OTEL_* variables); null when off. */
+  tracing: Tracing | null;
+  /** The bank's authorization server (`DCR_AS_PROVISIONING`), opened on first use (provisioner, intake). */
+  authorizationServer(): Promise<AuthorizationServerPort>;
   close(): Promise<void>;
 }
 
-export async function createRuntime(config: Config, trust: Trust, service: string, options: { relay?: boolean; logger?: Logger } = {}): Promise<Runtime> {
+export interface RuntimeOptions {
+  relay?: boolean;
+  logger?: Logger;
+  /** The sandbox AS's provisioning adapter (`DCR_AS_PROVISIONING=sandbox`), handed in by sandbox entry points. */
+  sandboxAuthorizationServer?: SandboxAuthorizationServerFactory;
+}
+
+export async function createRuntime(config: Config, trust: Trust, service: string, options: RuntimeOptions = {}): Promise<Runtime> {
   const logger = options.logger ?? createLogger(service, config.logLevel);
   const adapters = await openAdapters(config, service, logger);
   const fetcher = new OutboundFetcher({
@@ -43,11 +60,16 @@ export async function createRuntime(config: Config, trust: Trust, service: strin
     allowFileUrls: trust.directoryJwksUrl.startsWith('file:'),
   });
   if (options.relay) await adapters.bus.ensureTopics();
+  const tracing = await startTracing(config.tracing, service, logger).catch(async (error: unknown) => {
+    await adapters.close();
+    throw error;
+  });
   const metrics = new PipelineMetrics({ store: adapters.store, queue: adapters.queue }, { service });
+  const owner = `${service}-${randomUUID()}`;
   const relay = options.relay
     ? new OutboxRelay(adapters.store, adapters.bus, adapters.queue, {
-        owner: `${service}-${randomUUID()}`,
-        intervalMs: adapters.mode === 'embedded' ? 1000 : 200,
+        owner,
+        intervalMs: config.relayIntervalMs,
         onError: (err) => {
           metrics.relayErrors.inc();
           logger.warn({ err }, 'outbox relay pass failed; retrying');
@@ -55,6 +77,16 @@ export async function createRuntime(config: Config, trust: Trust, service: strin
         onPublished: (count) => metrics.relayed.inc(count),
       })
     : null;
+  const reconciler = options.relay ? new Reconciler(adapters.store, adapters.queue, logger, { owner, afterMs: config.reconcile.afterMs }) : null;
+  let sweeping: Promise<unknown> = Promise.resolve();
+  const sweeps =
+    reconciler && config.reconcile.intervalMs > 0
+      ? setInterval(() => {
+          sweeping = reconciler.sweepOnce().catch((err: unknown) => logger.warn({ err }, 'reconciler sweep failed; next one later'));
+        }, config.reconcile.intervalMs)
+      : undefined;
+  sweeps?.unref();
+  let as: Promise<AuthorizationServerPort> | undefined;
   const runtime: Runtime = {
     service,
     config,
@@ -68,10 +100,25 @@ export async function createRuntime(config: Config, trust: Trust, service: strin
     keys: new KeyResolver(fetcher, { maxAgeSeconds: config.fetch.cacheMaxAgeSeconds }),
     relay,
     kickRelay: () => relay?.kick(),
+    reconciler,
     metrics,
+    tracing,
+    authorizationServer: () => {
+      as ??= openAuthorizationServer(
+        { config, fetcher, logger, store: adapters.store, bus: adapters.bus },
+        options.sandboxAuthorizationServer ? { sandbox: options.sandboxAuthorizationServer } : {},
+      );
+      return as;
+    },
     close: async () => {
+      clearInterval(sweeps);
+      await sweeping;
       await relay?.stop();
+      if (as) await (await as.catch(() => null))?.close();
+      fetcher.close();
       await adapters.close();
+      // Last: the spans of the work that just finished are exported before the process ends.
+      await tracing?.shutdown();
     },
   };
   relay?.start();

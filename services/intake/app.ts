@@ -9,6 +9,7 @@ import { RegistrationRequestBody } from './routes/client-schemas.js';
 import { errorsPlugin } from '../../shared/http/fastify-errors.js';
 import { traceHttpRequests } from '../../shared/observability/tracing.js';
 import type { AsTokenVerifier } from './as-tokens.js';
+import type { DirectoryVerdicts } from './management-auth.js';
 import { clientErrorHandler, frameworkErrors, protectionPlugin, type ProtectionOptions } from './plugins/protection.js';
 import { discoveryRoute } from './routes/discovery.get.js';
 import { healthRoutes } from './routes/health.js';
@@ -42,6 +43,8 @@ export interface IntakeAppOptions {
   maxBodyBytes?: number;
   /** Accepts the bank's AS access tokens on the management endpoints (as-tokens.ts); unset: registration access token only. */
   asTokens?: AsTokenVerifier | null;
+  /** The directory's verdict on every authenticated call (services/revocation/credential-check.ts); unset: none. */
+  directoryVerdicts?: DirectoryVerdicts | null;
   /** Per-TPP rate limit and load shedding (plugins/protection.ts); unset: neither. */
   protection?: ProtectionOptions;
 }
@@ -98,6 +101,7 @@ export async function buildIntakeApp(options: IntakeAppOptions): Promise<Fastify
 
   await app.register(errorsPlugin);
   app.decorate('managementTokens', options.asTokens ?? null);
+  app.decorate('directoryVerdicts', options.directoryVerdicts ?? null);
   // Before the routes: it collects their schemas as they are added (OpenAPI 3.1, served below).
   await app.register(swagger, {
     openapi: {
@@ -129,6 +133,7 @@ export async function buildIntakeApp(options: IntakeAppOptions): Promise<Fastify
   });
   await app.register(clientCertificatePlugin, {
     clientCas: options.tls.clientCaPems,
+    bindingRules: options.profile.certificateBinding,
     ...(options.clientCertHeader ? { header: options.clientCertHeader } : {}),
     trustedProxies: options.trustedProxies ?? [],
   });

@@ -58,6 +58,7 @@ const VARIABLE_OF: Record<string, string> = {
   '/as/introspectionClientId': 'DCR_AS_INTROSPECTION_CLIENT_ID',
   '/as/introspectionClientSecret': 'DCR_AS_INTROSPECTION_CLIENT_SECRET',
   '/as/port': 'DCR_AS_PORT',
+  '/as/tokenAudiences': 'DCR_AS_TOKEN_AUDIENCE',
   '/as/provisioning': 'DCR_AS_PROVISIONING',
   '/as/eventGroups': 'DCR_AS_EVENT_GROUPS',
   '/as/keycloak/url': 'DCR_KEYCLOAK_URL',
@@ -306,6 +307,7 @@ export function loadConfig(env: Env = process.env): Config {
       introspectionClientId: env.DCR_AS_INTROSPECTION_CLIENT_ID || undefined,
       introspectionClientSecret: env.DCR_AS_INTROSPECTION_CLIENT_SECRET || undefined,
       port: integer('DCR_AS_PORT', env.DCR_AS_PORT) ?? 8445,
+      tokenAudiences: list(env.DCR_AS_TOKEN_AUDIENCE),
       provisioning: env.DCR_AS_PROVISIONING?.trim() || (sandbox ? 'sandbox' : undefined),
       eventGroups: list(env.DCR_AS_EVENT_GROUPS) ?? [],
       keycloak: defined({

@@ -132,6 +132,11 @@ export const ConfigSchema = Type.Object({
     /** Listener of the sandbox AS (`DCR_AS_PORT`). */
     port: Type.Integer({ minimum: 0, maximum: 65535 }),
     /**
+     * Accepted `aud` of AS access tokens (RFC 9068 §4), `DCR_AS_TOKEN_AUDIENCE`; unset: the intake's
+     * public URL and `DCR_AUDIENCE`.
+     */
+    tokenAudiences: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 2048 }), { minItems: 1 })),
+    /**
      * How clients reach the bank's AS before `registered` is answered (`DCR_AS_PROVISIONING`):
      * `sandbox` (the sandbox AS's store, synchronously), `keycloak` (its Admin REST API), `events`
      * (the consumer groups `eventGroups` must have applied the client event: a read-your-writes

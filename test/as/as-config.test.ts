@@ -88,8 +88,7 @@ describe('AS token verifier selection', () => {
       config,
       profile: getProfile(config.profile),
       keys: { resolve: () => Promise.reject(new Error('not used')) },
-      fetcher: { check: (url: string) => new URL(url) },
-      trust: { outboundCaPems: [] },
+      fetcher: { request: () => Promise.reject(new Error('not used')) },
     };
   };
   const as = { DCR_AS_ISSUER: 'https://as.bank.example', DCR_AS_JWKS_URL: 'https://as.bank.example/jwks' };

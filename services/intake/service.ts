@@ -20,7 +20,7 @@ export async function startIntake(rt: Runtime, options: { listen?: boolean; disc
   if (!trust.server) throw new ConfigurationError('DCR_TLS_CERT_FILE', 'the intake needs a server certificate and key (DCR_TLS_CERT_FILE, DCR_TLS_KEY_FILE)');
   if (trust.clientCaPems.length === 0) throw new ConfigurationError('DCR_CLIENT_CA_FILE', 'the intake needs the CAs of accepted client certificates');
   const app = await buildIntakeApp({
-    deps: { store: rt.adapters.store, dispatcher: rt.dispatcher, signal: rt.adapters.signal, sealer: rt.sealer, onCommitted: () => rt.kickRelay(), resultTtlSeconds: config.resultTtlSeconds },
+    deps: { store: rt.adapters.store, dispatcher: rt.dispatcher, signal: rt.adapters.signal, sealer: rt.sealer, onCommitted: () => rt.kickRelay(), resultTtlSeconds: config.resultTtlSeconds, maxInFlightPerTpp: config.retention.maxInFlightPerTpp },
     profile: rt.profile,
     publicUrl: config.publicUrl,
     syncWaitMs: config.syncWaitMs,
@@ -31,6 +31,7 @@ export async function startIntake(rt: Runtime, options: { listen?: boolean; disc
     logger: rt.logger,
     asTokens: createAsTokenVerifier(rt),
     ...(options.discoveryExtra ? { discoveryExtra: options.discoveryExtra } : config.as.issuer ? { discoveryExtra: asDiscoveryExtra(rt) } : {}),
+    timeouts: config.httpTimeouts,
     protection: {
       rateLimitPerMinute: config.protection.rateLimitPerMinute,
       maxEventLoopDelayMs: config.protection.maxEventLoopDelayMs,

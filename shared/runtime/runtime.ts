@@ -5,8 +5,10 @@ import { OutboundFetcher } from '../http/outbound-fetcher.js';
 import { KeyResolver } from '../jose/key-resolver.js';
 import { PipelineMetrics } from '../observability/metrics.js';
 import { JobDispatcher, OutboxRelay } from '../outbox/dispatcher.js';
+import { RetentionPurger } from '../retention/purger.js';
 import { getProfile, type Profile } from '../profiles/index.js';
 import { openAdapters, type Adapters } from './adapters.js';
+import { securePrivateDataDir } from './data-dir.js';
 import { createLogger, type Logger } from './logger.js';
 import type { Trust } from './trust.js';
 
@@ -24,6 +26,8 @@ export interface Runtime {
   keys: KeyResolver;
   /** The outbox relay, when this process runs one (provisioner, standalone). */
   relay: OutboxRelay | null;
+  /** The retention purger, run beside the relay (one active at a time: the store lease). */
+  retention: RetentionPurger | null;
   /** Wakes the in-process relay, if any, after a commit with events. */
   kickRelay(): void;
   /** This runtime's Prometheus metrics (a registry of its own). */
@@ -33,6 +37,7 @@ export interface Runtime {
 
 export async function createRuntime(config: Config, trust: Trust, service: string, options: { relay?: boolean; logger?: Logger } = {}): Promise<Runtime> {
   const logger = options.logger ?? createLogger(service, config.logLevel);
+  securePrivateDataDir(config.dataDir);
   const adapters = await openAdapters(config, service, logger);
   const fetcher = new OutboundFetcher({
     allowedHosts: trust.allowedFetchHosts,
@@ -55,6 +60,22 @@ export async function createRuntime(config: Config, trust: Trust, service: strin
         onPublished: (count) => metrics.relayed.inc(count),
       })
     : null;
+  const retention = options.relay
+    ? new RetentionPurger(
+        adapters.store,
+        {
+          rejectedSeconds: config.retention.rejectedSeconds,
+          resultTtlSeconds: config.resultTtlSeconds,
+          auditSeconds: config.retention.auditSeconds,
+          intervalMs: config.retention.purgeIntervalSeconds * 1000,
+        },
+        {
+          owner: `${service}-${randomUUID()}`,
+          onPurged: (report) => logger.info({ retention: report }, 'retention pass purged expired requests'),
+          onError: (err) => logger.warn({ err }, 'retention pass failed; retrying at the next interval'),
+        },
+      )
+    : null;
   const runtime: Runtime = {
     service,
     config,
@@ -67,13 +88,16 @@ export async function createRuntime(config: Config, trust: Trust, service: strin
     fetcher,
     keys: new KeyResolver(fetcher, { maxAgeSeconds: config.fetch.cacheMaxAgeSeconds }),
     relay,
+    retention,
     kickRelay: () => relay?.kick(),
     metrics,
     close: async () => {
+      await retention?.stop();
       await relay?.stop();
       await adapters.close();
     },
   };
   relay?.start();
+  retention?.start();
   return runtime;
 }

@@ -4,6 +4,9 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { resolveAttributeType, tryParseDn } from '../../shared/pki/dn.js';
 import { httpsRequest } from '../../shared/tpp-client/https-client.js';
+import { startProvisioner } from '../../services/provisioner/service.js';
+import { startRevocation } from '../../services/revocation/service.js';
+import { startVerifier } from '../../services/verifier/service.js';
 import { startTestPipeline, type InfraUrls, type TestPipeline, type TestTpp } from '../support/pipeline.js';
 
 const infra = inject('infra') as InfraUrls;
@@ -167,5 +170,38 @@ describe('DN attribute names from input', () => {
       expect(tryParseDn(`${name}=x`)).toBeNull();
     }
     expect(resolveAttributeType('OU')).toBe('2.5.4.11');
+  });
+});
+
+describe.each(adapterSets)('time rules are judged at submission, %s', (_name, infraUrls) => {
+  const skip = infraUrls === null;
+
+  it.skipIf(skip)('a request verified only after its exp passed (stages down meanwhile) registers; it is not rejected as expired', async () => {
+    // No leeway: the request is past its exp the second the test clock passes it.
+    const pipeline = await startTestPipeline({ ...(infraUrls ? { infra: infraUrls } : {}), stages: false, env: { DCR_LEEWAY_SECONDS: '0' } });
+    const stages: Array<{ stop(): Promise<void> }> = [];
+    try {
+      const tpp = await pipeline.createTpp('latecomer');
+      const now = Math.floor(Date.now() / 1000);
+      const exp = now + 2;
+      const res = await tpp.post(await tpp.sign(tpp.claims({ iat: now, exp })), { prefer: 'respond-async' });
+      expect(res.status).toBe(202);
+      const requestId = String(res.json().request_id);
+      // The scenario itself is "verified after exp": let the wall clock pass the request's exp.
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, (exp + 1) * 1000 - Date.now())));
+      expect(Date.now()).toBeGreaterThanOrEqual((exp + 1) * 1000);
+
+      stages.push(await startVerifier(pipeline.rt), startRevocation(pipeline.rt), startProvisioner(pipeline.rt));
+      const settled = await pipeline.waitForEvent(
+        (e) => ['dcr.registration.rejected', 'dcr.registration.failed', 'dcr.client.created'].includes(e.type) && (e.data.request_id === requestId || e.type === 'dcr.client.created'),
+      );
+      expect(settled.type).toBe('dcr.client.created');
+      const poll = await tpp.get(`/register/requests/${requestId}`);
+      expect(poll.status).toBe(200);
+      expect(poll.json()).toMatchObject({ status: 'registered' });
+    } finally {
+      await Promise.all(stages.map((s) => s.stop()));
+      await pipeline.stop();
+    }
   });
 });

@@ -113,7 +113,8 @@ export const ConfigSchema = Type.Object({
   }),
   /** Reference notifier (services/notifier): signed webhooks for registration outcomes. */
   notifier: Type.Object({
-    webhookUrl: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$' })),
+    /** https only (the outbound fetcher's rule); its host is allowed implicitly. */
+    webhookUrl: Type.Optional(Type.String({ pattern: '^https://[^\\s]+$' })),
     /** HMAC-SHA256 key of the `X-DCR-Signature` header; never logged. */
     webhookSecret: Type.Optional(Type.String({ minLength: 32 })),
     maxAttempts: Type.Integer({ minimum: 1, maximum: 20 }),

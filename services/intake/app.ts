@@ -16,6 +16,7 @@ import { healthRoutes } from './routes/health.js';
 import { registerPostRoute } from './routes/register.post.js';
 import { requestStatusRoute } from './routes/request-status.get.js';
 import type { SubmissionDeps } from './submission.js';
+import { DEFAULT_SERVER_TIMEOUTS, serverTimeoutOptions, type ServerTimeouts } from '../../shared/http/server-timeouts.js';
 
 /** FAPI 1.0 Advanced §8.5 cipher suites for TLS 1.2 (TLS 1.3 suites are all acceptable). */
 export const FAPI_TLS12_CIPHERS = [
@@ -47,6 +48,8 @@ export interface IntakeAppOptions {
   directoryVerdicts?: DirectoryVerdicts | null;
   /** Per-TPP rate limit and load shedding (plugins/protection.ts); unset: neither. */
   protection?: ProtectionOptions;
+  /** Slow-client bounds (`DCR_HEADERS_TIMEOUT_MS`, `DCR_REQUEST_TIMEOUT_MS`); default 10 s / 30 s. */
+  timeouts?: ServerTimeouts;
 }
 
 type SecurityScheme = NonNullable<NonNullable<NonNullable<FastifyDynamicSwaggerOptions['openapi']>['components']>['securitySchemes']>[string];
@@ -63,6 +66,7 @@ const MUTUAL_TLS_SCHEME = {
  */
 export async function buildIntakeApp(options: IntakeAppOptions): Promise<FastifyInstance> {
   const maxBodyBytes = options.maxBodyBytes ?? 64 * 1024;
+  const timeouts = serverTimeoutOptions(options.timeouts ?? DEFAULT_SERVER_TIMEOUTS);
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     https: {
@@ -74,13 +78,16 @@ export async function buildIntakeApp(options: IntakeAppOptions): Promise<Fastify
       minVersion: 'TLSv1.2',
       ciphers: [...TLS13_CIPHERS, ...FAPI_TLS12_CIPHERS].join(':'),
       honorCipherOrder: true,
-      // Slow-loris bounds: a TLS handshake, then the request headers, must complete within 10 s.
+      // Slow-loris bounds: the TLS handshake within 10 s, then the request headers within
+      // `timeouts.headersMs` and the whole request within `timeouts.requestMs`, checked often enough
+      // (connectionsCheckingInterval) for a slow client to be closed close to its bound.
       handshakeTimeout: 10_000,
-      headersTimeout: 10_000,
+      headersTimeout: timeouts.headersTimeout,
+      connectionsCheckingInterval: timeouts.connectionsCheckingInterval,
     },
     bodyLimit: maxBodyBytes,
     connectionTimeout: 30_000,
-    requestTimeout: 30_000,
+    requestTimeout: timeouts.requestTimeout,
     keepAliveTimeout: 5_000,
     return503OnClosing: true,
     requestIdHeader: 'x-request-id',

@@ -33,6 +33,7 @@ export async function startIntake(rt: Runtime, options: { listen?: boolean; disc
       resultTtlSeconds: config.resultTtlSeconds,
       authorizationServer,
       deleteWaitMs: config.syncWaitMs,
+      maxInFlightPerTpp: config.retention.maxInFlightPerTpp,
     },
     profile: rt.profile,
     publicUrl: config.publicUrl,
@@ -45,6 +46,7 @@ export async function startIntake(rt: Runtime, options: { listen?: boolean; disc
     asTokens: createAsTokenVerifier(rt),
     directoryVerdicts,
     ...(options.discoveryExtra ? { discoveryExtra: options.discoveryExtra } : config.as.issuer ? { discoveryExtra: asDiscoveryExtra(rt) } : {}),
+    timeouts: config.httpTimeouts,
     protection: {
       rateLimitPerMinute: config.protection.rateLimitPerMinute,
       maxEventLoopDelayMs: config.protection.maxEventLoopDelayMs,

@@ -3,6 +3,7 @@ import type { OpsDeps } from './deps.js';
 import { requireAdminToken } from './plugins/auth.js';
 import { errorsPlugin } from '../../shared/http/fastify-errors.js';
 import { traceHttpRequests } from '../../shared/observability/tracing.js';
+import { DEFAULT_SERVER_TIMEOUTS, serverTimeoutOptions, type ServerTimeouts } from '../../shared/http/server-timeouts.js';
 import { dashboardRoutes } from './routes/dashboard.get.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoute } from './routes/metrics.get.js';
@@ -20,6 +21,8 @@ export interface OpsAppOptions {
   /** The admin token every API route and `/metrics` require. */
   token: string;
   logger?: FastifyBaseLogger;
+  /** Slow-client bounds (`DCR_HEADERS_TIMEOUT_MS`, `DCR_REQUEST_TIMEOUT_MS`); default 10 s / 30 s. */
+  timeouts?: ServerTimeouts;
 }
 
 /**
@@ -30,11 +33,14 @@ export interface OpsAppOptions {
  */
 export async function buildOpsApp(options: OpsAppOptions): Promise<FastifyInstance> {
   if (options.token.length < 16) throw new Error('the admin token must have at least 16 characters');
+  const timeouts = serverTimeoutOptions(options.timeouts ?? DEFAULT_SERVER_TIMEOUTS);
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    // Slow-loris bounds, as on the intake (server-timeouts.ts).
+    http: { headersTimeout: timeouts.headersTimeout, connectionsCheckingInterval: timeouts.connectionsCheckingInterval },
     bodyLimit: 16 * 1024,
     connectionTimeout: 30_000,
-    requestTimeout: 120_000,
+    requestTimeout: timeouts.requestTimeout,
     return503OnClosing: true,
     genReqId: () => crypto.randomUUID(),
     // Query strings are coerced (limit=10, force=true); unknown body members are refused, not dropped.

@@ -73,6 +73,12 @@ const VARIABLE_OF: Record<string, string> = {
   '/protection/maxEventLoopDelayMs': 'DCR_MAX_EVENT_LOOP_DELAY_MS',
   '/protection/maxHeapUsedBytes': 'DCR_MAX_HEAP_USED_BYTES',
   '/validatorsFile': 'DCR_VALIDATORS_FILE',
+  '/httpTimeouts/headersMs': 'DCR_HEADERS_TIMEOUT_MS',
+  '/httpTimeouts/requestMs': 'DCR_REQUEST_TIMEOUT_MS',
+  '/retention/rejectedSeconds': 'DCR_RETENTION_REJECTED_SECONDS',
+  '/retention/auditSeconds': 'DCR_RETENTION_AUDIT_SECONDS',
+  '/retention/maxInFlightPerTpp': 'DCR_MAX_IN_FLIGHT_PER_TPP',
+  '/retention/purgeIntervalSeconds': 'DCR_RETENTION_PURGE_INTERVAL_SECONDS',
   '/notifier/webhookUrl': 'DCR_NOTIFIER_WEBHOOK_URL',
   '/notifier/webhookSecret': 'DCR_NOTIFIER_WEBHOOK_SECRET',
   '/notifier/maxAttempts': 'DCR_NOTIFIER_MAX_ATTEMPTS',
@@ -288,6 +294,17 @@ export function loadConfig(env: Env = process.env): Config {
       statusUrl: directoryStatusUrl(env, sandbox, sandboxPort),
       ocspUnknown: env.DCR_OCSP_UNKNOWN ?? 'retry',
     }),
+    httpTimeouts: {
+      headersMs: integer('DCR_HEADERS_TIMEOUT_MS', env.DCR_HEADERS_TIMEOUT_MS) ?? 10_000,
+      requestMs: integer('DCR_REQUEST_TIMEOUT_MS', env.DCR_REQUEST_TIMEOUT_MS) ?? 30_000,
+    },
+    retention: {
+      rejectedSeconds: integer('DCR_RETENTION_REJECTED_SECONDS', env.DCR_RETENTION_REJECTED_SECONDS) ?? 86_400,
+      // five years (365.25-day years), the usual payment-services record-keeping period
+      auditSeconds: integer('DCR_RETENTION_AUDIT_SECONDS', env.DCR_RETENTION_AUDIT_SECONDS) ?? 157_788_000,
+      maxInFlightPerTpp: integer('DCR_MAX_IN_FLIGHT_PER_TPP', env.DCR_MAX_IN_FLIGHT_PER_TPP) ?? 50,
+      purgeIntervalSeconds: integer('DCR_RETENTION_PURGE_INTERVAL_SECONDS', env.DCR_RETENTION_PURGE_INTERVAL_SECONDS) ?? 600,
+    },
     notifier: defined({
       webhookUrl: env.DCR_NOTIFIER_WEBHOOK_URL || undefined,
       webhookSecret: env.DCR_NOTIFIER_WEBHOOK_SECRET || undefined,
@@ -363,6 +380,18 @@ export function loadConfig(env: Env = process.env): Config {
   }
   if (config.as.provisioning === 'events' && config.as.eventGroups.length === 0) {
     throw new ConfigurationError('DCR_AS_EVENT_GROUPS', 'required with DCR_AS_PROVISIONING=events: the consumer groups that must have applied a client event');
+  }
+  if (config.httpTimeouts.headersMs > config.httpTimeouts.requestMs) {
+    throw new ConfigurationError('DCR_HEADERS_TIMEOUT_MS', `must not exceed DCR_REQUEST_TIMEOUT_MS (${config.httpTimeouts.requestMs})`);
+  }
+  // The idempotency window: a rejected request (and its submission key) outlives the request JWT it
+  // judged, so the same bytes sent again within their lifetime find it rather than a fresh verification.
+  const requestWindow = config.maxRequestLifetimeSeconds + config.leewaySeconds;
+  if (config.retention.rejectedSeconds < requestWindow) {
+    throw new ConfigurationError('DCR_RETENTION_REJECTED_SECONDS', `must be at least DCR_MAX_REQUEST_LIFETIME_SECONDS + DCR_LEEWAY_SECONDS (${requestWindow})`);
+  }
+  if (config.retention.auditSeconds < config.resultTtlSeconds) {
+    throw new ConfigurationError('DCR_RETENTION_AUDIT_SECONDS', `must be at least DCR_RESULT_TTL_SECONDS (${config.resultTtlSeconds})`);
   }
   if (config.as.jwksUrl && !config.as.issuer) throw new ConfigurationError('DCR_AS_ISSUER', 'required with DCR_AS_JWKS_URL (the expected iss of AS access tokens)');
   const distributed = [config.mongoUrl, config.redisUrl, config.kafkaBrokers].filter((v) => v !== undefined).length;

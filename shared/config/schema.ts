@@ -97,9 +97,28 @@ export const ConfigSchema = Type.Object({
   validatorsFile: Type.Optional(Type.String({ minLength: 1 })),
   /** How long the sealed registration access token stays deliverable to the submitter (poll / resubmit). */
   resultTtlSeconds: Type.Integer({ minimum: 60 }),
+  /** Slow-client bounds of the mTLS and admin listeners (SECURITY.md "Slow clients"). */
+  httpTimeouts: Type.Object({
+    /** Request line and headers must arrive within this (`DCR_HEADERS_TIMEOUT_MS`, default 10 s). */
+    headersMs: Type.Integer({ minimum: 100, maximum: 600_000 }),
+    /** The whole request, body included, within this (`DCR_REQUEST_TIMEOUT_MS`, default 30 s). */
+    requestMs: Type.Integer({ minimum: 100, maximum: 600_000 }),
+  }),
+  /** What the store keeps, and for how long (README "Retention"). */
+  retention: Type.Object({
+    /** Rejected requests, body included, are deleted this long after rejection (`DCR_RETENTION_REJECTED_SECONDS`). */
+    rejectedSeconds: Type.Integer({ minimum: 60 }),
+    /** Registered requests keep a compact record and their history this long (`DCR_RETENTION_AUDIT_SECONDS`). */
+    auditSeconds: Type.Integer({ minimum: 60 }),
+    /** Requests of one TPP still in progress at once; more get 429 (`DCR_MAX_IN_FLIGHT_PER_TPP`; 0: no quota). */
+    maxInFlightPerTpp: Type.Integer({ minimum: 0, maximum: 1_000_000 }),
+    /** How often the leader purges (`DCR_RETENTION_PURGE_INTERVAL_SECONDS`; 0: never). */
+    purgeIntervalSeconds: Type.Integer({ minimum: 0, maximum: 86_400 }),
+  }),
   /** Reference notifier (services/notifier): signed webhooks for registration outcomes. */
   notifier: Type.Object({
-    webhookUrl: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$' })),
+    /** https only (the outbound fetcher's rule); its host is allowed implicitly. */
+    webhookUrl: Type.Optional(Type.String({ pattern: '^https://[^\\s]+$' })),
     /** HMAC-SHA256 key of the `X-DCR-Signature` header; never logged. */
     webhookSecret: Type.Optional(Type.String({ minLength: 32 })),
     maxAttempts: Type.Integer({ minimum: 1, maximum: 20 }),

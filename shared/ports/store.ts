@@ -48,6 +48,26 @@ export interface ClientFilter {
   before?: string;
 }
 
+/** What one retention pass removes (README "Retention"); every cutoff is exclusive. */
+export interface RetentionCutoffs {
+  /** `rejected` requests last updated before this ISO time are deleted. */
+  rejectedBefore: string;
+  /** `registered` requests last updated before this ISO time are compacted (body, verified claims, certificate PEM, sealed token dropped). */
+  compactBefore: string;
+  /** `registered` requests last updated before this ISO time are deleted (the audit period is over). */
+  auditBefore: string;
+  /** jti reservations expiring before this epoch second are deleted. */
+  jtiBefore: number;
+  /** At most this many registrations deleted and this many compacted per call. */
+  batch: number;
+}
+
+export interface RetentionReport {
+  deleted: number;
+  compacted: number;
+  jtis: number;
+}
+
 export interface PendingOutboxEntry {
   aggregate: 'registration' | 'client';
   aggregateId: string;
@@ -72,6 +92,18 @@ export interface Store {
   updateRegistration(current: Registration, change: RegistrationChange): Promise<Registration | null>;
   listRegistrations(filter: RegistrationFilter): Promise<Registration[]>;
   countRegistrationsByStatus(): Promise<Partial<Record<RegistrationStatus, number>>>;
+
+  /** The registration recorded for this submission key, if any (the idempotent-resubmission lookup). */
+  findRegistrationBySubmissionKey(submissionKey: string): Promise<Registration | null>;
+  /** How many requests of this TPP identity are in progress (IN_FLIGHT_STATUSES of domain/registration.ts). */
+  countInFlight(tppIdentity: string): Promise<number>;
+  /**
+   * One retention pass: deletes settled final requests past their period and compacts registered
+   * ones past the delivery window, never a request that is in progress or still has unpublished
+   * outbox entries. Every change bumps the record's version, so a writer holding an older copy loses
+   * its compare-and-set rather than writing the purged members back.
+   */
+  purgeRetention(cutoffs: RetentionCutoffs): Promise<RetentionReport>;
 
   /** Inserts unless the client id exists (idempotent provisioning); returns the stored one. */
   insertClient(client: Client, outbox: OutboxEntry[]): Promise<{ inserted: boolean; client: Client }>;

@@ -7,10 +7,12 @@ import { PipelineMetrics } from '../observability/metrics.js';
 import { startTracing, type Tracing } from '../observability/tracing.js';
 import { JobDispatcher, OutboxRelay } from '../outbox/dispatcher.js';
 import { Reconciler } from '../pipeline/reconciler.js';
+import { RetentionPurger } from '../retention/purger.js';
 import { getProfile, type Profile } from '../profiles/index.js';
 import type { AuthorizationServerPort } from '../ports/authorization-server.js';
 import { openAdapters, type Adapters } from './adapters.js';
 import { openAuthorizationServer, type SandboxAuthorizationServerFactory } from './authorization-server.js';
+import { securePrivateDataDir } from './data-dir.js';
 import { createLogger, type Logger } from './logger.js';
 import type { Trust } from './trust.js';
 
@@ -28,6 +30,8 @@ export interface Runtime {
   keys: KeyResolver;
   /** The outbox relay, when this process runs one (provisioner, standalone). */
   relay: OutboxRelay | null;
+  /** The retention purger, run beside the relay (one active at a time: the store lease). */
+  retention: RetentionPurger | null;
   /** Wakes the in-process relay, if any, after a commit with events. */
   kickRelay(): void;
   /** Re-queues requests stranded without a job, under the relay's lease (with the relay only). */
@@ -50,6 +54,7 @@ export interface RuntimeOptions {
 
 export async function createRuntime(config: Config, trust: Trust, service: string, options: RuntimeOptions = {}): Promise<Runtime> {
   const logger = options.logger ?? createLogger(service, config.logLevel);
+  securePrivateDataDir(config.dataDir);
   const adapters = await openAdapters(config, service, logger);
   const fetcher = new OutboundFetcher({
     allowedHosts: trust.allowedFetchHosts,
@@ -87,6 +92,22 @@ export async function createRuntime(config: Config, trust: Trust, service: strin
       : undefined;
   sweeps?.unref();
   let as: Promise<AuthorizationServerPort> | undefined;
+  const retention = options.relay
+    ? new RetentionPurger(
+        adapters.store,
+        {
+          rejectedSeconds: config.retention.rejectedSeconds,
+          resultTtlSeconds: config.resultTtlSeconds,
+          auditSeconds: config.retention.auditSeconds,
+          intervalMs: config.retention.purgeIntervalSeconds * 1000,
+        },
+        {
+          owner: `${service}-${randomUUID()}`,
+          onPurged: (report) => logger.info({ retention: report }, 'retention pass purged expired requests'),
+          onError: (err) => logger.warn({ err }, 'retention pass failed; retrying at the next interval'),
+        },
+      )
+    : null;
   const runtime: Runtime = {
     service,
     config,
@@ -99,6 +120,7 @@ export async function createRuntime(config: Config, trust: Trust, service: strin
     fetcher,
     keys: new KeyResolver(fetcher, { maxAgeSeconds: config.fetch.cacheMaxAgeSeconds }),
     relay,
+    retention,
     kickRelay: () => relay?.kick(),
     reconciler,
     metrics,
@@ -113,6 +135,7 @@ export async function createRuntime(config: Config, trust: Trust, service: strin
     close: async () => {
       clearInterval(sweeps);
       await sweeping;
+      await retention?.stop();
       await relay?.stop();
       if (as) await (await as.catch(() => null))?.close();
       fetcher.close();
@@ -122,5 +145,6 @@ export async function createRuntime(config: Config, trust: Trust, service: strin
     },
   };
   relay?.start();
+  retention?.start();
   return runtime;
 }

@@ -1,4 +1,4 @@
-import { closeSync, fsync, mkdirSync, openSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, fsync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { DataDirLock } from './data-dir-lock.js';
@@ -17,7 +17,8 @@ export class EmbeddedDatabase {
     this.sqlite = sqlite;
     this.#lock = lock;
     const walFile = `${file}-wal`;
-    this.#walFd = openSync(walFile, 'a'); // created if SQLite has not yet (an empty WAL is no WAL to it)
+    this.#walFd = openSync(walFile, 'a', 0o600); // created if SQLite has not yet (an empty WAL is no WAL to it)
+    chmodSync(walFile, 0o600);
     const fd = this.#walFd;
     // Checkpoints on a worker thread; should it fail, this connection checkpoints again itself.
     sqlite.pragma('wal_autocheckpoint = 0');
@@ -57,7 +58,7 @@ export class EmbeddedDatabase {
  * {@link GroupCommit}: one fsync per event-loop turn, acknowledged only once durable.
  */
 export function openEmbeddedDatabase(dataDir: string, checkpoints: { intervalMs?: number; maxWalPages?: number; idleMs?: number } = {}): EmbeddedDatabase {
-  mkdirSync(dataDir, { recursive: true });
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   // One process per data directory (data-dir-lock.ts); released by close(), or here if opening fails.
   const lock = DataDirLock.acquire(dataDir);
   try {
@@ -70,6 +71,9 @@ export function openEmbeddedDatabase(dataDir: string, checkpoints: { intervalMs?
 
 function openLocked(dataDir: string, checkpoints: { intervalMs?: number; maxWalPages?: number; idleMs?: number }, lock: DataDirLock): EmbeddedDatabase {
   const file = join(dataDir, 'dcr.sqlite');
+  // Owner-only, created so before SQLite opens it: SQLite gives its -wal and -shm files the mode of
+  // the database file. Files of an existing database are tightened too (SECURITY.md "Data at rest").
+  closeSync(openSync(file, 'a', 0o600));
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
@@ -156,6 +160,7 @@ function openLocked(dataDir: string, checkpoints: { intervalMs?: number; maxWalP
     );
   `);
   migrate(db);
+  for (const f of [file, `${file}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
   // The schema statements above created the WAL file; the group commit fsyncs it.
   return new EmbeddedDatabase(db, file, checkpoints, lock);
 }
@@ -181,6 +186,17 @@ function migrate(db: Database.Database): void {
         db.prepare(`UPDATE registrations SET doc = json_remove(doc, '$.${part}') WHERE ${stored}`).run();
       }
       db.pragma('user_version = 1');
+    })();
+  }
+  if (version < 2) {
+    // 2: the submitter's identity as a column (the per-TPP quota counts its requests in progress),
+    // and the outbox by aggregate (retention purges only records with nothing left to publish).
+    db.transaction(() => {
+      db.exec('ALTER TABLE registrations ADD COLUMN tpp TEXT');
+      db.exec(`UPDATE registrations SET tpp = (SELECT p.value ->> '$.tppIdentity' FROM registration_parts p WHERE p.id = registrations.id AND p.part = 'certificate')`);
+      db.exec('CREATE INDEX registrations_tpp ON registrations (tpp, status)');
+      db.exec('CREATE INDEX outbox_aggregate ON outbox (aggregate_id, published_at)');
+      db.pragma('user_version = 2');
     })();
   }
 }

@@ -1,6 +1,17 @@
 import type { Client } from '../../domain/client.js';
-import type { OutboxEntry, Registration, RegistrationStatus } from '../../domain/registration.js';
-import { applyRegistrationChange, type ClientChange, type ClientFilter, type PendingOutboxEntry, type RegistrationChange, type RegistrationFilter, type Store } from '../../ports/store.js';
+import { IN_FLIGHT_STATUSES, type OutboxEntry, type Registration, type RegistrationStatus } from '../../domain/registration.js';
+import {
+  applyRegistrationChange,
+  type ClientChange,
+  type ClientFilter,
+  type PendingOutboxEntry,
+  type RegistrationChange,
+  type RegistrationFilter,
+  type RetentionCutoffs,
+  type RetentionReport,
+  type Store,
+} from '../../ports/store.js';
+import { compactedRegistration } from '../../retention/compact.js';
 import type Database from 'better-sqlite3';
 import { REGISTRATION_PARTS, type EmbeddedDatabase } from './database.js';
 import type { GroupCommit } from './group-commit.js';
@@ -55,8 +66,8 @@ export class SqliteStore implements Store {
     this.#commits = embedded.commits;
     this.#stmt = {
       insertRegistration: db.prepare(
-        `INSERT INTO registrations (id, submission_key, status, submitted_at, updated_at, last_error, version, doc)
-         VALUES (@id, @submissionKey, @status, @submittedAt, @updatedAt, @lastError, @version, @doc)
+        `INSERT INTO registrations (id, submission_key, status, submitted_at, updated_at, last_error, version, doc, tpp)
+         VALUES (@id, @submissionKey, @status, @submittedAt, @updatedAt, @lastError, @version, @doc, @tpp)
          ON CONFLICT (submission_key) DO NOTHING`,
       ),
       registrationBySubmission: db.prepare<[string], RegistrationRow>(`SELECT ${REGISTRATION_COLUMNS} FROM registrations r WHERE r.submission_key = ?`),
@@ -94,6 +105,23 @@ export class SqliteStore implements Store {
       markPublished: db.prepare('UPDATE outbox SET published_at = ? WHERE id = ?'),
       pendingEntry: db.prepare<[string, string, string], { one: number }>('SELECT 1 AS one FROM outbox WHERE id = ? AND aggregate = ? AND aggregate_id = ? AND published_at IS NULL'),
       purgePublished: db.prepare('DELETE FROM outbox WHERE published_at IS NOT NULL AND published_at < ?'),
+      countInFlight: db.prepare<[string], { n: number }>(
+        `SELECT COUNT(*) AS n FROM registrations WHERE tpp = ? AND status IN (${IN_FLIGHT_STATUSES.map((st) => `'${st}'`).join(', ')})`,
+      ),
+      // Settled final records past their period with nothing left to publish (retention).
+      expired: db.prepare<{ rejectedBefore: string; auditBefore: string; batch: number }, { id: string }>(
+        `SELECT r.id AS id FROM registrations r
+         WHERE ((r.status = 'rejected' AND r.updated_at < @rejectedBefore) OR (r.status = 'registered' AND r.updated_at < @auditBefore))
+           AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.aggregate_id = r.id AND o.published_at IS NULL)
+         LIMIT @batch`,
+      ),
+      deleteParts: db.prepare('DELETE FROM registration_parts WHERE id = ?'),
+      deleteRegistration: db.prepare('DELETE FROM registrations WHERE id = ?'),
+      uncompacted: db.prepare<{ compactBefore: string; batch: number }, RegistrationRow>(
+        `SELECT ${REGISTRATION_COLUMNS} FROM registrations r
+         WHERE r.status = 'registered' AND r.updated_at < @compactBefore AND r.doc ->> '$.compactedAt' IS NULL
+         LIMIT @batch`,
+      ),
       lease: db.prepare<[string], { owner: string; expires_at: number }>('SELECT owner, expires_at FROM leases WHERE name = ?'),
       upsertLease: db.prepare('INSERT OR REPLACE INTO leases (name, owner, expires_at) VALUES (?, ?, ?)'),
       deleteLease: db.prepare('DELETE FROM leases WHERE name = ? AND owner = ?'),
@@ -127,6 +155,7 @@ export class SqliteStore implements Store {
         lastError: registration.lastError ?? null,
         version: registration.version,
         doc: recordOf(registration),
+        tpp: registration.certificate.tppIdentity,
       });
       if (result.changes === 1) {
         this.#writeParts(registration.id, registration, true);
@@ -162,6 +191,45 @@ export class SqliteStore implements Store {
       this.#addOutbox('registration', current.id, change.outbox ?? []);
       return next;
     }), registrationKey(current.id));
+  }
+
+  async findRegistrationBySubmissionKey(submissionKey: string): Promise<Registration | null> {
+    const row = await this.#commits.observed(() => this.#stmt.registrationBySubmission.get(submissionKey));
+    return row ? registrationOf(row) : null;
+  }
+
+  async countInFlight(tppIdentity: string): Promise<number> {
+    return (await this.#commits.observed(() => this.#stmt.countInFlight.get(tppIdentity)))?.n ?? 0;
+  }
+
+  async purgeRetention(cutoffs: RetentionCutoffs): Promise<RetentionReport> {
+    const now = new Date().toISOString();
+    return this.#commits.durable(this.#db.transaction(() => {
+      const expired = this.#stmt.expired.all({ rejectedBefore: cutoffs.rejectedBefore, auditBefore: cutoffs.auditBefore, batch: cutoffs.batch });
+      for (const { id } of expired) {
+        this.#stmt.deleteParts.run(id);
+        this.#stmt.deleteRegistration.run(id);
+      }
+      let compacted = 0;
+      for (const row of this.#stmt.uncompacted.all({ compactBefore: cutoffs.compactBefore, batch: cutoffs.batch })) {
+        const current = registrationOf(row);
+        const next = compactedRegistration(current, now);
+        const result = this.#stmt.updateRegistration.run({
+          id: current.id,
+          expectedVersion: current.version,
+          status: next.status,
+          updatedAt: next.updatedAt,
+          lastError: next.lastError ?? null,
+          version: next.version,
+          doc: recordOf(next),
+        });
+        if (result.changes !== 1) continue;
+        this.#writeParts(current.id, { body: next.body, certificate: next.certificate, verified: null });
+        compacted += 1;
+      }
+      const jtis = this.#stmt.purgeJtis.run(cutoffs.jtiBefore).changes;
+      return { deleted: expired.length, compacted, jtis };
+    }));
   }
 
   async listRegistrations(filter: RegistrationFilter): Promise<Registration[]> {

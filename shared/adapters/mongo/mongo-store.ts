@@ -1,7 +1,17 @@
 import { MongoClient, MongoServerError, type Collection, type Db } from 'mongodb';
 import type { Client } from '../../domain/client.js';
-import type { OutboxEntry, Registration, RegistrationStatus } from '../../domain/registration.js';
-import { applyRegistrationChange, type ClientChange, type ClientFilter, type PendingOutboxEntry, type RegistrationChange, type RegistrationFilter, type Store } from '../../ports/store.js';
+import { IN_FLIGHT_STATUSES, type OutboxEntry, type Registration, type RegistrationStatus } from '../../domain/registration.js';
+import {
+  applyRegistrationChange,
+  type ClientChange,
+  type ClientFilter,
+  type PendingOutboxEntry,
+  type RegistrationChange,
+  type RegistrationFilter,
+  type RetentionCutoffs,
+  type RetentionReport,
+  type Store,
+} from '../../ports/store.js';
 
 type RegistrationDoc = Omit<Registration, 'id'> & { _id: string; outbox: OutboxEntry[] };
 type ClientDoc = Omit<Client, 'clientId'> & { _id: string; outbox: OutboxEntry[] };
@@ -70,6 +80,9 @@ export class MongoStore implements Store {
     await this.#clients.createIndex({ 'outbox.id': 1 }, { name: 'outbox_pending', sparse: true });
     await this.#clients.createIndex({ requestId: 1 }, { name: 'requestId' });
     await this.#clients.createIndex({ createdAt: -1 }, { name: 'createdAt' });
+    // the per-TPP quota on requests in progress
+    await this.#registrations.createIndex({ 'certificate.tppIdentity': 1, status: 1 }, { name: 'tpp_status' });
+    await this.#jtis.createIndex({ expiresAt: 1 }, { name: 'expiresAt' });
   }
 
   async insertRegistration(registration: Registration, outbox: OutboxEntry[]) {
@@ -104,6 +117,42 @@ export class MongoStore implements Store {
     // No read-back of the (large) document: the version names the content the change applied to.
     const result = await this.#registrations.updateOne({ _id: current.id, version: current.version }, update);
     return result.matchedCount === 1 ? applyRegistrationChange(current, change) : null;
+  }
+
+  async findRegistrationBySubmissionKey(submissionKey: string): Promise<Registration | null> {
+    const doc = await this.#registrations.findOne({ submissionKey }, { projection: { outbox: 0 } });
+    return doc ? toRegistration(doc) : null;
+  }
+
+  async countInFlight(tppIdentity: string): Promise<number> {
+    return this.#registrations.countDocuments({ 'certificate.tppIdentity': tppIdentity, status: { $in: [...IN_FLIGHT_STATUSES] } });
+  }
+
+  async purgeRetention(cutoffs: RetentionCutoffs): Promise<RetentionReport> {
+    // Settled final records past their period with nothing left to publish (the outbox array is empty).
+    const expired = {
+      $or: [
+        { status: 'rejected' as const, updatedAt: { $lt: cutoffs.rejectedBefore } },
+        { status: 'registered' as const, updatedAt: { $lt: cutoffs.auditBefore } },
+      ],
+      outbox: { $size: 0 },
+    };
+    const ids = (await this.#registrations.find(expired, { projection: { _id: 1 } }).limit(cutoffs.batch).toArray()).map((d) => d._id);
+    const deleted = ids.length ? (await this.#registrations.deleteMany({ _id: { $in: ids }, ...expired })).deletedCount : 0;
+
+    const uncompacted = { status: 'registered' as const, updatedAt: { $lt: cutoffs.compactBefore }, compactedAt: null };
+    const toCompact = (await this.#registrations.find(uncompacted, { projection: { _id: 1 } }).limit(cutoffs.batch).toArray()).map((d) => d._id);
+    const compacted = toCompact.length
+      ? (
+          await this.#registrations.updateMany(
+            { _id: { $in: toCompact }, ...uncompacted },
+            // compactedRegistration (retention/compact.ts), as one update per document
+            { $set: { body: '', verified: null, sealedToken: null, compactedAt: new Date().toISOString() }, $inc: { version: 1 } },
+          )
+        ).modifiedCount
+      : 0;
+    const jtis = (await this.#jtis.deleteMany({ expiresAt: { $lt: cutoffs.jtiBefore } })).deletedCount;
+    return { deleted, compacted, jtis };
   }
 
   async listRegistrations(filter: RegistrationFilter): Promise<Registration[]> {

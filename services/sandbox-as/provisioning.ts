@@ -49,7 +49,7 @@ export class SandboxAsProvisioning implements AuthorizationServerPort {
     await this.store.applyClient({ id: `deprovision:${clientId}:${timeMs}`, timeMs, clientId, status: 'deleted', data: { ...existing.data, status: 'deleted' } });
   }
 
-  async awaitApplied(): Promise<boolean> {
+  async awaitApplied(_change: { clientId: string; eventId: string; deadline: number }): Promise<boolean> {
     return true;
   }
 

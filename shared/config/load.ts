@@ -65,6 +65,9 @@ const VARIABLE_OF: Record<string, string> = {
   '/as/keycloak/clientId': 'DCR_KEYCLOAK_CLIENT_ID',
   '/as/keycloak/clientSecret': 'DCR_KEYCLOAK_CLIENT_SECRET',
   '/relayIntervalMs': 'DCR_RELAY_INTERVAL_MS',
+  '/queueLeaseMs': 'DCR_QUEUE_LEASE_MS',
+  '/reconcile/intervalMs': 'DCR_RECONCILE_INTERVAL_MS',
+  '/reconcile/afterMs': 'DCR_RECONCILE_AFTER_MS',
   '/protection/rateLimitPerMinute': 'DCR_RATE_LIMIT_PER_MINUTE',
   '/protection/maxEventLoopDelayMs': 'DCR_MAX_EVENT_LOOP_DELAY_MS',
   '/protection/maxHeapUsedBytes': 'DCR_MAX_HEAP_USED_BYTES',
@@ -233,6 +236,11 @@ export function loadConfig(env: Env = process.env): Config {
         clientSecret: env.DCR_KEYCLOAK_CLIENT_SECRET || undefined,
       }),
     }),
+    queueLeaseMs: integer('DCR_QUEUE_LEASE_MS', env.DCR_QUEUE_LEASE_MS) ?? 10_000,
+    reconcile: {
+      intervalMs: integer('DCR_RECONCILE_INTERVAL_MS', env.DCR_RECONCILE_INTERVAL_MS) ?? 30_000,
+      afterMs: integer('DCR_RECONCILE_AFTER_MS', env.DCR_RECONCILE_AFTER_MS) ?? 120_000,
+    },
     relayIntervalMs: integer('DCR_RELAY_INTERVAL_MS', env.DCR_RELAY_INTERVAL_MS) ?? (env.DCR_MONGO_URL ? 200 : 1000),
     logLevel: env.DCR_LOG_LEVEL ?? 'info',
   };

@@ -150,6 +150,13 @@ export const ConfigSchema = Type.Object({
       clientSecret: Type.Optional(Type.String({ minLength: 1 })),
     }),
   }),
+  /** BullMQ job lock, renewed while a job runs: a dead or paused worker's job moves on after ≤ 1.5 × this (`DCR_QUEUE_LEASE_MS`). */
+  queueLeaseMs: Type.Integer({ minimum: 2000, maximum: 600_000 }),
+  /** How often the reconciler looks for requests stranded without a job, and how old they must be (`DCR_RECONCILE_INTERVAL_MS`, `DCR_RECONCILE_AFTER_MS`; 0 = off). */
+  reconcile: Type.Object({
+    intervalMs: Type.Integer({ minimum: 0, maximum: 86_400_000 }),
+    afterMs: Type.Integer({ minimum: 1000, maximum: 86_400_000 }),
+  }),
   /** Idle poll interval of the outbox relay; commits wake it at once (`DCR_RELAY_INTERVAL_MS`). */
   relayIntervalMs: Type.Integer({ minimum: 10, maximum: 3_600_000 }),
   logLevel: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),

@@ -5,6 +5,7 @@ import { OutboundFetcher } from '../http/outbound-fetcher.js';
 import { KeyResolver } from '../jose/key-resolver.js';
 import { PipelineMetrics } from '../observability/metrics.js';
 import { JobDispatcher, OutboxRelay } from '../outbox/dispatcher.js';
+import { Reconciler } from '../pipeline/reconciler.js';
 import { getProfile, type Profile } from '../profiles/index.js';
 import type { AuthorizationServerPort } from '../ports/authorization-server.js';
 import { openAdapters, type Adapters } from './adapters.js';
@@ -28,6 +29,8 @@ export interface Runtime {
   relay: OutboxRelay | null;
   /** Wakes the in-process relay, if any, after a commit with events. */
   kickRelay(): void;
+  /** Re-queues requests stranded without a job, under the relay's lease (with the relay only). */
+  reconciler: Reconciler | null;
   /** This runtime's Prometheus metrics (a registry of its own). */
   metrics: PipelineMetrics;
   /** The bank's authorization server (`DCR_AS_PROVISIONING`), opened on first use (provisioner, intake). */
@@ -55,9 +58,10 @@ export async function createRuntime(config: Config, trust: Trust, service: strin
   });
   if (options.relay) await adapters.bus.ensureTopics();
   const metrics = new PipelineMetrics({ store: adapters.store, queue: adapters.queue }, { service });
+  const owner = `${service}-${randomUUID()}`;
   const relay = options.relay
     ? new OutboxRelay(adapters.store, adapters.bus, adapters.queue, {
-        owner: `${service}-${randomUUID()}`,
+        owner,
         intervalMs: config.relayIntervalMs,
         onError: (err) => {
           metrics.relayErrors.inc();
@@ -66,6 +70,15 @@ export async function createRuntime(config: Config, trust: Trust, service: strin
         onPublished: (count) => metrics.relayed.inc(count),
       })
     : null;
+  const reconciler = options.relay ? new Reconciler(adapters.store, adapters.queue, logger, { owner, afterMs: config.reconcile.afterMs }) : null;
+  let sweeping: Promise<unknown> = Promise.resolve();
+  const sweeps =
+    reconciler && config.reconcile.intervalMs > 0
+      ? setInterval(() => {
+          sweeping = reconciler.sweepOnce().catch((err: unknown) => logger.warn({ err }, 'reconciler sweep failed; next one later'));
+        }, config.reconcile.intervalMs)
+      : undefined;
+  sweeps?.unref();
   let as: Promise<AuthorizationServerPort> | undefined;
   const runtime: Runtime = {
     service,
@@ -80,6 +93,7 @@ export async function createRuntime(config: Config, trust: Trust, service: strin
     keys: new KeyResolver(fetcher, { maxAgeSeconds: config.fetch.cacheMaxAgeSeconds }),
     relay,
     kickRelay: () => relay?.kick(),
+    reconciler,
     metrics,
     authorizationServer: () => {
       as ??= openAuthorizationServer(
@@ -89,8 +103,11 @@ export async function createRuntime(config: Config, trust: Trust, service: strin
       return as;
     },
     close: async () => {
+      clearInterval(sweeps);
+      await sweeping;
       await relay?.stop();
       if (as) await (await as.catch(() => null))?.close();
+      fetcher.close();
       await adapters.close();
     },
   };

@@ -16,7 +16,7 @@ export class StoreOnlyAuthorizationServer implements AuthorizationServerPort {
     // The client's `deleted` status, committed next, is what the AS reads.
   }
 
-  async awaitApplied(): Promise<boolean> {
+  async awaitApplied(_change: { clientId: string; eventId: string; deadline: number }): Promise<boolean> {
     return true;
   }
 

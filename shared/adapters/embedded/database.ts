@@ -1,6 +1,7 @@
 import { closeSync, fsync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { DataDirLock } from './data-dir-lock.js';
 import { GroupCommit } from './group-commit.js';
 import { WalCheckpointer } from './wal-checkpointer.js';
 
@@ -10,9 +11,11 @@ export class EmbeddedDatabase {
   readonly commits: GroupCommit;
   readonly #walFd: number;
   readonly #checkpointer: WalCheckpointer;
+  readonly #lock: DataDirLock | undefined;
 
-  constructor(sqlite: Database.Database, file: string, checkpoints: { intervalMs?: number; maxWalPages?: number; idleMs?: number } = {}) {
+  constructor(sqlite: Database.Database, file: string, checkpoints: { intervalMs?: number; maxWalPages?: number; idleMs?: number } = {}, lock?: DataDirLock) {
     this.sqlite = sqlite;
+    this.#lock = lock;
     const walFile = `${file}-wal`;
     this.#walFd = openSync(walFile, 'a'); // created if SQLite has not yet (an empty WAL is no WAL to it)
     const fd = this.#walFd;
@@ -38,6 +41,7 @@ export class EmbeddedDatabase {
     await this.#checkpointer.stop();
     this.sqlite.close();
     closeSync(this.#walFd);
+    this.#lock?.release();
   }
 }
 
@@ -54,6 +58,17 @@ export class EmbeddedDatabase {
  */
 export function openEmbeddedDatabase(dataDir: string, checkpoints: { intervalMs?: number; maxWalPages?: number; idleMs?: number } = {}): EmbeddedDatabase {
   mkdirSync(dataDir, { recursive: true });
+  // One process per data directory (data-dir-lock.ts); released by close(), or here if opening fails.
+  const lock = DataDirLock.acquire(dataDir);
+  try {
+    return openLocked(dataDir, checkpoints, lock);
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+}
+
+function openLocked(dataDir: string, checkpoints: { intervalMs?: number; maxWalPages?: number; idleMs?: number }, lock: DataDirLock): EmbeddedDatabase {
   const file = join(dataDir, 'dcr.sqlite');
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
@@ -140,7 +155,7 @@ export function openEmbeddedDatabase(dataDir: string, checkpoints: { intervalMs?
   `);
   migrate(db);
   // The schema statements above created the WAL file; the group commit fsyncs it.
-  return new EmbeddedDatabase(db, file, checkpoints);
+  return new EmbeddedDatabase(db, file, checkpoints, lock);
 }
 
 /**

@@ -65,6 +65,11 @@ export interface KeycloakInfraOptions {
   adminPassword?: string;
   /** JVM heap flags; default ['-Xms64m', '-Xmx512m'] (Keycloak's own default) */
   heap?: string[];
+  /**
+   * An existing sandbox directory's DCR_DATA_DIR (e.g. `var` of `npm start`): Keycloak's server certificate
+   * comes from its CA and Keycloak trusts its TPPs. Default: a CA of the run's own.
+   */
+  directoryDataDir?: string;
 }
 
 /** What a test needs of the running Keycloak. */
@@ -863,10 +868,15 @@ const KEYCLOAK_JVM = [
   '-Djava.util.concurrent.ForkJoinPool.common.threadFactory=io.quarkus.bootstrap.forkjoin.QuarkusForkJoinWorkerThreadFactory',
 ];
 
-async function keycloakTrust(workDir: string): Promise<{ caCertFile: string; caKeyFile: string; caPem: string; certFile: string; keyFile: string }> {
+async function keycloakTrust(workDir: string, directoryDataDir?: string): Promise<{ caCertFile: string; caKeyFile: string; caPem: string; certFile: string; keyFile: string }> {
   const dir = join(workDir, 'keycloak');
+  mkdirSync(dir, { recursive: true });
+  if (directoryDataDir && !existsSync(join(directoryDataDir, 'sandbox', SANDBOX_FILES.caCert))) {
+    // opening it would create a directory whose certificates name the wrong URLs: let npm start make it
+    throw new Error(`${resolve(directoryDataDir)} holds no sandbox directory (run npm start once first)`);
+  }
   // a sandbox directory's CA (the same kind of CA every test pipeline makes), kept for the whole run
-  const directory = await SandboxDirectory.open({ dataDir: join(dir, 'directory'), baseUrl: 'https://localhost' });
+  const directory = await SandboxDirectory.open({ dataDir: directoryDataDir ?? join(dir, 'directory'), baseUrl: 'https://localhost' });
   const tls = await directory.issueServerCertificate(['localhost', '127.0.0.1']);
   const certFile = join(dir, 'tls.crt.pem');
   const keyFile = join(dir, 'tls.key.pem');
@@ -998,7 +1008,7 @@ export async function startInfra(opts: InfraOptions): Promise<Infra> {
       log('Keycloak missing: fetching it (npm run infra -- fetch)');
       await fetchKeycloak({ log });
     }
-    keycloakTrustFiles = await keycloakTrust(workDir);
+    keycloakTrustFiles = await keycloakTrust(workDir, keycloakOpts.directoryDataDir);
   }
 
   type Maker = (ports: number[]) => ServerSpec;

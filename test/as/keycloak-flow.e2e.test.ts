@@ -3,9 +3,8 @@
  * (DCR_AS_PROVISIONING=keycloak), on both adapter sets: register; a client-credentials token from
  * Keycloak at once and once (no retry); GET, PUT, DELETE with that token; no more tokens; GET 401.
  * Also: Keycloak unreachable during a registration (failed, replayed once it is back: one client);
- * the provisioner failing between the Keycloak call and its commit (one client); and the adapter's
- * port contract (upsert twice → one client with the last metadata, delete of an absent client,
- * a refusal for the metadata).
+ * the provisioner failing between the Keycloak call and its commit (one client); the adapter under
+ * the port's shared contract (test/as/as-port.contract.ts) and its metadata mapping.
  *
  * The run's Keycloak (test/setup/global-infra.ts) trusts one test CA; each pipeline's sandbox
  * directory adopts it (`directoryCa`), so Keycloak accepts its TPPs' transport certificates. The
@@ -20,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { KeycloakAuthorizationServer } from '../../shared/adapters/authorization-server/keycloak.js';
 import { OutboundFetcher } from '../../shared/http/outbound-fetcher.js';
 import { replayRegistration } from '../../shared/pipeline/replay.js';
-import { AsClientRefused } from '../../shared/ports/authorization-server.js';
+import { AsClientRefused, AsUnavailable } from '../../shared/ports/authorization-server.js';
 import type { Store } from '../../shared/ports/store.js';
 import { httpsRequest, type HttpResponse } from '../../shared/tpp-client/https-client.js';
 import { requestClientCredentials, type TokenAuthMethod } from '../../services/sandbox-as/index.js';
@@ -29,6 +28,7 @@ import { keycloakClients, keycloakClientScopes, type KeycloakAdmin } from '../su
 import { startTestPipeline, type InfraUrls, type TestPipeline, type TestTpp } from '../support/pipeline.js';
 import { conformanceDcrClaims } from '../support/conformance-dcr.js';
 import { settled, submit } from '../revocation/helpers.js';
+import { describeAsPortContract, tlsClientMetadata } from './as-port.contract.js';
 
 const infra = inject('infra');
 const keycloak: ProvidedKeycloak | null = infra?.keycloak ?? null;
@@ -246,17 +246,29 @@ describe.each(adapterSets)('OBIE flow against a real Keycloak, %s', (_name, infr
   });
 });
 
-describe.skipIf(keycloak === null)('the Keycloak adapter keeps the authorization-server port contract', () => {
+describeAsPortContract(
+  'Keycloak',
+  async () => {
+    const kc = keycloak as ProvidedKeycloak;
+    const caPem = readFileSync(kc.caCertFile, 'utf8');
+    const admin: KeycloakAdmin = { url: kc.url, caPem, username: kc.adminUsername, password: kc.adminPassword };
+    const fetcher = new OutboundFetcher({ allowedHosts: [new URL(kc.url).host], ca: [caPem], connectTimeoutMs: 5000, totalTimeoutMs: 30_000, maxBytes: 1_000_000 });
+    const as = new KeycloakAuthorizationServer({ url: kc.url, realm: kc.realm, clientId: kc.clientId, clientSecret: kc.clientSecret, fetcher });
+    return {
+      as,
+      count: async (clientId) => (await keycloakClients(admin, kc.realm, clientId)).length,
+      subjectDn: async (clientId) => ((await keycloakClients(admin, kc.realm, clientId))[0]?.['attributes'] as Record<string, string> | undefined)?.['x509.subjectdn'],
+      refusal: { metadata: tlsClientMetadata({ scope: 'openid accounts unknown-scope' }), description: "scope unknown-scope is not a client scope of the bank's realm" },
+      close: () => as.close(),
+    };
+  },
+  { skip: keycloak === null },
+);
+
+describe.skipIf(keycloak === null)('the Keycloak adapter maps the metadata', () => {
   const kc = keycloak as ProvidedKeycloak;
   let as: KeycloakAuthorizationServer;
   let admin: KeycloakAdmin;
-  const metadata = (overrides: Record<string, unknown> = {}) => ({
-    grant_types: ['client_credentials'],
-    token_endpoint_auth_method: 'tls_client_auth',
-    tls_client_auth_subject_dn: 'CN=contract.example,OU=0015800001041RHAAY,O=Contract Ltd.,C=GB',
-    scope: 'openid accounts',
-    ...overrides,
-  });
 
   beforeAll(() => {
     const caPem = readFileSync(kc.caCertFile, 'utf8');
@@ -265,30 +277,35 @@ describe.skipIf(keycloak === null)('the Keycloak adapter keeps the authorization
     as = new KeycloakAuthorizationServer({ url: kc.url, realm: kc.realm, clientId: kc.clientId, clientSecret: kc.clientSecret, fetcher });
   });
 
-  it('upsert twice: one client with the last metadata', async () => {
-    const clientId = `contract-${randomUUID()}`;
-    await as.upsertClient({ clientId, orgId: 'org-1', softwareId: 'sw-1', metadata: metadata() });
-    await as.upsertClient({ clientId, orgId: 'org-1', softwareId: 'sw-1', metadata: metadata({ scope: 'openid payments', tls_client_auth_subject_dn: 'CN=second.example,O=Contract Ltd.,C=GB' }) });
-    const found = await keycloakClients(admin, kc.realm, clientId);
-    expect(found).toHaveLength(1);
-    expect((found[0]?.['attributes'] as Record<string, string>)['x509.subjectdn']).toBe('CN=second.example,O=Contract Ltd.,C=GB');
-    expect(found[0]?.['standardFlowEnabled']).toBe(false);
-    expect((await keycloakClientScopes(admin, kc.realm, String(found[0]?.['id']))).optional).toEqual(['payments']);
+  it('an update replaces the optional client scopes and keeps the defaults; no code flow without authorization_code', async () => {
+    const clientId = `mapping-${randomUUID()}`;
+    await as.upsertClient({ clientId, orgId: 'org-1', softwareId: 'sw-1', metadata: tlsClientMetadata() });
+    await as.upsertClient({ clientId, orgId: 'org-1', softwareId: 'sw-1', metadata: tlsClientMetadata({ scope: 'openid payments fundsconfirmations' }) });
+    const [found] = await keycloakClients(admin, kc.realm, clientId);
+    expect(found).toMatchObject({ standardFlowEnabled: false, serviceAccountsEnabled: true, redirectUris: [], clientAuthenticatorType: 'client-x509' });
+    expect(await keycloakClientScopes(admin, kc.realm, String(found?.['id']))).toEqual({ default: ['basic', 'service_account'], optional: ['fundsconfirmations', 'payments'] });
     await as.deleteClient(clientId);
-    expect(await keycloakClients(admin, kc.realm, clientId)).toHaveLength(0);
   });
 
-  it('delete of an absent client resolves', async () => {
-    await expect(as.deleteClient(`absent-${randomUUID()}`)).resolves.toBeUndefined();
+  it('refuses what Keycloak cannot carry, precisely', async () => {
+    const refused = async (metadata: Record<string, unknown>) => {
+      const error = await as.upsertClient({ clientId: `mapping-${randomUUID()}`, orgId: 'org-1', softwareId: 'sw-1', metadata }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(AsClientRefused);
+      return (error as AsClientRefused).description;
+    };
+    expect(await refused(tlsClientMetadata({ tls_client_auth_subject_dn: undefined }))).toBe('tls_client_auth needs tls_client_auth_subject_dn');
+    expect(await refused(tlsClientMetadata({ token_endpoint_auth_method: 'client_secret_basic' }))).toBe('token_endpoint_auth_method client_secret_basic is not provisioned at Keycloak (tls_client_auth or private_key_jwt)');
+    expect(await refused(tlsClientMetadata({ token_endpoint_auth_method: 'private_key_jwt' }))).toBe('private_key_jwt needs jwks_uri or jwks');
+    expect(await refused(tlsClientMetadata({ grant_types: ['authorization_code'] }))).toBe('authorization_code needs redirect_uris');
   });
 
-  it('metadata Keycloak cannot carry is refused with a precise description, and nothing is created', async () => {
-    const clientId = `contract-${randomUUID()}`;
-    const refused = await as.upsertClient({ clientId, orgId: 'org-1', softwareId: 'sw-1', metadata: metadata({ scope: 'openid accounts unknown-scope' }) }).catch((e: unknown) => e);
-    expect(refused).toBeInstanceOf(AsClientRefused);
-    expect((refused as AsClientRefused).description).toBe("scope unknown-scope is not a client scope of the bank's realm");
-    const noDn = await as.upsertClient({ clientId, orgId: 'org-1', softwareId: 'sw-1', metadata: metadata({ tls_client_auth_subject_dn: undefined }) }).catch((e: unknown) => e);
-    expect((noDn as AsClientRefused).description).toBe('tls_client_auth needs tls_client_auth_subject_dn');
-    expect(await keycloakClients(admin, kc.realm, clientId)).toHaveLength(0);
+  it('a service account without a valid secret is the AS being unusable (retryable), not a refusal', async () => {
+    const caPem = readFileSync(kc.caCertFile, 'utf8');
+    const fetcher = new OutboundFetcher({ allowedHosts: [new URL(kc.url).host], ca: [caPem], connectTimeoutMs: 5000, totalTimeoutMs: 30_000, maxBytes: 1_000_000 });
+    const wrong = new KeycloakAuthorizationServer({ url: kc.url, realm: kc.realm, clientId: kc.clientId, clientSecret: 'not-the-secret', fetcher });
+    const error = await wrong.upsertClient({ clientId: `mapping-${randomUUID()}`, orgId: 'org-1', softwareId: 'sw-1', metadata: tlsClientMetadata() }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AsUnavailable);
+    expect((error as Error).message).toMatch(/^keycloak: the service account dcr-provisioner got no token \(HTTP 401: /);
+    expect((error as Error).message).not.toContain('not-the-secret');
   });
 });

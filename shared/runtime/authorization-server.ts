@@ -36,7 +36,8 @@ export async function openAuthorizationServer(deps: AuthorizationServerDeps, fac
       const { url, realm, clientId, clientSecret } = deps.config.as.keycloak;
       // loadConfig requires all four with DCR_AS_PROVISIONING=keycloak; this guards a hand-built config
       if (!url || !realm || !clientId || !clientSecret) throw new ConfigurationError('DCR_KEYCLOAK_URL', 'DCR_KEYCLOAK_URL, DCR_KEYCLOAK_REALM, DCR_KEYCLOAK_CLIENT_ID and DCR_KEYCLOAK_CLIENT_SECRET are required with DCR_AS_PROVISIONING=keycloak');
-      return new KeycloakAuthorizationServer({ url, realm, clientId, clientSecret, fetcher: deps.fetcher, logger: deps.logger });
+      // `aud` of the clients' tokens: this service's public URL, which the management endpoints accept
+      return new KeycloakAuthorizationServer({ url, realm, clientId, clientSecret, audience: deps.config.publicUrl, fetcher: deps.fetcher, logger: deps.logger });
     }
     case 'events':
       throw new ConfigurationError('DCR_AS_PROVISIONING', `${mode} provisioning is not built into this version`);

@@ -172,7 +172,10 @@ describe.each(adapterSets)('OBIE flow against a real Keycloak, %s', (_name, infr
       const accessToken = issued.json<{ access_token: string }>().access_token;
       expect(decodeProtectedHeader(accessToken)).toMatchObject({ typ: 'at+jwt', alg: 'PS256' });
       const thumbprint = createHash('sha256').update(new X509Certificate(tpp.identity.certPem).raw).digest('base64url');
-      expect(decodeJwt(accessToken)).toMatchObject({ iss: kc.issuer, client_id: clientId, azp: clientId, cnf: { 'x5t#S256': thumbprint } });
+      const tokenClaims = decodeJwt(accessToken);
+      expect(tokenClaims).toMatchObject({ iss: kc.issuer, client_id: clientId, azp: clientId, cnf: { 'x5t#S256': thumbprint } });
+      // the client's audience mapper names this service
+      expect([tokenClaims.aud].flat()).toContain(pipeline.rt.config.publicUrl);
 
       const read = await manage('GET', clientId, accessToken);
       expect(read.status, read.text).toBe(200);
@@ -253,7 +256,7 @@ describeAsPortContract(
     const caPem = readFileSync(kc.caCertFile, 'utf8');
     const admin: KeycloakAdmin = { url: kc.url, caPem, username: kc.adminUsername, password: kc.adminPassword };
     const fetcher = new OutboundFetcher({ allowedHosts: [new URL(kc.url).host], ca: [caPem], connectTimeoutMs: 5000, totalTimeoutMs: 30_000, maxBytes: 1_000_000 });
-    const as = new KeycloakAuthorizationServer({ url: kc.url, realm: kc.realm, clientId: kc.clientId, clientSecret: kc.clientSecret, fetcher });
+    const as = new KeycloakAuthorizationServer({ url: kc.url, realm: kc.realm, clientId: kc.clientId, clientSecret: kc.clientSecret, audience: 'https://dcr.example', fetcher });
     return {
       as,
       count: async (clientId) => (await keycloakClients(admin, kc.realm, clientId)).length,
@@ -274,7 +277,7 @@ describe.skipIf(keycloak === null)('the Keycloak adapter maps the metadata', () 
     const caPem = readFileSync(kc.caCertFile, 'utf8');
     admin = { url: kc.url, caPem, username: kc.adminUsername, password: kc.adminPassword };
     const fetcher = new OutboundFetcher({ allowedHosts: [new URL(kc.url).host], ca: [caPem], connectTimeoutMs: 5000, totalTimeoutMs: 30_000, maxBytes: 1_000_000 });
-    as = new KeycloakAuthorizationServer({ url: kc.url, realm: kc.realm, clientId: kc.clientId, clientSecret: kc.clientSecret, fetcher });
+    as = new KeycloakAuthorizationServer({ url: kc.url, realm: kc.realm, clientId: kc.clientId, clientSecret: kc.clientSecret, audience: 'https://dcr.example', fetcher });
   });
 
   it('an update replaces the optional client scopes and keeps the defaults; no code flow without authorization_code', async () => {
@@ -284,6 +287,10 @@ describe.skipIf(keycloak === null)('the Keycloak adapter maps the metadata', () 
     const [found] = await keycloakClients(admin, kc.realm, clientId);
     expect(found).toMatchObject({ standardFlowEnabled: false, serviceAccountsEnabled: true, redirectUris: [], clientAuthenticatorType: 'client-x509' });
     expect(await keycloakClientScopes(admin, kc.realm, String(found?.['id']))).toEqual({ default: ['basic', 'service_account'], optional: ['fundsconfirmations', 'payments'] });
+    // one audience mapper, written on create and kept by the update
+    expect(found?.['protocolMappers']).toEqual([
+      expect.objectContaining({ name: 'dcr-audience', protocolMapper: 'oidc-audience-mapper', config: expect.objectContaining({ 'included.custom.audience': 'https://dcr.example', 'access.token.claim': 'true' }) }),
+    ]);
     await as.deleteClient(clientId);
   });
 
@@ -302,7 +309,7 @@ describe.skipIf(keycloak === null)('the Keycloak adapter maps the metadata', () 
   it('a service account without a valid secret is the AS being unusable (retryable), not a refusal', async () => {
     const caPem = readFileSync(kc.caCertFile, 'utf8');
     const fetcher = new OutboundFetcher({ allowedHosts: [new URL(kc.url).host], ca: [caPem], connectTimeoutMs: 5000, totalTimeoutMs: 30_000, maxBytes: 1_000_000 });
-    const wrong = new KeycloakAuthorizationServer({ url: kc.url, realm: kc.realm, clientId: kc.clientId, clientSecret: 'not-the-secret', fetcher });
+    const wrong = new KeycloakAuthorizationServer({ url: kc.url, realm: kc.realm, clientId: kc.clientId, clientSecret: 'not-the-secret', audience: 'https://dcr.example', fetcher });
     const error = await wrong.upsertClient({ clientId: `mapping-${randomUUID()}`, orgId: 'org-1', softwareId: 'sw-1', metadata: tlsClientMetadata() }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AsUnavailable);
     expect((error as Error).message).toMatch(/^keycloak: the service account dcr-provisioner got no token \(HTTP 401: /);

@@ -9,6 +9,11 @@ export interface KeycloakOptions {
   /** The service account: a confidential client with `manage-clients` of the realm's `realm-management`. */
   clientId: string;
   clientSecret: string;
+  /**
+   * The `aud` Keycloak puts in the clients' access tokens (an audience mapper on each client): the
+   * management endpoints take AS tokens only when `aud` names this service (its public URL).
+   */
+  audience: string;
   /** Every call goes through the allow-listed, size- and time-limited fetcher. */
   fetcher: Pick<OutboundFetcher, 'request'>;
   logger?: Pick<Logger, 'warn' | 'debug'>;
@@ -43,6 +48,26 @@ export interface KeycloakClientRepresentation {
   attributes: Record<string, string>;
   defaultClientScopes: string[];
   optionalClientScopes: string[];
+  protocolMappers: KeycloakProtocolMapper[];
+}
+
+export interface KeycloakProtocolMapper {
+  name: string;
+  protocol: 'openid-connect';
+  protocolMapper: string;
+  config: Record<string, string>;
+}
+
+/** The mapper that puts our audience into the client's access tokens (`aud`). */
+export const AUDIENCE_MAPPER = 'dcr-audience';
+
+function audienceMapper(audience: string): KeycloakProtocolMapper {
+  return {
+    name: AUDIENCE_MAPPER,
+    protocol: 'openid-connect',
+    protocolMapper: 'oidc-audience-mapper',
+    config: { 'included.custom.audience': audience, 'access.token.claim': 'true', 'introspection.token.claim': 'true', 'id.token.claim': 'false' },
+  };
 }
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
@@ -53,7 +78,7 @@ const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is
  * {@link AsClientRefused} for metadata Keycloak cannot carry. `realmScopes` are the realm's client
  * scope names: a registered scope must be one of them.
  */
-export function toKeycloakClient(client: AsClient, realmScopes: ReadonlySet<string>): KeycloakClientRepresentation {
+export function toKeycloakClient(client: AsClient, realmScopes: ReadonlySet<string>, audience: string): KeycloakClientRepresentation {
   const m = client.metadata;
   const grantTypes = m['grant_types'] === undefined ? ['authorization_code'] : strings(m['grant_types']); // RFC 7591 §2 default
   const method = str(m['token_endpoint_auth_method']);
@@ -130,6 +155,7 @@ export function toKeycloakClient(client: AsClient, realmScopes: ReadonlySet<stri
     defaultClientScopes: [...KEYCLOAK_DEFAULT_SCOPES],
     // Optional: a token carries a registered scope when the client asks for it (`scope` parameter).
     optionalClientScopes: [...new Set(scopes)],
+    protocolMappers: [audienceMapper(audience)],
   };
 }
 
@@ -168,11 +194,11 @@ export class KeycloakAuthorizationServer implements AuthorizationServerPort {
     const scopes = await this.#realmScopes(false);
     let rep: KeycloakClientRepresentation;
     try {
-      rep = toKeycloakClient(client, new Set(scopes.keys()));
+      rep = toKeycloakClient(client, new Set(scopes.keys()), this.#o.audience);
     } catch (error) {
       // a scope created in the realm a moment ago: read the scopes once more before refusing
       if (!(error instanceof AsClientRefused) || !error.description.startsWith('scope ')) throw error;
-      rep = toKeycloakClient(client, new Set((await this.#realmScopes(true)).keys()));
+      rep = toKeycloakClient(client, new Set((await this.#realmScopes(true)).keys()), this.#o.audience);
     }
     let id = await this.#find(client.clientId);
     if (!id) {
@@ -181,6 +207,7 @@ export class KeycloakAuthorizationServer implements AuthorizationServerPort {
         id = idFromLocation(res) ?? (await this.#find(client.clientId));
         if (!id) throw new AsUnavailable('keycloak', `client ${client.clientId} created but not found`);
         await this.#syncScopes(id, rep);
+        await this.#syncMappers(id, rep);
         return;
       }
       if (res.status !== 409) throw this.#failure(res, `creating client ${client.clientId}`);
@@ -191,6 +218,7 @@ export class KeycloakAuthorizationServer implements AuthorizationServerPort {
     const res = await this.#call('PUT', `/clients/${id}`, rep);
     if (res.status !== 204 && res.status !== 200) throw this.#failure(res, `updating client ${client.clientId}`);
     await this.#syncScopes(id, rep);
+    await this.#syncMappers(id, rep);
   }
 
   async deleteClient(clientId: string): Promise<void> {
@@ -261,6 +289,21 @@ export class KeycloakAuthorizationServer implements AuthorizationServerPort {
         const put = await this.#call('PUT', `/clients/${id}/${kind}-client-scopes/${scope.id}`);
         if (put.status !== 204 && put.status !== 200) throw this.#failure(put, `adding ${kind} client scope ${name} to ${rep.clientId}`);
       }
+    }
+  }
+
+  /** Makes our protocol mappers (by name) exactly the representation's: a PUT of the client leaves mappers alone. */
+  async #syncMappers(id: string, rep: KeycloakClientRepresentation): Promise<void> {
+    const res = await this.#call('GET', `/clients/${id}/protocol-mappers/models`);
+    if (res.status !== 200) throw this.#failure(res, `reading the protocol mappers of ${rep.clientId}`);
+    const current = (parseJson(res) as Array<{ id: string; name: string; protocolMapper: string; config?: Record<string, string> }>) ?? [];
+    for (const wanted of rep.protocolMappers) {
+      const found = current.find((m) => m.name === wanted.name);
+      if (found && found.protocolMapper === wanted.protocolMapper && JSON.stringify(found.config ?? {}) === JSON.stringify(wanted.config)) continue;
+      const write = found
+        ? await this.#call('PUT', `/clients/${id}/protocol-mappers/models/${found.id}`, { ...wanted, id: found.id })
+        : await this.#call('POST', `/clients/${id}/protocol-mappers/models`, wanted);
+      if (write.status !== 204 && write.status !== 201 && write.status !== 200 && write.status !== 409) throw this.#failure(write, `writing protocol mapper ${wanted.name} of ${rep.clientId}`);
     }
   }
 

@@ -50,7 +50,7 @@ program
   .option('--work-dir <dir>', 'logs and data (default .cache/infra/run/<time>-<pid>, removed on exit)')
   .option('--keep', 'keep the work dir on exit', false)
   .option('--keycloak', 'also start Keycloak (HTTPS, mTLS requested, a test CA) and set up realm obie', false)
-  .option('--keycloak-directory <dataDir>', "with --keycloak: use this sandbox directory's CA (DCR_DATA_DIR of npm start, e.g. var)")
+  .option('--keycloak-directory <dataDir>', "start Keycloak with this sandbox directory's CA (DCR_DATA_DIR of npm start, e.g. var); implies --keycloak")
   .action(async (o: { mongoBackend: 'memory' | 'h2'; redisAppendonly: boolean; workDir?: string; keep: boolean; keycloak: boolean; keycloakDirectory?: string }) => {
     let infra: Infra;
     const t0 = Date.now();

@@ -7,6 +7,7 @@ import { clientGetRoute } from './routes/client.get.js';
 import { clientPutRoute } from './routes/client.put.js';
 import { RegistrationRequestBody } from './routes/client-schemas.js';
 import { errorsPlugin } from '../../shared/http/fastify-errors.js';
+import { traceHttpRequests } from '../../shared/observability/tracing.js';
 import type { AsTokenVerifier } from './as-tokens.js';
 import { clientErrorHandler, frameworkErrors, protectionPlugin, type ProtectionOptions } from './plugins/protection.js';
 import { discoveryRoute } from './routes/discovery.get.js';
@@ -87,6 +88,8 @@ export async function buildIntakeApp(options: IntakeAppOptions): Promise<Fastify
     clientErrorHandler,
   });
 
+  // First: a span per request (no-op unless OTEL_* tracing is on), around every hook and route below.
+  traceHttpRequests(app);
   app.removeAllContentTypeParsers();
   const asString = (_req: unknown, body: string, done: (err: Error | null, body?: string) => void) => done(null, body);
   app.addContentTypeParser(['application/jwt', 'application/jose'], { parseAs: 'string', bodyLimit: maxBodyBytes }, asString);

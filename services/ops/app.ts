@@ -2,6 +2,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { OpsDeps } from './deps.js';
 import { requireAdminToken } from './plugins/auth.js';
 import { errorsPlugin } from '../../shared/http/fastify-errors.js';
+import { traceHttpRequests } from '../../shared/observability/tracing.js';
 import { dashboardRoutes } from './routes/dashboard.get.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoute } from './routes/metrics.get.js';
@@ -36,6 +37,8 @@ export async function buildOpsApp(options: OpsAppOptions): Promise<FastifyInstan
     // Query strings are coerced (limit=10, force=true); unknown body members are refused, not dropped.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
   });
+  // First: a span per request (no-op unless OTEL_* tracing is on).
+  traceHttpRequests(app);
   await app.register(errorsPlugin);
   await app.register(healthRoutes, { ready: options.deps.ready });
   await app.register(dashboardRoutes);

@@ -1,7 +1,7 @@
 import { Compile } from 'typebox/compile';
 import { ConfigurationError } from '../domain/errors.js';
 import { AS_PROVISIONING_MODES } from '../ports/authorization-server.js';
-import { ConfigSchema, PROFILE_NAMES, REVOCATION_CHECKS, type Config } from './schema.js';
+import { ConfigSchema, PROFILE_NAMES, REVOCATION_CHECKS, TRACES_SAMPLERS, type Config } from './schema.js';
 
 const validator = Compile(ConfigSchema);
 
@@ -77,6 +77,13 @@ const VARIABLE_OF: Record<string, string> = {
   '/notifier/maxAttempts': 'DCR_NOTIFIER_MAX_ATTEMPTS',
   '/notifier/retryBaseDelayMs': 'DCR_NOTIFIER_RETRY_BASE_DELAY_MS',
   '/notifier/timeoutMs': 'DCR_NOTIFIER_TIMEOUT_MS',
+  '/tracing/exporters': 'OTEL_TRACES_EXPORTER',
+  '/tracing/endpoint': 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+  '/tracing/protocol': 'OTEL_EXPORTER_OTLP_PROTOCOL',
+  '/tracing/timeoutMs': 'OTEL_EXPORTER_OTLP_TIMEOUT',
+  '/tracing/serviceName': 'OTEL_SERVICE_NAME',
+  '/tracing/sampler': 'OTEL_TRACES_SAMPLER',
+  '/tracing/samplerRatio': 'OTEL_TRACES_SAMPLER_ARG',
 };
 
 function list(value: string | undefined): string[] | undefined {
@@ -135,6 +142,78 @@ function withAsHosts(env: Env, hosts: string[]): string[] {
     }
   }
   return out;
+}
+
+/**
+ * `key=value,key2=value2` with percent-encoded values (OTEL_EXPORTER_OTLP_HEADERS,
+ * OTEL_RESOURCE_ATTRIBUTES). The error never repeats the value: headers may hold an API key.
+ */
+function keyValues(variable: string, value: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of list(value) ?? []) {
+    const eq = item.indexOf('=');
+    const key = eq > 0 ? item.slice(0, eq).trim() : '';
+    if (!key) throw new ConfigurationError(variable, 'must be a comma-separated list of key=value pairs');
+    try {
+      out[key] = decodeURIComponent(item.slice(eq + 1).trim());
+    } catch {
+      throw new ConfigurationError(variable, `the value of '${key}' is not valid percent-encoding`);
+    }
+  }
+  return out;
+}
+
+/**
+ * The standard OpenTelemetry SDK variables (OpenTelemetry specification, "Environment Variable
+ * Specification" and "OTLP Exporter Configuration"), with the tracing switch: on when an OTLP
+ * endpoint or OTEL_TRACES_EXPORTER is set, off by default and with OTEL_SDK_DISABLED=true.
+ */
+function tracingConfig(env: Env): Config['tracing'] {
+  const disabled = env.OTEL_SDK_DISABLED?.trim().toLowerCase() ?? '';
+  if (!['', 'true', 'false'].includes(disabled)) throw new ConfigurationError('OTEL_SDK_DISABLED', `must be true or false, got '${env.OTEL_SDK_DISABLED}'`);
+  const tracesEndpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim() || undefined;
+  const baseEndpoint = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim() || undefined;
+  const named = list(env.OTEL_TRACES_EXPORTER)?.map((e) => e.toLowerCase());
+  for (const e of named ?? []) {
+    if (!['otlp', 'console', 'none'].includes(e)) throw new ConfigurationError('OTEL_TRACES_EXPORTER', `'${e}' is not supported: use otlp, console or none`);
+  }
+  const exporters = named ? (named.includes('none') ? [] : [...new Set(named)]) : tracesEndpoint || baseEndpoint ? ['otlp'] : [];
+  const endpointVariable = tracesEndpoint ? 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' : 'OTEL_EXPORTER_OTLP_ENDPOINT';
+  // The signal-specific URL is used as is; the base one gets the traces path (OTLP/HTTP: /v1/traces).
+  const endpoint = tracesEndpoint ?? (baseEndpoint ? `${baseEndpoint.replace(/\/+$/, '')}/v1/traces` : 'http://localhost:4318/v1/traces');
+  let url: URL | undefined;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    url = undefined;
+  }
+  if (!url || !['http:', 'https:'].includes(url.protocol)) throw new ConfigurationError(endpointVariable, `must be an http:// or https:// URL, got '${endpoint}'`);
+  if (url.username || url.password) throw new ConfigurationError(endpointVariable, 'must not carry credentials (use OTEL_EXPORTER_OTLP_HEADERS)');
+  const protocolVariable = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL?.trim() ? 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL' : 'OTEL_EXPORTER_OTLP_PROTOCOL';
+  const protocol = (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL?.trim() || env.OTEL_EXPORTER_OTLP_PROTOCOL?.trim() || 'http/protobuf').toLowerCase();
+  if (protocol !== 'http/protobuf' && protocol !== 'http/json') {
+    throw new ConfigurationError(protocolVariable, `'${protocol}' is not supported: use http/protobuf (the default) or http/json (OTLP over HTTP)`);
+  }
+  const timeoutVariable = env.OTEL_EXPORTER_OTLP_TRACES_TIMEOUT?.trim() ? 'OTEL_EXPORTER_OTLP_TRACES_TIMEOUT' : 'OTEL_EXPORTER_OTLP_TIMEOUT';
+  const sampler = (env.OTEL_TRACES_SAMPLER?.trim() || 'parentbased_always_on').toLowerCase();
+  if (!(TRACES_SAMPLERS as readonly string[]).includes(sampler)) throw new ConfigurationError('OTEL_TRACES_SAMPLER', `must be one of ${TRACES_SAMPLERS.join(', ')}, got '${sampler}'`);
+  const ratioText = env.OTEL_TRACES_SAMPLER_ARG?.trim();
+  const samplerRatio = ratioText ? Number(ratioText) : 1;
+  if (!Number.isFinite(samplerRatio) || samplerRatio < 0 || samplerRatio > 1) {
+    throw new ConfigurationError('OTEL_TRACES_SAMPLER_ARG', `must be a number from 0 to 1, got '${ratioText}'`);
+  }
+  return defined({
+    enabled: disabled !== 'true' && exporters.length > 0,
+    exporters: exporters as Config['tracing']['exporters'],
+    endpoint,
+    protocol,
+    headers: { ...keyValues('OTEL_EXPORTER_OTLP_HEADERS', env.OTEL_EXPORTER_OTLP_HEADERS), ...keyValues('OTEL_EXPORTER_OTLP_TRACES_HEADERS', env.OTEL_EXPORTER_OTLP_TRACES_HEADERS) },
+    timeoutMs: integer(timeoutVariable, env.OTEL_EXPORTER_OTLP_TRACES_TIMEOUT?.trim() || env.OTEL_EXPORTER_OTLP_TIMEOUT) ?? 10_000,
+    serviceName: env.OTEL_SERVICE_NAME?.trim() || undefined,
+    resourceAttributes: keyValues('OTEL_RESOURCE_ATTRIBUTES', env.OTEL_RESOURCE_ATTRIBUTES),
+    sampler: sampler as Config['tracing']['sampler'],
+    samplerRatio,
+  });
 }
 
 function defined<T extends object>(o: T): T {
@@ -236,6 +315,7 @@ export function loadConfig(env: Env = process.env): Config {
         clientSecret: env.DCR_KEYCLOAK_CLIENT_SECRET || undefined,
       }),
     }),
+    tracing: tracingConfig(env),
     queueLeaseMs: integer('DCR_QUEUE_LEASE_MS', env.DCR_QUEUE_LEASE_MS) ?? 10_000,
     reconcile: {
       intervalMs: integer('DCR_RECONCILE_INTERVAL_MS', env.DCR_RECONCILE_INTERVAL_MS) ?? 30_000,

@@ -17,6 +17,9 @@ export { PROFILE_NAMES };
 export const REVOCATION_CHECKS = ['ssa-status', 'status-api', 'revoked-jwks', 'crl', 'ocsp', 'chain'] as const;
 export type RevocationCheck = (typeof REVOCATION_CHECKS)[number];
 
+/** `OTEL_TRACES_SAMPLER` values (OpenTelemetry SDK environment variables specification). */
+export const TRACES_SAMPLERS = ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'] as const;
+
 export const ConfigSchema = Type.Object({
   /** mTLS listener. */
   host: Type.String({ minLength: 1 }),
@@ -149,6 +152,28 @@ export const ConfigSchema = Type.Object({
       /** Never logged (`DCR_KEYCLOAK_CLIENT_SECRET`). */
       clientSecret: Type.Optional(Type.String({ minLength: 1 })),
     }),
+  }),
+  /**
+   * OpenTelemetry tracing (shared/observability/tracing.ts) from the standard OTEL_* variables. Off
+   * unless OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_TRACES_EXPORTER
+   * asks for it; OTEL_SDK_DISABLED=true turns it off whatever else is set.
+   */
+  tracing: Type.Object({
+    enabled: Type.Boolean(),
+    /** `OTEL_TRACES_EXPORTER`: otlp and/or console (`none`: off). */
+    exporters: Type.Array(Type.Union([Type.Literal('otlp'), Type.Literal('console')]), { uniqueItems: true }),
+    /** The OTLP/HTTP traces URL (…/v1/traces). */
+    endpoint: Type.String({ pattern: '^https?://[^\\s]+$' }),
+    protocol: Type.Union([Type.Literal('http/protobuf'), Type.Literal('http/json')]),
+    /** `OTEL_EXPORTER_OTLP_HEADERS` (an API key, say): sent to the collector only, never logged. */
+    headers: Type.Record(Type.String(), Type.String()),
+    timeoutMs: Type.Integer({ minimum: 1, maximum: 600_000 }),
+    /** `OTEL_SERVICE_NAME`; unset: `dcr-<service>` (dcr-intake, dcr-standalone…). */
+    serviceName: Type.Optional(Type.String({ minLength: 1 })),
+    resourceAttributes: Type.Record(Type.String(), Type.String()),
+    sampler: Type.Enum(TRACES_SAMPLERS),
+    /** `OTEL_TRACES_SAMPLER_ARG`: the ratio of the traceidratio samplers. */
+    samplerRatio: Type.Number({ minimum: 0, maximum: 1 }),
   }),
   /** BullMQ job lock, renewed while a job runs: a dead or paused worker's job moves on after ≤ 1.5 × this (`DCR_QUEUE_LEASE_MS`). */
   queueLeaseMs: Type.Integer({ minimum: 2000, maximum: 600_000 }),

@@ -5,6 +5,7 @@ import { createSecureContext, rootCertificates, type SecureContext } from 'node:
 import { isIP } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { DcrError } from '../domain/errors.js';
+import { traceOutbound } from '../observability/tracing.js';
 import { isPrivateAddress, matchHost, parseHostRule, type HostRule } from './address-policy.js';
 
 /** The URL is not one we may fetch (scheme, host not allow-listed, private address): a policy refusal. */
@@ -190,6 +191,11 @@ export class OutboundFetcher {
   }
 
   #send(u: URL, resolved: { address: string; family: number }, init: OutboundRequest): Promise<OutboundResponse> {
+    // A CLIENT span per request (shared/observability/tracing.ts); no trace context leaves for the remote host.
+    return traceOutbound(init.method, u, resolved.address, () => this.#exchange(u, resolved, init));
+  }
+
+  #exchange(u: URL, resolved: { address: string; family: number }, init: OutboundRequest): Promise<OutboundResponse> {
     const { connectTimeoutMs, totalTimeoutMs, maxBytes } = this.#policy;
     const body = init.body === undefined ? undefined : Buffer.isBuffer(init.body) ? init.body : Buffer.from(init.body, 'utf8');
     const headers: Record<string, string> = { 'user-agent': 'dcr-pipeline', ...init.headers };

@@ -74,6 +74,12 @@ export interface Store {
   /** Outbox entries not yet published, oldest first, in order per aggregate. */
   pendingOutbox(limit: number, kind?: OutboxEntry['kind']): Promise<PendingOutboxEntry[]>;
   markPublished(entries: Array<Pick<PendingOutboxEntry, 'aggregate' | 'aggregateId'> & { id: string }>): Promise<void>;
+  /**
+   * Whether the outbox entry `id` of the aggregate is still waiting for the relay (false once it is
+   * marked published, or if the aggregate has no such entry). A read-your-writes barrier asks it
+   * to learn that an event has reached the bus (shared/adapters/authorization-server/events.ts).
+   */
+  outboxPending(aggregate: PendingOutboxEntry['aggregate'], aggregateId: string, id: string): Promise<boolean>;
 
   /** A lease (leader election for the outbox relay). True when `owner` holds it for `ttlMs` more. */
   tryAcquireLease(name: string, owner: string, ttlMs: number): Promise<boolean>;

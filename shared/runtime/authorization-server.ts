@@ -4,6 +4,7 @@ import type { OutboundFetcher } from '../http/outbound-fetcher.js';
 import type { AuthorizationServerPort } from '../ports/authorization-server.js';
 import type { EventBus } from '../ports/events.js';
 import type { Store } from '../ports/store.js';
+import { EventsBarrierAuthorizationServer } from '../adapters/authorization-server/events.js';
 import { KeycloakAuthorizationServer } from '../adapters/authorization-server/keycloak.js';
 import { StoreOnlyAuthorizationServer } from '../adapters/authorization-server/store-only.js';
 import type { Logger } from './logger.js';
@@ -40,6 +41,6 @@ export async function openAuthorizationServer(deps: AuthorizationServerDeps, fac
       return new KeycloakAuthorizationServer({ url, realm, clientId, clientSecret, audience: deps.config.publicUrl, fetcher: deps.fetcher, logger: deps.logger });
     }
     case 'events':
-      throw new ConfigurationError('DCR_AS_PROVISIONING', `${mode} provisioning is not built into this version`);
+      return new EventsBarrierAuthorizationServer({ store: deps.store, bus: deps.bus, groups: deps.config.as.eventGroups });
   }
 }

@@ -4,6 +4,7 @@ import { TokenSealer } from '../crypto/token-sealer.js';
 import { OutboundFetcher } from '../http/outbound-fetcher.js';
 import { KeyResolver } from '../jose/key-resolver.js';
 import { PipelineMetrics } from '../observability/metrics.js';
+import { startTracing, type Tracing } from '../observability/tracing.js';
 import { JobDispatcher, OutboxRelay } from '../outbox/dispatcher.js';
 import { Reconciler } from '../pipeline/reconciler.js';
 import { getProfile, type Profile } from '../profiles/index.js';
@@ -33,6 +34,8 @@ export interface Runtime {
   reconciler: Reconciler | null;
   /** This runtime's Prometheus metrics (a registry of its own). */
   metrics: PipelineMetrics;
+  /** OpenTelemetry tracing of this process, when configured (OTEL_* variables); null when off. */
+  tracing: Tracing | null;
   /** The bank's authorization server (`DCR_AS_PROVISIONING`), opened on first use (provisioner, intake). */
   authorizationServer(): Promise<AuthorizationServerPort>;
   close(): Promise<void>;
@@ -57,6 +60,10 @@ export async function createRuntime(config: Config, trust: Trust, service: strin
     allowFileUrls: trust.directoryJwksUrl.startsWith('file:'),
   });
   if (options.relay) await adapters.bus.ensureTopics();
+  const tracing = await startTracing(config.tracing, service, logger).catch(async (error: unknown) => {
+    await adapters.close();
+    throw error;
+  });
   const metrics = new PipelineMetrics({ store: adapters.store, queue: adapters.queue }, { service });
   const owner = `${service}-${randomUUID()}`;
   const relay = options.relay
@@ -95,6 +102,7 @@ export async function createRuntime(config: Config, trust: Trust, service: strin
     kickRelay: () => relay?.kick(),
     reconciler,
     metrics,
+    tracing,
     authorizationServer: () => {
       as ??= openAuthorizationServer(
         { config, fetcher, logger, store: adapters.store, bus: adapters.bus },
@@ -109,6 +117,8 @@ export async function createRuntime(config: Config, trust: Trust, service: strin
       if (as) await (await as.catch(() => null))?.close();
       fetcher.close();
       await adapters.close();
+      // Last: the spans of the work that just finished are exported before the process ends.
+      await tracing?.shutdown();
     },
   };
   relay?.start();

@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import type { Profile } from '../../../shared/profiles/types.js';
 import { managedClient, managementAuthHook } from '../management-auth.js';
 import { HttpError } from '../../../shared/http/fastify-errors.js';
+import { currentTraceparent } from '../../../shared/observability/tracing.js';
 import { awaitSettled, recordSubmission, type SubmissionDeps } from '../submission.js';
 import { answer, checkBodyShape, mediaType, wantsAsync } from './register.post.js';
 import { ErrorBody, RegistrationAccepted } from './schemas.js';
@@ -46,7 +47,8 @@ export async function clientPutRoute(app: FastifyInstance, options: ClientPutRou
       checkBodyShape(profile, contentType, body, options.maxBodyBytes);
       const certificate = request.clientCertificate;
       if (!certificate) throw new HttpError(401, 'invalid_client', 'a client certificate is required');
-      const traceparent = typeof request.headers.traceparent === 'string' ? request.headers.traceparent : undefined;
+      // The request span's context when tracing is on (its stages join its trace), else the caller's header as sent.
+      const traceparent = currentTraceparent() ?? (typeof request.headers.traceparent === 'string' ? request.headers.traceparent : undefined);
       const { registration } = await recordSubmission(deps, {
         kind: 'update',
         clientId: client.clientId,

@@ -4,6 +4,7 @@ import type { Profile } from '../../../shared/profiles/types.js';
 import type { Registration } from '../../../shared/domain/registration.js';
 import { JwsFormatError, parseCompactJws } from '../../../shared/jose/compact-jws.js';
 import { HttpError } from '../../../shared/http/fastify-errors.js';
+import { currentTraceparent } from '../../../shared/observability/tracing.js';
 import { awaitSettled, recordSubmission, registrationBody, type SubmissionDeps } from '../submission.js';
 import { ErrorBody, RegistrationAccepted } from './schemas.js';
 import { RegistrationResponse } from './client-schemas.js';
@@ -89,7 +90,8 @@ export async function registerPostRoute(app: FastifyInstance, options: RegisterR
       checkBodyShape(profile, contentType, body, options.maxBodyBytes);
       const certificate = request.clientCertificate;
       if (!certificate) throw new HttpError(401, 'invalid_client', 'a client certificate is required');
-      const traceparent = typeof request.headers.traceparent === 'string' ? request.headers.traceparent : undefined;
+      // The request span's context when tracing is on (its stages join its trace), else the caller's header as sent.
+      const traceparent = currentTraceparent() ?? (typeof request.headers.traceparent === 'string' ? request.headers.traceparent : undefined);
       const { registration } = await recordSubmission(deps, {
         kind: 'create',
         body: body.trim(),

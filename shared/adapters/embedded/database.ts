@@ -146,6 +146,8 @@ function openLocked(dataDir: string, checkpoints: { intervalMs?: number; maxWalP
       doc TEXT NOT NULL
     );
     CREATE INDEX IF NOT EXISTS events_topic ON events (topic, seq);
+    -- an event's place in the log, by id (the events barrier: shared/adapters/authorization-server/events.ts)
+    CREATE INDEX IF NOT EXISTS events_id ON events (id);
     CREATE TABLE IF NOT EXISTS consumer_offsets (
       group_id TEXT NOT NULL,
       topic TEXT NOT NULL,

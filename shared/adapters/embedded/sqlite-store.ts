@@ -92,6 +92,7 @@ export class SqliteStore implements Store {
         'SELECT aggregate, aggregate_id, doc FROM outbox WHERE published_at IS NULL AND kind = ? ORDER BY seq LIMIT ?',
       ),
       markPublished: db.prepare('UPDATE outbox SET published_at = ? WHERE id = ?'),
+      pendingEntry: db.prepare<[string, string, string], { one: number }>('SELECT 1 AS one FROM outbox WHERE id = ? AND aggregate = ? AND aggregate_id = ? AND published_at IS NULL'),
       purgePublished: db.prepare('DELETE FROM outbox WHERE published_at IS NOT NULL AND published_at < ?'),
       lease: db.prepare<[string], { owner: string; expires_at: number }>('SELECT owner, expires_at FROM leases WHERE name = ?'),
       upsertLease: db.prepare('INSERT OR REPLACE INTO leases (name, owner, expires_at) VALUES (?, ?, ?)'),
@@ -269,6 +270,11 @@ export class SqliteStore implements Store {
         if (Math.random() < 0.01) this.#stmt.purgePublished.run(new Date(Date.now() - 86_400_000).toISOString());
       }),
     );
+  }
+
+  async outboxPending(aggregate: PendingOutboxEntry['aggregate'], aggregateId: string, id: string): Promise<boolean> {
+    // Observed: a mark (a lazy write) counts only once it is durable.
+    return (await this.#commits.observed(() => this.#stmt.pendingEntry.get(id, aggregate, aggregateId))) !== undefined;
   }
 
   async tryAcquireLease(name: string, owner: string, ttlMs: number): Promise<boolean> {

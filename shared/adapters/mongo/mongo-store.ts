@@ -212,6 +212,15 @@ export class MongoStore implements Store {
     );
   }
 
+  async outboxPending(aggregate: PendingOutboxEntry['aggregate'], aggregateId: string, id: string): Promise<boolean> {
+    // Published entries are pulled from the document's outbox (markPublished).
+    const query = { _id: aggregateId, 'outbox.id': id };
+    const found = aggregate === 'registration'
+      ? await this.#registrations.findOne(query, { projection: { _id: 1 } })
+      : await this.#clients.findOne(query, { projection: { _id: 1 } });
+    return found !== null;
+  }
+
   async tryAcquireLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
     const now = Date.now();
     try {

@@ -17,15 +17,17 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { request as httpsGet } from 'node:https';
 import { createServer, connect as netConnect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { MongoClient } from 'mongodb';
-import { ensureMongoLauncher, fetchInfra, infraPaths, isFetched, REPO_ROOT } from './fetch.js';
+import { ensureMongoLauncher, fetchInfra, fetchKeycloak, infraPaths, isFetched, isKeycloakFetched, keycloakPaths, REPO_ROOT } from './fetch.js';
+import { SandboxDirectory, SANDBOX_FILES } from '../../services/directory-sandbox/index.js';
 
-export type ServerName = 'kafka' | 'mongo' | 'redis';
+export type ServerName = 'kafka' | 'mongo' | 'redis' | 'keycloak';
 export type StopSignal = 'SIGTERM' | 'SIGKILL';
 
 export interface KafkaOptions {
@@ -52,8 +54,39 @@ export interface RedisOptions {
   appendfsync?: 'always' | 'everysec' | 'no';
 }
 
+/**
+ * Keycloak (`start --optimized` of the distribution built by scripts/infra/fetch.ts) on HTTPS with a
+ * server certificate from a test CA of its own (a sandbox directory CA under `<workDir>/keycloak/directory`),
+ * mutual TLS requested and trusting that CA: a test pipeline that adopts the CA (`startTestPipeline({
+ * directoryCa })`) issues TPP certificates Keycloak accepts. H2 database in the run's work dir.
+ */
+export interface KeycloakInfraOptions {
+  /** bootstrap admin of the master realm; default admin / a random password */
+  adminUsername?: string;
+  adminPassword?: string;
+  /** JVM heap flags; default ['-Xms64m', '-Xmx512m'] (Keycloak's own default) */
+  heap?: string[];
+  /**
+   * An existing sandbox directory's DCR_DATA_DIR (e.g. `var` of `npm start`): Keycloak's server certificate
+   * comes from its CA and Keycloak trusts its TPPs. Default: a CA of the run's own.
+   */
+  directoryDataDir?: string;
+}
+
+/** What a test needs of the running Keycloak. */
+export interface KeycloakInfo {
+  /** https://localhost:<port> (the server certificate names localhost and 127.0.0.1) */
+  url: string;
+  adminUsername: string;
+  adminPassword: string;
+  /** the test CA: Keycloak's server certificate and the TPP client certificates it trusts */
+  caCertFile: string;
+  caKeyFile: string;
+}
+
 export interface InfraOptions {
   kafka?: boolean | KafkaOptions;
+  keycloak?: boolean | KeycloakInfraOptions;
   mongo?: boolean | MongoOptions;
   redis?: boolean | RedisOptions;
   /** where logs and data go; default `<repo>/.cache/infra/run/<time>-<pid>` (removed by stop() unless keepWorkDir) */
@@ -62,7 +95,7 @@ export interface InfraOptions {
   keepWorkDir?: boolean;
   /** progress lines (ports, start-up times); default: silent */
   log?: (line: string) => void;
-  /** readiness timeout per server; defaults: kafka 120 s, mongo 60 s, redis 30 s */
+  /** readiness timeout per server; defaults: kafka 120 s, mongo 60 s, redis 30 s, keycloak 300 s */
   startTimeoutMs?: Partial<Record<ServerName, number>>;
   /** run scripts/infra/fetch.ts when the jars are missing (default true) */
   autoFetch?: boolean;
@@ -103,7 +136,9 @@ export interface Infra {
   mongoUrl?: string;
   redisUrl?: string;
   kafkaBrokers?: string;
+  keycloakInfo?: KeycloakInfo;
   kafka?: RunningServer;
+  keycloak?: RunningServer;
   mongo?: RunningServer;
   redis?: RunningServer;
   servers: RunningServer[];
@@ -790,6 +825,127 @@ function redisSpec(workDir: string, port: number, opts: RedisOptions, timeoutMs:
   };
 }
 
+/** GET https://127.0.0.1:<port>/health/ready → 200 {"status":"UP"} (Keycloak's management interface). */
+function keycloakReady(port: number, caPem: string, timeoutMs: number): Promise<void> {
+  return new Promise((res, rej) => {
+    const req = httpsGet(
+      { host: HOST, port, path: '/health/ready', method: 'GET', ca: caPem, servername: 'localhost', timeout: Math.min(timeoutMs, 5000), agent: false },
+      (r) => {
+        let body = '';
+        r.on('data', (d: Buffer) => (body += d.toString()));
+        r.on('end', () => (r.statusCode === 200 && /"status"\s*:\s*"UP"/.test(body) ? res() : rej(new Error(`/health/ready answered ${r.statusCode}: ${body.replace(/\s+/g, '').slice(0, 200)}`))));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('/health/ready timed out')));
+    req.on('error', rej);
+    req.end();
+  });
+}
+
+/** Keycloak's JVM flags (bin/kc.sh's defaults), launched without the script so that signals reach the JVM itself. */
+const KEYCLOAK_JVM = [
+  '-XX:MetaspaceSize=96M',
+  '-XX:MaxMetaspaceSize=256m',
+  '-Dfile.encoding=UTF-8',
+  '-Dsun.stdout.encoding=UTF-8',
+  '-Dsun.err.encoding=UTF-8',
+  '-Dstdout.encoding=UTF-8',
+  '-Dstderr.encoding=UTF-8',
+  '-XX:+ExitOnOutOfMemoryError',
+  '-Djava.security.egd=file:/dev/urandom',
+  '-XX:+UseSerialGC',
+  // C1 only: a faster start on 2 cores, as for Kafka
+  '-XX:TieredStopAtLevel=1',
+  '-Djdk.tls.rejectClientInitiatedRenegotiation=true',
+  '--add-opens=java.base/java.util=ALL-UNNAMED',
+  '--add-opens=java.base/java.util.concurrent=ALL-UNNAMED',
+  '--add-opens=java.base/java.security=ALL-UNNAMED',
+  '--add-opens=java.base/java.lang=ALL-UNNAMED',
+  '--enable-native-access=ALL-UNNAMED',
+  '-Duser.language=en',
+  '-Duser.country=US',
+  '-Djava.util.logging.manager=org.jboss.logmanager.LogManager',
+  '-Dpicocli.disable.closures=true',
+  '-Dquarkus-log-max-startup-records=10000',
+  '-Djava.util.concurrent.ForkJoinPool.common.threadFactory=io.quarkus.bootstrap.forkjoin.QuarkusForkJoinWorkerThreadFactory',
+];
+
+async function keycloakTrust(workDir: string, directoryDataDir?: string): Promise<{ caCertFile: string; caKeyFile: string; caPem: string; certFile: string; keyFile: string }> {
+  const dir = join(workDir, 'keycloak');
+  mkdirSync(dir, { recursive: true });
+  if (directoryDataDir && !existsSync(join(directoryDataDir, 'sandbox', SANDBOX_FILES.caCert))) {
+    // opening it would create a directory whose certificates name the wrong URLs: let npm start make it
+    throw new Error(`${resolve(directoryDataDir)} holds no sandbox directory (run npm start once first)`);
+  }
+  // a sandbox directory's CA (the same kind of CA every test pipeline makes), kept for the whole run
+  const directory = await SandboxDirectory.open({ dataDir: directoryDataDir ?? join(dir, 'directory'), baseUrl: 'https://localhost' });
+  const tls = await directory.issueServerCertificate(['localhost', '127.0.0.1']);
+  const certFile = join(dir, 'tls.crt.pem');
+  const keyFile = join(dir, 'tls.key.pem');
+  writeFileSync(certFile, tls.certPem);
+  writeFileSync(keyFile, tls.keyPem, { mode: 0o600 });
+  return {
+    caCertFile: join(directory.sandboxDir, SANDBOX_FILES.caCert),
+    caKeyFile: join(directory.sandboxDir, SANDBOX_FILES.caKey),
+    caPem: directory.caCertPem,
+    certFile,
+    keyFile,
+  };
+}
+
+function keycloakSpec(
+  workDir: string,
+  port: number,
+  managementPort: number,
+  opts: KeycloakInfraOptions,
+  trust: Awaited<ReturnType<typeof keycloakTrust>>,
+  admin: { username: string; password: string },
+  timeoutMs: number,
+): ServerSpec {
+  const dist = keycloakPaths().dist;
+  const home = join(workDir, 'keycloak', 'home');
+  return {
+    name: 'keycloak',
+    port,
+    url: `https://localhost:${port}`,
+    dataDir: home,
+    logFile: join(workDir, 'logs', 'keycloak.log'),
+    readyTimeoutMs: timeoutMs,
+    stopTimeoutMs: 30_000,
+    prepare: async () => {
+      // a home of its own: the shared distribution linked in, data/ (H2, truststore, transaction logs) per run
+      mkdirSync(join(home, 'data'), { recursive: true });
+      for (const entry of ['bin', 'conf', 'lib', 'providers', 'themes']) {
+        if (!existsSync(join(home, entry))) symlinkSync(join(dist, entry), join(home, entry));
+      }
+    },
+    launch: () => ({
+      cmd: 'java',
+      args: [
+        ...(opts.heap ?? ['-Xms64m', '-Xmx512m']),
+        ...KEYCLOAK_JVM,
+        `-Dkc.home.dir=${home}`,
+        `-Djboss.server.config.dir=${join(home, 'conf')}`,
+        '-cp',
+        join(home, 'lib', 'quarkus-run.jar'),
+        'io.quarkus.bootstrap.runner.QuarkusEntryPoint',
+        'start',
+        '--optimized',
+        '--cache=local',
+        `--http-host=${HOST}`,
+        `--https-port=${port}`,
+        `--http-management-port=${managementPort}`,
+        `--hostname=https://localhost:${port}`,
+        `--https-certificate-file=${trust.certFile}`,
+        `--https-certificate-key-file=${trust.keyFile}`,
+        `--truststore-paths=${trust.caCertFile}`,
+      ],
+      env: { KC_BOOTSTRAP_ADMIN_USERNAME: admin.username, KC_BOOTSTRAP_ADMIN_PASSWORD: admin.password },
+    }),
+    probe: (remaining) => keycloakReady(managementPort, trust.caPem, remaining),
+  };
+}
+
 // ---------------------------------------------------------------------------------------------------------
 
 const RUN_ROOT = join(REPO_ROOT, '.cache', 'infra', 'run');
@@ -831,7 +987,7 @@ export async function startInfra(opts: InfraOptions): Promise<Infra> {
   const autoWorkDir = opts.workDir === undefined;
   const workDir = resolve(opts.workDir ?? defaultWorkDir());
   mkdirSync(join(workDir, 'logs'), { recursive: true });
-  const timeouts = { kafka: 120_000, mongo: 60_000, redis: 30_000, ...opts.startTimeoutMs };
+  const timeouts = { kafka: 120_000, mongo: 60_000, redis: 30_000, keycloak: 300_000, ...opts.startTimeoutMs };
 
   const needJava = Boolean(opts.kafka || opts.mongo);
   let launcher: { classpath: string; main: string[] } | undefined;
@@ -845,6 +1001,17 @@ export async function startInfra(opts: InfraOptions): Promise<Infra> {
     }
     if (opts.mongo) launcher = await ensureMongoLauncher();
   }
+  let keycloakTrustFiles: Awaited<ReturnType<typeof keycloakTrust>> | undefined;
+  const keycloakOpts: KeycloakInfraOptions = typeof opts.keycloak === 'object' ? opts.keycloak : {};
+  const keycloakAdmin = { username: keycloakOpts.adminUsername ?? 'admin', password: keycloakOpts.adminPassword ?? randomBytes(12).toString('base64url') };
+  if (opts.keycloak) {
+    if (!isKeycloakFetched()) {
+      if (opts.autoFetch === false) throw new Error(`Keycloak is missing from ${keycloakPaths().dir}: run 'npm run infra -- fetch'`);
+      log('Keycloak missing: fetching it (npm run infra -- fetch)');
+      await fetchKeycloak({ log });
+    }
+    keycloakTrustFiles = await keycloakTrust(workDir, keycloakOpts.directoryDataDir);
+  }
 
   type Maker = (ports: number[]) => ServerSpec;
   const plans: { name: ServerName; portCount: number; make: Maker }[] = [];
@@ -855,6 +1022,9 @@ export async function startInfra(opts: InfraOptions): Promise<Infra> {
   if (opts.mongo) {
     const m: MongoOptions = typeof opts.mongo === 'object' ? opts.mongo : { backend: 'memory' };
     plans.push({ name: 'mongo', portCount: 1, make: ([p]) => mongoSpec(workDir, p!, m, launcher!, timeouts.mongo) });
+  }
+  if (opts.keycloak) {
+    plans.push({ name: 'keycloak', portCount: 2, make: ([p, m]) => keycloakSpec(workDir, p!, m!, keycloakOpts, keycloakTrustFiles!, keycloakAdmin, timeouts.keycloak) });
   }
   if (opts.redis) {
     const r: RedisOptions = typeof opts.redis === 'object' ? opts.redis : { appendonly: false };
@@ -904,7 +1074,7 @@ export async function startInfra(opts: InfraOptions): Promise<Infra> {
     throw new AggregateError(failures, `${failures.map((f) => f.server).join(', ')} failed to start ${keep}:\n\n${failures.map((f) => f.message).join('\n\n')}`);
   }
 
-  const order: ServerName[] = ['kafka', 'mongo', 'redis'];
+  const order: ServerName[] = ['kafka', 'mongo', 'redis', 'keycloak'];
   started.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
   const byName = (n: ServerName) => started.find((s) => s.name === n);
   let stopped = false;
@@ -930,6 +1100,17 @@ export async function startInfra(opts: InfraOptions): Promise<Infra> {
   const kafka = byName('kafka');
   const mongo = byName('mongo');
   const redis = byName('redis');
+  const keycloak = byName('keycloak');
+  if (keycloak && keycloakTrustFiles) {
+    infra.keycloak = keycloak;
+    infra.keycloakInfo = {
+      url: keycloak.url,
+      adminUsername: keycloakAdmin.username,
+      adminPassword: keycloakAdmin.password,
+      caCertFile: keycloakTrustFiles.caCertFile,
+      caKeyFile: keycloakTrustFiles.caKeyFile,
+    };
+  }
   if (kafka) {
     infra.kafka = kafka;
     infra.kafkaBrokers = kafka.url;

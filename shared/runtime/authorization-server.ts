@@ -5,6 +5,7 @@ import type { AuthorizationServerPort } from '../ports/authorization-server.js';
 import type { EventBus } from '../ports/events.js';
 import type { Store } from '../ports/store.js';
 import { EventsBarrierAuthorizationServer } from '../adapters/authorization-server/events.js';
+import { KeycloakAuthorizationServer } from '../adapters/authorization-server/keycloak.js';
 import { StoreOnlyAuthorizationServer } from '../adapters/authorization-server/store-only.js';
 import type { Logger } from './logger.js';
 
@@ -32,9 +33,14 @@ export async function openAuthorizationServer(deps: AuthorizationServerDeps, fac
     case 'sandbox':
       if (!factories.sandbox) throw new ConfigurationError('DCR_AS_PROVISIONING', 'sandbox provisioning is available only in the sandbox entry points (npm start, the sandbox services)');
       return factories.sandbox(deps);
+    case 'keycloak': {
+      const { url, realm, clientId, clientSecret } = deps.config.as.keycloak;
+      // loadConfig requires all four with DCR_AS_PROVISIONING=keycloak; this guards a hand-built config
+      if (!url || !realm || !clientId || !clientSecret) throw new ConfigurationError('DCR_KEYCLOAK_URL', 'DCR_KEYCLOAK_URL, DCR_KEYCLOAK_REALM, DCR_KEYCLOAK_CLIENT_ID and DCR_KEYCLOAK_CLIENT_SECRET are required with DCR_AS_PROVISIONING=keycloak');
+      // `aud` of the clients' tokens: this service's public URL, which the management endpoints accept
+      return new KeycloakAuthorizationServer({ url, realm, clientId, clientSecret, audience: deps.config.publicUrl, fetcher: deps.fetcher, logger: deps.logger });
+    }
     case 'events':
       return new EventsBarrierAuthorizationServer({ store: deps.store, bus: deps.bus, groups: deps.config.as.eventGroups });
-    case 'keycloak':
-      throw new ConfigurationError('DCR_AS_PROVISIONING', `${mode} provisioning is not built into this version`);
   }
 }

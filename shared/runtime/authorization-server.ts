@@ -35,10 +35,9 @@ export async function openAuthorizationServer(deps: AuthorizationServerDeps, fac
       return factories.sandbox(deps);
     case 'keycloak': {
       const { url, realm, clientId, clientSecret } = deps.config.as.keycloak;
-      // The audience its tokens carry: what the management endpoints accept (DCR_AS_TOKEN_AUDIENCE, else the public URL).
       // loadConfig requires all four with DCR_AS_PROVISIONING=keycloak; this guards a hand-built config
       if (!url || !realm || !clientId || !clientSecret) throw new ConfigurationError('DCR_KEYCLOAK_URL', 'DCR_KEYCLOAK_URL, DCR_KEYCLOAK_REALM, DCR_KEYCLOAK_CLIENT_ID and DCR_KEYCLOAK_CLIENT_SECRET are required with DCR_AS_PROVISIONING=keycloak');
-      // `aud` of the clients' tokens: this service's public URL, which the management endpoints accept
+      // `aud` of the clients' tokens: what the management endpoints accept (DCR_AS_TOKEN_AUDIENCE's first, else the public URL)
       return new KeycloakAuthorizationServer({ url, realm, clientId, clientSecret, audience: deps.config.as.tokenAudiences?.[0] ?? deps.config.publicUrl, fetcher: deps.fetcher, logger: deps.logger });
     }
     case 'events':

@@ -51,6 +51,7 @@ const VARIABLE_OF: Record<string, string> = {
   '/revocation/statusUrl': 'DCR_DIRECTORY_STATUS_URL',
   '/revocation/ocspUnknown': 'DCR_OCSP_UNKNOWN',
   '/logLevel': 'DCR_LOG_LEVEL',
+  '/logFormat': 'DCR_LOG_FORMAT',
   '/as/issuer': 'DCR_AS_ISSUER',
   '/as/jwksUrl': 'DCR_AS_JWKS_URL',
   '/as/introspectionUrl': 'DCR_AS_INTROSPECTION_URL',
@@ -218,6 +219,7 @@ export function loadConfig(env: Env = process.env): Config {
       port: integer('DCR_AS_PORT', env.DCR_AS_PORT) ?? 8445,
     }),
     logLevel: env.DCR_LOG_LEVEL ?? 'info',
+    logFormat: env.DCR_LOG_FORMAT || undefined,
   };
   const config = defined(candidate);
 

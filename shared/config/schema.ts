@@ -129,6 +129,8 @@ export const ConfigSchema = Type.Object({
     port: Type.Integer({ minimum: 0, maximum: 65535 }),
   }),
   logLevel: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
+  /** `json` (one JSON object a line) or `pretty` (pino-pretty, for people); unset: json, except `npm start` on a terminal. */
+  logFormat: Type.Optional(Type.Enum(['json', 'pretty'] as const)),
 });
 
 export type Config = Static<typeof ConfigSchema>;

@@ -32,7 +32,7 @@ export interface Runtime {
 }
 
 export async function createRuntime(config: Config, trust: Trust, service: string, options: { relay?: boolean; logger?: Logger } = {}): Promise<Runtime> {
-  const logger = options.logger ?? createLogger(service, config.logLevel);
+  const logger = options.logger ?? createLogger(service, config.logLevel, config.logFormat ?? 'json');
   const adapters = await openAdapters(config, service, logger);
   const fetcher = new OutboundFetcher({
     allowedHosts: trust.allowedFetchHosts,

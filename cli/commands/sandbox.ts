@@ -149,8 +149,9 @@ function registerRevocationCommands(sandbox: Command): void {
       process.stderr.write(
         on
           ? 'next: dcr-pipeline register --tpp NAME --async\n' +
-              `  a TPP the pipeline looked at in the last ${cache} s still registers from its cached directory answers;\n` +
-              `  any other retries ${config.stageAttempts} times and ends failed (exit code 4), replayable once the outage is off:\n` +
+              `  a TPP the pipeline looked at in the last ${cache} s still registers from its cached directory answers\n` +
+              `  (the sandbox's max-age=60, capped by DCR_FETCH_CACHE_MAX_AGE_SECONDS); any other makes ${config.stageAttempts} attempts\n` +
+              '  and ends failed (exit code 4), replayable once the outage is off:\n' +
               '  dcr-pipeline ops replay --all. AS token calls that need the directory (its JWKS) fail meanwhile.\n' +
               '  The outage persists across restarts until: dcr-pipeline sandbox outage off\n'
           : 'the sandbox directory answers again; replay the failed registrations (dcr-pipeline ops replay --all) or submit again\n',

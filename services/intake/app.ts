@@ -1,5 +1,5 @@
 import swagger, { type FastifyDynamicSwaggerOptions } from '@fastify/swagger';
-import { logRequestsAtDebug, QUIET_REQUEST_LOGGING } from '../../shared/http/request-log.js';
+import { debugRequestLogging } from '../../shared/http/request-log.js';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Profile } from '../../shared/profiles/types.js';
 import { clientCertificatePlugin } from './plugins/client-certificate.js';
@@ -62,7 +62,7 @@ export async function buildIntakeApp(options: IntakeAppOptions): Promise<Fastify
   const maxBodyBytes = options.maxBodyBytes ?? 64 * 1024;
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
-    ...QUIET_REQUEST_LOGGING,
+    ...debugRequestLogging(),
     https: {
       key: options.tls.keyPem,
       cert: options.tls.certPem,
@@ -95,7 +95,6 @@ export async function buildIntakeApp(options: IntakeAppOptions): Promise<Fastify
   // JSON bodies are kept as text: the registration is parsed strictly (duplicate members) downstream.
   app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: maxBodyBytes }, asString);
 
-  logRequestsAtDebug(app);
   await app.register(errorsPlugin);
   app.decorate('managementTokens', options.asTokens ?? null);
   // Before the routes: it collects their schemas as they are added (OpenAPI 3.1, served below).

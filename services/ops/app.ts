@@ -1,5 +1,5 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { logRequestsAtDebug, QUIET_REQUEST_LOGGING } from '../../shared/http/request-log.js';
+import { debugRequestLogging } from '../../shared/http/request-log.js';
 import type { OpsDeps } from './deps.js';
 import { requireAdminToken } from './plugins/auth.js';
 import { errorsPlugin } from '../../shared/http/fastify-errors.js';
@@ -29,7 +29,7 @@ export async function buildOpsApp(options: OpsAppOptions): Promise<FastifyInstan
   if (options.token.length < 16) throw new Error('the admin token must have at least 16 characters');
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
-    ...QUIET_REQUEST_LOGGING,
+    ...debugRequestLogging(),
     bodyLimit: 16 * 1024,
     connectionTimeout: 30_000,
     requestTimeout: 120_000,
@@ -38,7 +38,6 @@ export async function buildOpsApp(options: OpsAppOptions): Promise<FastifyInstan
     // Query strings are coerced (limit=10, force=true); unknown body members are refused, not dropped.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
   });
-  logRequestsAtDebug(app);
   await app.register(errorsPlugin);
   await app.register(healthRoutes, { ready: options.deps.ready });
   await app.register(dashboardRoutes);

@@ -1,17 +1,22 @@
-import type { FastifyInstance } from 'fastify';
+import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 
 /**
- * Fastify's own per-request lines ("incoming request", "request completed") are info: with a
- * dashboard polling every few hundred ms they drown everything else. The services turn them off
- * (`disableRequestLogging: true`) and log one line per request at debug instead.
+ * Fastify's per-request lines ("incoming request", "request completed") at debug instead of info:
+ * with a dashboard polling every few hundred ms they would drown everything else. Errored
+ * requests keep Fastify's own (error-level) line.
  */
-export const QUIET_REQUEST_LOGGING = { disableRequestLogging: true } as const;
+export class DebugRequestLogController extends LogController {
+  override incomingRequest(request: FastifyRequest): void {
+    request.log.debug({ req: request }, 'incoming request');
+  }
 
-export function logRequestsAtDebug(app: FastifyInstance): void {
-  app.addHook('onResponse', async (request, reply) => {
-    request.log.debug(
-      { req: { method: request.method, url: request.url.split('?')[0] }, res: { statusCode: reply.statusCode }, responseTime: Math.round(reply.elapsedTime * 10) / 10 },
-      'request completed',
-    );
-  });
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply, metadata?: Record<string, unknown>): void {
+    if (error) return super.requestCompleted(error, request, reply, metadata);
+    reply.log.debug({ res: reply, responseTime: reply.elapsedTime }, 'request completed');
+  }
+}
+
+/** Spread into a Fastify factory's options: request logs at debug. */
+export function debugRequestLogging(): { logController: LogController } {
+  return { logController: new DebugRequestLogController() };
 }

@@ -13,7 +13,7 @@ export const EXIT = {
   rejected: 3,
   /** The registration ended `failed` (or a replay left some failed): the pipeline's side, replayable. */
   failed: 4,
-  /** Nothing answered: the pipeline (or the AS, the admin API) is not running or not reachable. */
+  /** Nothing answered: the pipeline (or the AS, the admin API) is not running or not reachable; or it answered 503. */
   unreachable: 5,
   /** Still not final when --timeout ran out (the pipeline carries on; poll later with `status`). */
   timeout: 6,

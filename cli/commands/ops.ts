@@ -2,10 +2,11 @@ import { readFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import ora from 'ora';
-import { loadConfig } from '../../shared/config/load.js';
-import { ConfigurationError } from '../../shared/domain/errors.js';
+import { cliConfig } from '../context.js';
+import { CliError, exitForStatus, setExit } from '../exit.js';
+import { parseCount, parseMilliseconds } from '../options.js';
 import { print } from '../output.js';
+import { progress } from '../ui.js';
 
 interface AdminOptions {
   adminUrl?: string;
@@ -51,7 +52,7 @@ const SETTLED = new Set(['registered', 'rejected', 'failed']);
 
 /** The admin API's URL and token: `--admin-url` or DCR_ADMIN_HOST:PORT; DCR_ADMIN_TOKEN or the sandbox token file. */
 async function adminClient(opts: AdminOptions): Promise<AdminClient> {
-  const config = loadConfig();
+  const config = cliConfig();
   const host = ['0.0.0.0', '::'].includes(config.admin.host) ? '127.0.0.1' : config.admin.host;
   const url = (opts.adminUrl ?? `http://${host.includes(':') ? `[${host}]` : host}:${config.admin.port}`).replace(/\/+$/, '');
   let token = config.admin.token;
@@ -61,7 +62,7 @@ async function adminClient(opts: AdminOptions): Promise<AdminClient> {
       (t) => t.trim(),
       () => undefined,
     );
-    if (!token) throw new ConfigurationError('DCR_ADMIN_TOKEN', `no admin token: set DCR_ADMIN_TOKEN (or, in the sandbox, start the pipeline so that ${file} exists)`);
+    if (!token) throw new CliError('config', `no admin token: set DCR_ADMIN_TOKEN (or, in the sandbox, start the pipeline so that ${file} exists)`);
   }
   const bearer = token;
   return {
@@ -74,18 +75,19 @@ async function adminClient(opts: AdminOptions): Promise<AdminClient> {
       try {
         res = await fetch(`${url}${path}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
       } catch (error) {
-        throw new Error(`the admin API at ${url} is not reachable (${error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error)})`);
+        throw new CliError('unreachable', `the admin API at ${url} is not reachable (${error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error)})`);
       }
       const text = await res.text();
       let parsed: unknown;
       try {
         parsed = JSON.parse(text);
       } catch {
-        throw new Error(`the admin API answered HTTP ${res.status} with a non-JSON body`);
+        throw new CliError('error', `the admin API answered HTTP ${res.status} with a non-JSON body`);
       }
       if (!res.ok) {
         const e = parsed as { error?: string; error_description?: string };
-        throw new Error(`the admin API answered HTTP ${res.status}: ${e.error ?? 'error'}: ${e.error_description ?? ''}`);
+        const exit = exitForStatus(res.status);
+        throw new CliError(exit === 'ok' ? 'error' : exit, `the admin API answered HTTP ${res.status}: ${e.error ?? 'error'}: ${e.error_description ?? ''}`);
       }
       return parsed as T;
     },
@@ -112,7 +114,7 @@ function iso(value: string | undefined, option: string): string | undefined {
     return new Date(Date.now() - Number(rel[1]) * unit).toISOString();
   }
   const t = Date.parse(value);
-  if (Number.isNaN(t)) throw new Error(`${option}: expected an ISO timestamp or a duration like 30m, 2h, 1d`);
+  if (Number.isNaN(t)) throw new CliError('usage', `${option}: expected an ISO timestamp or a duration like 30m, 2h, 1d`);
   return new Date(t).toISOString();
 }
 
@@ -152,9 +154,17 @@ function timeline(d: Detail): void {
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
+/** A replay watch's exit: failed if any ended failed, rejected if any was rejected, timeout if some never settled. */
+function exitForTally(tally: Record<string, number>, total: number): 'ok' | 'failed' | 'rejected' | 'timeout' {
+  if ((tally.failed ?? 0) > 0) return 'failed';
+  if ((tally.rejected ?? 0) > 0) return 'rejected';
+  const settled = [...SETTLED].reduce((n, s) => n + (tally[s] ?? 0), 0);
+  return settled < total ? 'timeout' : 'ok';
+}
+
 /** Polls the replayed requests until each settles (or the timeout), showing the tally as it goes. */
 async function watch(client: AdminClient, ids: string[], timeoutMs: number): Promise<Record<string, number>> {
-  const spinner = ora({ text: `watching ${ids.length} replayed request(s)`, stream: process.stderr, isEnabled: process.stderr.isTTY }).start();
+  const spinner = progress(`watching ${ids.length} replayed request(s)`);
   const status = new Map<string, string>(ids.map((id) => [id, 'received']));
   const deadline = Date.now() + timeoutMs;
   const tally = () => {
@@ -176,7 +186,7 @@ async function watch(client: AdminClient, ids: string[], timeoutMs: number): Pro
         const batch = open.slice(i, i + 8);
         const got = await Promise.all(batch.map((id) => client.call<Detail>('GET', `/admin/registrations/${encodeURIComponent(id)}`)));
         for (const d of got) status.set(d.request_id, d.status);
-        spinner.text = describe();
+        spinner.update(describe());
       }
       if (Date.now() > deadline) {
         spinner.warn(`${describe()} (stopped watching after ${timeoutMs} ms; the pipeline carries on)`);
@@ -189,11 +199,11 @@ async function watch(client: AdminClient, ids: string[], timeoutMs: number): Pro
     else spinner.succeed(describe());
     return t;
   } finally {
-    if (spinner.isSpinning) spinner.stop();
+    spinner.stop();
   }
 }
 
-/** `dcr ops …`: see what failed and why, replay it (calls the admin API). */
+/** `dcr-pipeline ops …`: see what failed and why, replay it (calls the admin API). */
 export function registerOpsCommands(program: Command): void {
   const ops = program.command('ops').description('operations over the admin API: failed registrations, their history, replay');
   const common = (cmd: Command) =>
@@ -206,10 +216,10 @@ export function registerOpsCommands(program: Command): void {
     .option('--status <status>', 'another status instead of failed (rejected, registered, ...)', 'failed')
     .option('--since <time>', 'updated since (ISO time or 30m, 2h, 1d)')
     .option('--error <text>', 'last error contains')
-    .option('--limit <n>', 'how many', '50')
-    .action(async (opts: AdminOptions & { status: string; since?: string; error?: string; limit: string }) => {
+    .option('--limit <n>', 'how many (1 to 500)', parseCount(500), 50)
+    .action(async (opts: AdminOptions & { status: string; since?: string; error?: string; limit: number }) => {
       const client = await adminClient(opts);
-      const q = new URLSearchParams({ status: opts.status, limit: opts.limit });
+      const q = new URLSearchParams({ status: opts.status, limit: String(opts.limit) });
       const since = iso(opts.since, '--since');
       if (since) q.set('since', since);
       if (opts.error) q.set('error', opts.error);
@@ -241,13 +251,13 @@ export function registerOpsCommands(program: Command): void {
     .option('--dry-run', 'count what would be replayed, change nothing')
     .option('--actor <name>', 'recorded in the audit trail', defaultActor())
     .option('--no-wait', 'do not watch the replayed requests settle')
-    .option('--timeout <ms>', 'how long to watch', '60000')
+    .option('--timeout <ms>', 'how long to watch (milliseconds)', parseMilliseconds, 60_000)
     .action(
       async (
         requestId: string | undefined,
-        opts: AdminOptions & { all?: boolean; status?: string; since?: string; until?: string; error?: string; force?: boolean; dryRun?: boolean; actor: string; wait: boolean; timeout: string },
+        opts: AdminOptions & { all?: boolean; status?: string; since?: string; until?: string; error?: string; force?: boolean; dryRun?: boolean; actor: string; wait: boolean; timeout: number },
       ) => {
-        if (!requestId === !opts.all) throw new Error('give either a request id or --all');
+        if (!requestId === !opts.all) throw new CliError('usage', 'give either a request id or --all');
         const client = await adminClient(opts);
         if (requestId) {
           if (opts.dryRun) {
@@ -264,8 +274,8 @@ export function registerOpsCommands(program: Command): void {
           );
           if (opts.json) print(res);
           else process.stdout.write(res.replayed ? `replayed ${requestId} from ${res.stage ?? '?'}\n` : `not replayed: ${res.reason ?? ''}\n`);
-          if (!res.replayed) process.exitCode = 1;
-          else if (opts.wait) await watch(client, [requestId], Number(opts.timeout));
+          if (!res.replayed) return setExit('rejected');
+          if (opts.wait) setExit(exitForTally(await watch(client, [requestId], opts.timeout), 1));
           return;
         }
         const since = iso(opts.since, '--since');
@@ -277,7 +287,7 @@ export function registerOpsCommands(program: Command): void {
           ...(opts.error ? { error: opts.error } : {}),
           ...(opts.force ? { force: true } : {}),
         };
-        const spinner = ora({ text: 'counting matches', stream: process.stderr, isEnabled: process.stderr.isTTY }).start();
+        const spinner = progress('counting matches');
         let result: BulkResult;
         try {
           const dry = await client.call<BulkResult>('POST', '/admin/replay', { ...filter, dryRun: true }, opts.actor);
@@ -286,17 +296,14 @@ export function registerOpsCommands(program: Command): void {
             if (opts.json) print(dry);
             return;
           }
-          spinner.text = `replaying ${dry.replayed} registration(s)`;
+          spinner.update(`replaying ${dry.replayed} registration(s)`);
           result = await client.call<BulkResult>('POST', '/admin/replay', filter, opts.actor);
           spinner.succeed(`matched ${result.matched}, replayed ${result.replayed}, skipped ${result.skipped}`);
         } finally {
-          if (spinner.isSpinning) spinner.stop();
+          spinner.stop();
         }
         if (opts.json) print(result);
-        if (opts.wait && result.requestIds.length > 0) {
-          const tally = await watch(client, result.requestIds, Number(opts.timeout));
-          if ((tally.failed ?? 0) > 0) process.exitCode = 1;
-        }
+        if (opts.wait && result.requestIds.length > 0) setExit(exitForTally(await watch(client, result.requestIds, opts.timeout), result.requestIds.length));
       },
     );
 }

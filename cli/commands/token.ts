@@ -1,59 +1,14 @@
-import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Command } from 'commander';
-import { loadConfig } from '../../shared/config/load.js';
 import type { Config } from '../../shared/config/schema.js';
 import { httpsRequest, type HttpResponse, type MtlsIdentity } from '../../shared/tpp-client/https-client.js';
 import { defaultRegistrationClaims, signRegistrationRequest, type TppCredentials } from '../../shared/tpp-client/registration-request.js';
 import { requestClientCredentials, type TokenAuthMethod } from '../../services/sandbox-as/client-credentials.js';
+import { forgetClient, refreshClients, rememberedClient, rememberedClients, type RememberedClient } from '../client-store.js';
+import { cliConfig, openSandbox } from '../context.js';
+import { CliError, exitForStatus, reach, setExit } from '../exit.js';
+import { tppOptions } from '../options.js';
 import { print } from '../output.js';
-import { loadTpp, type TppSelection } from '../tpp-source.js';
-import { tppOptions } from './tpp.js';
-
-/** What `dcr register` keeps of a sandbox TPP's client (the file is 0600, under the TPP's sandbox dir). */
-export interface RememberedClient {
-  client_id: string;
-  registration_access_token?: string;
-  token_endpoint_auth_method?: string;
-  registered_at: string;
-}
-
-const NAME = /^[A-Za-z0-9._-]{1,64}$/;
-
-function clientsDir(config: Config, tpp: string): string {
-  if (!NAME.test(tpp)) throw new Error(`not a TPP name: '${tpp}'`);
-  return join(config.dataDir, 'sandbox', 'tpps', tpp, 'clients');
-}
-
-/** Keeps a sandbox TPP's registration (client id, registration access token) for `dcr token` / `dcr client`. */
-export async function rememberClient(config: Config, tpp: string | undefined, registration: unknown): Promise<void> {
-  if (!tpp || typeof registration !== 'object' || registration === null) return;
-  const r = registration as Record<string, unknown>;
-  if (typeof r.client_id !== 'string' || !NAME.test(r.client_id)) return;
-  const dir = clientsDir(config, tpp);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const record: RememberedClient = {
-    client_id: r.client_id,
-    ...(typeof r.registration_access_token === 'string' ? { registration_access_token: r.registration_access_token } : {}),
-    ...(typeof r.token_endpoint_auth_method === 'string' ? { token_endpoint_auth_method: r.token_endpoint_auth_method } : {}),
-    registered_at: new Date().toISOString(),
-  };
-  await writeFile(join(dir, `${r.client_id}.json`), JSON.stringify(record, null, 2), { mode: 0o600 });
-}
-
-/** The remembered client `clientId`, or the TPP's most recent one. */
-export async function rememberedClient(config: Config, tpp: string | undefined, clientId?: string): Promise<RememberedClient | null> {
-  if (!tpp) return null;
-  const dir = clientsDir(config, tpp);
-  const read = async (file: string) => JSON.parse(await readFile(join(dir, file), 'utf8')) as RememberedClient;
-  if (clientId) {
-    if (!NAME.test(clientId)) throw new Error(`not a client id: '${clientId}'`);
-    return read(`${clientId}.json`).catch(() => null);
-  }
-  const files = (await readdir(dir).catch(() => [] as string[])).filter((f) => f.endsWith('.json'));
-  const all = await Promise.all(files.map(read));
-  return all.sort((a, b) => b.registered_at.localeCompare(a.registered_at))[0] ?? null;
-}
+import { loadIdentity, loadTpp, type TppSelection } from '../tpp-source.js';
 
 /** The AS token endpoint: the intake's discovery (mTLS alias first), else `DCR_AS_ISSUER/token` (sandbox: port DCR_AS_PORT). */
 async function tokenEndpoint(config: Config, url: string, identity: MtlsIdentity): Promise<string> {
@@ -70,55 +25,120 @@ async function tokenEndpoint(config: Config, url: string, identity: MtlsIdentity
   return `${config.as.issuer ?? `https://localhost:${config.as.port}`}/token`;
 }
 
+function isInvalidClient(res: HttpResponse): boolean {
+  if (res.status !== 400 && res.status !== 401) return false;
+  try {
+    return res.json<{ error?: unknown }>().error === 'invalid_client';
+  } catch {
+    return false;
+  }
+}
+
 async function accessToken(
   config: Config,
   url: string,
-  tpp: { credentials: TppCredentials; identity: MtlsIdentity },
+  tpp: { credentials: TppCredentials; identity: MtlsIdentity; name?: string },
   clientId: string,
   method: TokenAuthMethod,
 ): Promise<{ res: HttpResponse; token: string | null }> {
-  const res = await requestClientCredentials({
-    tokenEndpoint: await tokenEndpoint(config, url, tpp.identity),
-    clientId,
-    method,
-    identity: tpp.identity,
-    credentials: tpp.credentials,
-  });
+  const endpoint = await tokenEndpoint(config, url, tpp.identity);
+  const res = await reach(`the AS token endpoint ${endpoint}`, () =>
+    requestClientCredentials({ tokenEndpoint: endpoint, clientId, method, identity: tpp.identity, credentials: tpp.credentials }),
+  );
+  // invalid_client covers both "no such client" and "its authentication failed"; when the TPP never
+  // registered this client id either, it is almost certainly a typo: say so.
+  if (isInvalidClient(res) && tpp.name && !(await rememberedClient(config, tpp.name, clientId))) {
+    const known = (await rememberedClients(config, tpp.name)).map((c) => c.client_id);
+    throw new CliError(
+      'rejected',
+      `unknown client '${clientId}': the AS does not accept it (invalid_client) and TPP ${tpp.name} has not registered it` +
+        (known.length ? `; its clients: ${known.join(', ')}` : '; it has no clients yet (dcr-pipeline register --tpp ' + tpp.name + ')'),
+    );
+  }
   const token = res.status === 200 ? res.json<{ access_token?: unknown }>().access_token : null;
   return { res, token: typeof token === 'string' ? token : null };
 }
 
 function authMethod(option: string | undefined, remembered: RememberedClient | null): TokenAuthMethod {
   const method = option ?? remembered?.token_endpoint_auth_method ?? 'private_key_jwt';
-  if (method !== 'tls_client_auth' && method !== 'private_key_jwt') throw new Error(`--method must be tls_client_auth or private_key_jwt, got '${method}'`);
+  if (method !== 'tls_client_auth' && method !== 'private_key_jwt') throw new CliError('usage', `--method must be tls_client_auth or private_key_jwt, got '${method}'`);
   return method;
 }
 
 function printAnswer(res: HttpResponse): void {
   if (res.text === '') process.stderr.write(`HTTP ${res.status}\n`);
-  else print(res.text.startsWith('{') ? res.json() : res.text);
-  if (res.status >= 300) process.exitCode = 1;
+  else {
+    let value: unknown = res.text;
+    if (res.text.startsWith('{')) {
+      try {
+        value = res.json();
+      } catch {
+        // not JSON after all: print it as it came
+      }
+    }
+    print(value);
+  }
+  if (res.status >= 300) setExit(exitForStatus(res.status) === 'ok' ? 'error' : exitForStatus(res.status));
+}
+
+/** The remembered client, after looking up the TPP's unsettled requests when it is not known yet (a replay may have registered it). */
+async function findClient(config: Config, url: string, tpp: string | undefined, identity: MtlsIdentity, clientId?: string): Promise<RememberedClient | null> {
+  if (!tpp) return null;
+  const known = await rememberedClient(config, tpp, clientId);
+  if (known) return known;
+  await refreshClients(config, tpp, url, identity);
+  return rememberedClient(config, tpp, clientId);
 }
 
 type ClientOpts = TppSelection & { url?: string; asToken?: boolean; token?: string; method?: string };
 
-/** `dcr token`, `dcr client get|update|delete`: the AS client-credentials grant and RFC 7592 management. */
+/** `token`, `client list|get|update|delete`: the AS client-credentials grant and RFC 7592 management. */
 export function registerTokenCommands(program: Command): void {
   tppOptions(program.command('token'))
     .description("client-credentials grant at the bank's AS over mutual TLS (tls_client_auth or private_key_jwt), prints the token")
     .option('--client-id <id>', "the client (default: the TPP's most recent registration)")
     .option('--method <method>', 'tls_client_auth | private_key_jwt (default: as registered)')
     .action(async (opts: TppSelection & { url?: string; clientId?: string; method?: string }) => {
-      const config = loadConfig();
-      const remembered = await rememberedClient(config, opts.tpp, opts.clientId);
-      const clientId = opts.clientId ?? remembered?.client_id;
-      if (!clientId) throw new Error('no client: pass --client-id, or register one first with: npx dcr register --tpp NAME');
+      const config = cliConfig();
+      const url = opts.url ?? config.publicUrl;
       const tpp = await loadTpp(config, opts);
-      const { res } = await accessToken(config, opts.url ?? config.publicUrl, tpp, clientId, authMethod(opts.method, remembered));
+      const remembered = await findClient(config, url, opts.tpp, tpp.identity, opts.clientId);
+      const clientId = opts.clientId ?? remembered?.client_id;
+      if (!clientId) throw new CliError('usage', `no client: pass --client-id, or register one first with: dcr-pipeline register --tpp ${opts.tpp ?? 'NAME'}`);
+      const { res } = await accessToken(config, url, { ...tpp, ...(opts.tpp ? { name: opts.tpp } : {}) }, clientId, authMethod(opts.method, remembered));
       printAnswer(res);
     });
 
-  const client = program.command('client').description('RFC 7592 management of a registered client (registration access token or --as-token)');
+  const client = program.command('client').description('the clients a sandbox TPP registered, and RFC 7592 management (registration access token or --as-token)');
+  client
+    .command('list')
+    .description('the clients registered through this CLI, per sandbox TPP (after looking up requests that settled since, e.g. by a replay)')
+    .option('--tpp <name>', 'only this sandbox TPP')
+    .option('--url <url>', 'base URL of the DCR endpoint (default DCR_PUBLIC_URL)')
+    .option('--json', 'print JSON')
+    .action(async (opts: { tpp?: string; url?: string; json?: boolean }) => {
+      const config = cliConfig();
+      const url = opts.url ?? config.publicUrl;
+      const dir = await openSandbox(config);
+      const tpps = opts.tpp ? [opts.tpp] : (await dir.listTpps()).map((t) => t.name);
+      const rows: Array<RememberedClient & { tpp: string }> = [];
+      for (const name of tpps) {
+        await refreshClients(config, name, url, await loadIdentity(config, { tpp: name }));
+        for (const c of await rememberedClients(config, name)) rows.push({ ...c, tpp: name });
+      }
+      if (opts.json) {
+        print(rows.map(({ registration_access_token, ...c }) => ({ ...c, registration_access_token: registration_access_token !== undefined })));
+        return;
+      }
+      if (rows.length === 0) {
+        process.stdout.write(`no clients${opts.tpp ? ` for ${opts.tpp}` : ''} yet (dcr-pipeline register --tpp ${opts.tpp ?? 'NAME'})\n`);
+        return;
+      }
+      for (const c of rows) {
+        process.stdout.write(`${c.client_id}  ${c.tpp.padEnd(12)}  ${(c.token_endpoint_auth_method ?? '?').padEnd(15)}  ${c.registered_at}  ${c.registration_access_token ? 'access token kept' : 'no access token'}\n`);
+      }
+    });
+
   const manage = (name: string, description: string, method: 'GET' | 'PUT' | 'DELETE') =>
     tppOptions(client.command(`${name} <clientId>`))
       .description(description)
@@ -126,30 +146,31 @@ export function registerTokenCommands(program: Command): void {
       .option('--token <token>', 'the Bearer token to present')
       .option('--method <method>', 'token endpoint auth method for --as-token')
       .action(async (clientId: string, opts: ClientOpts) => {
-        const config = loadConfig();
+        const config = cliConfig();
         const url = opts.url ?? config.publicUrl;
         const tpp = await loadTpp(config, opts);
-        const remembered = await rememberedClient(config, opts.tpp, clientId);
+        const remembered = await findClient(config, url, opts.tpp, tpp.identity, clientId);
         let bearer = opts.token ?? null;
         if (!bearer && opts.asToken) {
-          const { res, token } = await accessToken(config, url, tpp, clientId, authMethod(opts.method, remembered));
-          if (!token) {
-            process.stderr.write(`the AS answered HTTP ${res.status}: ${res.text.slice(0, 300)}\n`);
-            process.exitCode = 1;
-            return;
-          }
+          const { res, token } = await accessToken(config, url, { ...tpp, ...(opts.tpp ? { name: opts.tpp } : {}) }, clientId, authMethod(opts.method, remembered));
+          if (!token) throw new CliError(exitForStatus(res.status) === 'ok' ? 'error' : exitForStatus(res.status), `the AS answered HTTP ${res.status}: ${res.text.slice(0, 300)}`);
           bearer = token;
         }
         bearer ??= remembered?.registration_access_token ?? null;
-        if (!bearer) throw new Error(`no token for ${clientId}: pass --token or --as-token (registration access tokens are kept only for clients registered with dcr register --tpp)`);
+        if (!bearer) {
+          const why = opts.tpp && !remembered ? `TPP ${opts.tpp} has not registered ${clientId} through this CLI` : 'no registration access token is kept for it';
+          throw new CliError('usage', `no token for ${clientId} (${why}): pass --token or --as-token`);
+        }
         const body = method === 'PUT' ? await signRegistrationRequest(tpp.credentials, defaultRegistrationClaims(tpp.credentials, config.audiences[0] ?? url)) : undefined;
-        const res = await httpsRequest(`${url}/register/${encodeURIComponent(clientId)}`, {
-          method,
-          identity: tpp.identity,
-          headers: { accept: 'application/json', authorization: `Bearer ${bearer}`, ...(body ? { 'content-type': 'application/jwt' } : {}) },
-          ...(body ? { body } : {}),
-        });
-        if (method === 'DELETE' && res.status === 204 && opts.tpp) await rm(join(clientsDir(config, opts.tpp), `${clientId}.json`), { force: true });
+        const res = await reach(`the DCR endpoint ${url}`, () =>
+          httpsRequest(`${url}/register/${encodeURIComponent(clientId)}`, {
+            method,
+            identity: tpp.identity,
+            headers: { accept: 'application/json', authorization: `Bearer ${bearer}`, ...(body ? { 'content-type': 'application/jwt' } : {}) },
+            ...(body ? { body } : {}),
+          }),
+        );
+        if (method === 'DELETE' && res.status === 204 && opts.tpp) await forgetClient(config, opts.tpp, clientId);
         printAnswer(res);
       });
   manage('get', 'read the registration (GET /register/{client_id})', 'GET');

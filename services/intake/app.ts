@@ -1,4 +1,5 @@
 import swagger, { type FastifyDynamicSwaggerOptions } from '@fastify/swagger';
+import { debugRequestLogging } from '../../shared/http/request-log.js';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Profile } from '../../shared/profiles/types.js';
 import { clientCertificatePlugin } from './plugins/client-certificate.js';
@@ -69,6 +70,7 @@ export async function buildIntakeApp(options: IntakeAppOptions): Promise<Fastify
   const timeouts = serverTimeoutOptions(options.timeouts ?? DEFAULT_SERVER_TIMEOUTS);
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    ...debugRequestLogging(),
     https: {
       key: options.tls.keyPem,
       cert: options.tls.certPem,

@@ -1,4 +1,5 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { debugRequestLogging } from '../../shared/http/request-log.js';
 import type { OpsDeps } from './deps.js';
 import { requireAdminToken } from './plugins/auth.js';
 import { errorsPlugin } from '../../shared/http/fastify-errors.js';
@@ -38,6 +39,7 @@ export async function buildOpsApp(options: OpsAppOptions): Promise<FastifyInstan
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     // Slow-loris bounds, as on the intake (server-timeouts.ts).
     http: { headersTimeout: timeouts.headersTimeout, connectionsCheckingInterval: timeouts.connectionsCheckingInterval },
+    ...debugRequestLogging(),
     bodyLimit: 16 * 1024,
     connectionTimeout: 30_000,
     requestTimeout: timeouts.requestTimeout,

@@ -1,6 +1,7 @@
 import { loadConfig } from '../../shared/config/load.js';
 import { ConfigurationError } from '../../shared/domain/errors.js';
 import { TOPICS } from '../../shared/domain/events.js';
+import { createLogger, defaultLogFormat } from '../../shared/runtime/logger.js';
 import { createRuntime, type Runtime } from '../../shared/runtime/runtime.js';
 import { trustFromConfig, type Trust } from '../../shared/runtime/trust.js';
 import { sandboxTrust, startSandboxDirectoryServer, type SandboxServer } from '../directory-sandbox/index.js';
@@ -10,6 +11,8 @@ import { startProvisioner } from '../provisioner/service.js';
 import { sandboxAuthorizationServer, startSandboxAs, type RunningSandboxAs } from '../sandbox-as/index.js';
 import { startRevocation } from '../revocation/service.js';
 import { startVerifier } from '../verifier/service.js';
+import { eventLine } from './event-lines.js';
+import { sandboxState, sandboxStateLines } from './sandbox-notices.js';
 
 /**
  * `npm start`: the whole pipeline in one process on the embedded adapters (or the distributed ones
@@ -33,7 +36,9 @@ async function main(): Promise<void> {
   } else {
     trust = trustFromConfig(config);
   }
-  const rt: Runtime = await createRuntime(config, trust, 'standalone', { relay: true, ...(config.sandbox ? { sandboxAuthorizationServer } : {}) });
+  // A person at a terminal gets pino-pretty lines; pipes, files and DCR_LOG_FORMAT=json get JSON.
+  const logger = createLogger('standalone', config.logLevel, defaultLogFormat(config.logFormat, true));
+  const rt: Runtime = await createRuntime(config, trust, 'standalone', { relay: true, logger, ...(config.sandbox ? { sandboxAuthorizationServer } : {}) });
   const stages = [await startVerifier(rt), startRevocation(rt), await startProvisioner(rt)];
   let as: RunningSandboxAs | undefined;
   if (directory && config.as.issuer === sandboxAsIssuer) {
@@ -43,9 +48,12 @@ async function main(): Promise<void> {
   const sandboxAs = as;
   const intake = await startIntake(rt, sandboxAs ? { discoveryExtra: () => sandboxAs.discoveryExtra(`${config.publicUrl}/register`) } : {});
   const ops = await startOps(rt);
-  const console_ = await rt.adapters.bus.subscribe({ groupId: 'standalone-console', topics: [TOPICS.client] }, async (event) => {
-    process.stdout.write(`event ${event.type} ${event.subject} (id ${event.id})\n`);
+  // One line per published event, registration outcomes (registered, rejected, failed) included.
+  const console_ = await rt.adapters.bus.subscribe({ groupId: 'standalone-console', topics: [TOPICS.client, TOPICS.registration] }, async (event) => {
+    const { fields, msg } = eventLine(event);
+    rt.logger.info(fields, msg);
   });
+  const state = directory ? sandboxStateLines(await sandboxState(directory)) : [];
 
   const lines = [
     '',
@@ -55,19 +63,20 @@ async function main(): Promise<void> {
     ...(sandboxAs ? [`  sandbox AS (mTLS)     ${sandboxAs.issuer}   token ${sandboxAs.tokenEndpoint}, JWKS ${sandboxAs.jwksUrl}`] : []),
     `  admin API, dashboard  ${ops.url}/admin/   metrics ${ops.url}/metrics (admin token)`,
     `  AS provisioning       ${config.as.provisioning}${config.as.provisioning === 'events' ? `: registered once consumer group(s) ${config.as.eventGroups.join(', ')} applied the client event` : ''}`,
+    ...(state.length ? ['', 'Sandbox state (kept in the data directory):', ...state] : []),
     '',
     'Try next, in another terminal:',
     ...(sandbox
       ? [
-          '  npx dcr sandbox tpp create acme --roles AISP,PISP   # a TPP in the sandbox directory',
-          '  npx dcr register --tpp acme                          # sign, submit over mTLS, poll, print the client',
-          '  npx dcr status <request_id>                          # poll a registration',
-          '  npx dcr token --tpp acme                             # client-credentials token from the sandbox AS',
-          '  npx dcr client get <client_id> --tpp acme --as-token # RFC 7592 read with that token',
+          '  npx dcr-pipeline sandbox tpp create acme --roles AISP,PISP   # a TPP in the sandbox directory',
+          '  npx dcr-pipeline register --tpp acme                          # sign, submit over mTLS, print the client',
+          '  npx dcr-pipeline status <request_id>                          # poll a registration',
+          '  npx dcr-pipeline token --tpp acme                             # client-credentials token from the sandbox AS',
+          '  npx dcr-pipeline client get <client_id> --tpp acme --as-token # RFC 7592 read with that token',
         ]
-      : ['  npx dcr register --ssa FILE --cert FILE --key FILE --signing-key FILE --kid KID']),
-    '  npx dcr ops failed                                   # failed registrations; npx dcr ops replay ID | --all',
-    '  client events print here as they are published (dcr.client.created ...)',
+      : ['  npx dcr-pipeline register --ssa FILE --cert FILE --key FILE --signing-key FILE --kid KID']),
+    '  npx dcr-pipeline ops failed                                   # failed registrations; ops replay ID | --all',
+    '  events log here as they are published (dcr.client.created, dcr.registration.rejected, ...)',
     '',
   ];
   process.stdout.write(lines.join('\n'));

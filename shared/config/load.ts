@@ -52,6 +52,7 @@ const VARIABLE_OF: Record<string, string> = {
   '/revocation/statusUrl': 'DCR_DIRECTORY_STATUS_URL',
   '/revocation/ocspUnknown': 'DCR_OCSP_UNKNOWN',
   '/logLevel': 'DCR_LOG_LEVEL',
+  '/logFormat': 'DCR_LOG_FORMAT',
   '/as/issuer': 'DCR_AS_ISSUER',
   '/as/jwksUrl': 'DCR_AS_JWKS_URL',
   '/as/introspectionUrl': 'DCR_AS_INTROSPECTION_URL',
@@ -342,6 +343,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     relayIntervalMs: integer('DCR_RELAY_INTERVAL_MS', env.DCR_RELAY_INTERVAL_MS) ?? (env.DCR_MONGO_URL ? 200 : 1000),
     logLevel: env.DCR_LOG_LEVEL ?? 'info',
+    logFormat: env.DCR_LOG_FORMAT || undefined,
   };
   const config = defined(candidate);
 

@@ -209,6 +209,8 @@ export const ConfigSchema = Type.Object({
   /** Idle poll interval of the outbox relay; commits wake it at once (`DCR_RELAY_INTERVAL_MS`). */
   relayIntervalMs: Type.Integer({ minimum: 10, maximum: 3_600_000 }),
   logLevel: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
+  /** `json` (one JSON object a line) or `pretty` (pino-pretty, for people); unset: json, except `npm start` on a terminal. */
+  logFormat: Type.Optional(Type.Enum(['json', 'pretty'] as const)),
 });
 
 export type Config = Static<typeof ConfigSchema>;

@@ -53,7 +53,7 @@ export interface RuntimeOptions {
 }
 
 export async function createRuntime(config: Config, trust: Trust, service: string, options: RuntimeOptions = {}): Promise<Runtime> {
-  const logger = options.logger ?? createLogger(service, config.logLevel);
+  const logger = options.logger ?? createLogger(service, config.logLevel, config.logFormat ?? 'json');
   securePrivateDataDir(config.dataDir);
   const adapters = await openAdapters(config, service, logger);
   const fetcher = new OutboundFetcher({

@@ -255,7 +255,7 @@ describe.each(adapterSets)('operations: failures, replay, metrics, %s', (_name, 
     expect(done?.history.find((h) => h.event === 'replayed')?.actor).toBe('carol');
 
     const again = await dcr('ops', 'replay', id);
-    expect(again.code).toBe(1);
+    expect(again.code).toBe(3); // EXIT.rejected: the admin API said no
     expect(again.stdout).toContain('not replayed');
     const explicitUrl = await dcr('ops', 'failed', '--status', 'registered', '--admin-url', `${ops.url}/`);
     expect(explicitUrl.code, explicitUrl.stderr).toBe(0);

@@ -49,7 +49,9 @@ export function checkBodyShape(profile: Profile, contentType: string, body: stri
 
 /** Answers with the registration's state: 201/200 registered, 400 rejected, else 202 (poll). */
 export function answer(reply: FastifyReply, deps: SubmissionDeps, registration: Registration, successStatus: 200 | 201) {
-  reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+  // The pipeline's request id on every answer (201, 400, 202): the TPP can quote it, and a 201's
+  // body (RFC 7591 §3.2.1) has no member for it.
+  reply.header('cache-control', 'no-store').header('pragma', 'no-cache').header('dcr-request-id', registration.id);
   if (registration.status === 'registered') {
     const body = registrationBody(deps, registration);
     if (body) {

@@ -1,0 +1,15 @@
+import { loadConfig } from '../shared/config/load.js';
+import type { Config } from '../shared/config/schema.js';
+import { SandboxDirectory } from '../services/directory-sandbox/index.js';
+import { findDataDir, requireSandbox } from './data-dir.js';
+
+/** The configuration the CLI runs with: the environment's, with the data directory found by {@link findDataDir}. */
+export function cliConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  return loadConfig({ ...env, DCR_DATA_DIR: findDataDir(env) });
+}
+
+/** The sandbox directory in the data directory; refuses (rather than creating one) unless `create`. */
+export async function openSandbox(config: Config, options: { create?: boolean } = {}): Promise<SandboxDirectory> {
+  if (!options.create) requireSandbox(config.dataDir);
+  return SandboxDirectory.open({ dataDir: config.dataDir, baseUrl: config.sandboxUrl });
+}

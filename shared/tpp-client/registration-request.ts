@@ -12,11 +12,16 @@ export interface TppCredentials {
   roles: string[];
 }
 
-const ROLE_SCOPES: Record<string, string> = { AISP: 'accounts', PISP: 'payments', CBPII: 'fundsconfirmations' };
+/** Keyed by input (the SSA's roles): a Map, so `constructor` or `__proto__` is an unknown role, not Object.prototype's member. */
+const ROLE_SCOPES: ReadonlyMap<string, string> = new Map([
+  ['AISP', 'accounts'],
+  ['PISP', 'payments'],
+  ['CBPII', 'fundsconfirmations'],
+]);
 
 /** The OBIE 3.3 request claims a TPP sends by default (as conformance-dcr does, SPEC §11.1). */
 export function defaultRegistrationClaims(tpp: TppCredentials, audience: string, now = Math.floor(Date.now() / 1000)): Record<string, unknown> {
-  const scopes = ['openid', ...tpp.roles.map((r) => ROLE_SCOPES[r]).filter((s): s is string => Boolean(s))];
+  const scopes = ['openid', ...tpp.roles.map((r) => ROLE_SCOPES.get(r)).filter((s): s is string => s !== undefined)];
   return {
     iss: tpp.softwareId,
     aud: audience,

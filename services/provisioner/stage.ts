@@ -1,11 +1,11 @@
 import type { Client } from '../../shared/domain/client.js';
-import { RetryableFailure } from '../../shared/domain/errors.js';
+import { reject, RetryableFailure } from '../../shared/domain/errors.js';
 import { clientEvent } from '../../shared/domain/events.js';
 import { newAccessToken, newClientId } from '../../shared/domain/ids.js';
-import type { Registration } from '../../shared/domain/registration.js';
+import type { Registration, VerifiedRequest } from '../../shared/domain/registration.js';
 import { hashToken, type TokenSealer } from '../../shared/crypto/token-sealer.js';
 import type { StageSuccess, StageWork } from '../../shared/pipeline/stage-runner.js';
-import type { Store } from '../../shared/ports/store.js';
+import { SoftwareAlreadyRegistered, type Store } from '../../shared/ports/store.js';
 import type { Profile } from '../../shared/profiles/index.js';
 import { buildRegistrationResponse } from '../../shared/registration/response.js';
 import type { RegisteredMetadata } from '../../shared/registration/registered-metadata.js';
@@ -60,11 +60,14 @@ export class ProvisioningStage implements StageWork {
       certificateThumbprint: registration.certificate.thumbprint,
       tppIdentity: registration.certificate.tppIdentity,
       clientIdIssuedAt: issuedAt,
+      ...softwareKey(this.deps.profile, verified),
       createdAt: now.toISOString(),
       updatedAt: now.toISOString(),
       version: 0,
     };
-    const { inserted, client: stored } = await this.deps.store.insertClient(client, [clientEvent('dcr.client.created', client, now, registration.traceparent)]);
+    const { inserted, client: stored } = await this.deps.store
+      .insertClient(client, [clientEvent('dcr.client.created', client, now, registration.traceparent)])
+      .catch(rejectSecondRegistration);
     if (!inserted && stored.requestId !== registration.id) {
       throw new RetryableFailure('client_id_collision', `client id ${clientId} already belongs to request ${stored.requestId}`);
     }
@@ -84,4 +87,25 @@ export class ProvisioningStage implements StageWork {
     if (latest?.clientId && latest.tokenHash && latest.status === 'provisioning') return latest;
     throw new RetryableFailure('concurrent_update', `registration ${registration.id} changed while reserving its client id`);
   }
+}
+
+/**
+ * One registration per software (profile `registrationsPerSoftware: 'one'`: CDR, Open Finance
+ * Brasil): the key the store keeps unique among active clients, the software id scoped to the SSA
+ * issuer that vouched for it.
+ */
+export function softwareKey(profile: Profile, verified: Pick<VerifiedRequest, 'ssa' | 'softwareId'>): { activeSoftwareKey?: string } {
+  if (profile.registrationsPerSoftware !== 'one') return {};
+  const issuer = typeof verified.ssa.iss === 'string' ? verified.ssa.iss : '';
+  return { activeSoftwareKey: `${issuer} ${verified.softwareId}` };
+}
+
+/** The store's uniqueness conflict is the TPP's final answer (CDR reference Data Holder ERR-DCR-001). */
+function rejectSecondRegistration(error: unknown): never {
+  if (error instanceof SoftwareAlreadyRegistered) {
+    throw reject.metadata(
+      `software_id: this software is already registered as client ${error.existingClientId}; update it with PUT /register/${error.existingClientId} or delete it first`,
+    );
+  }
+  throw error;
 }

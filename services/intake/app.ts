@@ -95,6 +95,7 @@ export async function buildIntakeApp(options: IntakeAppOptions): Promise<Fastify
 
   await app.register(errorsPlugin);
   app.decorate('managementTokens', options.asTokens ?? null);
+  app.decorate('managementProfile', options.profile);
   // Before the routes: it collects their schemas as they are added (OpenAPI 3.1, served below).
   await app.register(swagger, {
     openapi: {

@@ -4,11 +4,15 @@ import { hashToken, tokenMatches } from '../../shared/crypto/token-sealer.js';
 import type { Store } from '../../shared/ports/store.js';
 import type { AsTokenVerifier } from './as-tokens.js';
 import { HttpError } from '../../shared/http/fastify-errors.js';
+import type { Profile } from '../../shared/profiles/types.js';
+import { refusedKindDescription, tokenKindAccepted, type ManagementCredential } from './management-token-kinds.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
     /** AS access-token verifier for the management endpoints (null: registration access token only). */
     managementTokens: AsTokenVerifier | null;
+    /** The profile whose `management.tokenKinds` the management endpoints accept (null: every kind). */
+    managementProfile: Pick<Profile, 'name' | 'management'> | null;
   }
 }
 
@@ -62,6 +66,8 @@ export async function authenticateManagement(
   store: Pick<Store, 'getClient'>,
   clientId: string,
   asTokens: AsTokenVerifier | null = null,
+  profile: Pick<Profile, 'name' | 'management'> | null = null,
+  credential?: (used: ManagementCredential) => void,
 ): Promise<Client> {
   const presented = bearerToken(request.headers.authorization);
   if (presented.kind === 'none') throw unauthorized('a Bearer registration access token is required', false);
@@ -70,10 +76,17 @@ export async function authenticateManagement(
   const client = await store.getClient(clientId);
   const active = client?.status === 'active' ? client : null;
   let matches = tokenMatches(presented.token, active?.tokenHash ?? DECOY_HASH);
+  if (active && matches && profile && !tokenKindAccepted(profile, 'registration_access_token')) {
+    throw unauthorized(refusedKindDescription(profile, 'registration_access_token'), true);
+  }
+  let used: ManagementCredential | null = matches ? { kind: 'registration_access_token', token: presented.token } : null;
   // OBIE / CDR: a client-credentials access token the bank's AS issued to this client (SPEC §1 rule 4).
   if (active && !matches && asTokens) {
     const verdict = await asTokens.verify(presented.token, { clientId: active.clientId, certificateThumbprint: request.clientCertificate?.thumbprint ?? null });
-    if (verdict.ok) matches = true;
+    if (verdict.ok) {
+      matches = true;
+      used = { kind: 'client_credentials_access_token' };
+    }
     else request.log.info({ clientId: active.clientId, reason: verdict.reason }, 'management call with a refused access token');
   }
   if (!active || !matches) throw unauthorized('the access token is not valid for this client', true);
@@ -83,10 +96,12 @@ export async function authenticateManagement(
   if (certificate.tppIdentity !== active.tppIdentity) {
     throw new HttpError(403, 'access_denied', 'the client certificate does not belong to the organisation that registered this client');
   }
+  if (used) credential?.(used);
   return active;
 }
 
 const authenticated = new WeakMap<FastifyRequest, Client>();
+const credentials = new WeakMap<FastifyRequest, ManagementCredential>();
 
 /**
  * A route `onRequest` hook that authenticates the management call on the path's `client_id` before
@@ -97,7 +112,8 @@ export function managementAuthHook(store: Pick<Store, 'getClient'>): onRequestAs
   return async (request) => {
     const params = request.params as Record<string, unknown> | undefined;
     const clientId = typeof params?.client_id === 'string' && params.client_id.length <= 64 ? params.client_id : '';
-    authenticated.set(request, await authenticateManagement(request, store, clientId, request.server.managementTokens ?? null));
+    const profile = request.server.hasDecorator('managementProfile') ? request.server.managementProfile : null;
+    authenticated.set(request, await authenticateManagement(request, store, clientId, request.server.managementTokens ?? null, profile, (used) => credentials.set(request, used)));
   };
 }
 
@@ -106,4 +122,12 @@ export function managedClient(request: FastifyRequest): Client {
   const client = authenticated.get(request);
   if (!client) throw new Error('management route without the management authentication hook');
   return client;
+}
+
+/**
+ * How {@link managementAuthHook} authenticated this request. The registration access token is
+ * known only when it was the credential presented (its hash is all the store keeps).
+ */
+export function managementCredential(request: FastifyRequest): ManagementCredential | null {
+  return credentials.get(request) ?? null;
 }

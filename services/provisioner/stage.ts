@@ -17,7 +17,7 @@ export interface ProvisioningDeps {
   sealer: TokenSealer;
   publicUrl: string;
   /** RFC 7592 §2.2 token rotation on update (SPEC §6: configurable, default off). */
-  rotateTokenOnUpdate?: boolean;
+  rotateTokenOnUpdate?: boolean | undefined;
 }
 
 /**

@@ -105,7 +105,7 @@ export async function buildIntakeApp(options: IntakeAppOptions): Promise<Fastify
         version: '1',
         description:
           'RFC 7591 registration and RFC 7592 management over mutual TLS (OBIE DCR 3.x and other profiles). ' +
-          `Profile: ${options.profile.name}. Every error is JSON {error, error_description}.`,
+          `Profile: ${options.profile.name} (${options.profile.title}; sources: ${options.profile.sources.join(', ')}). Every error is JSON {error, error_description}.`,
       },
       servers: [{ url: options.publicUrl }],
       components: {

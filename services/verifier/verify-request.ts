@@ -129,7 +129,7 @@ async function verifySignature(jws: CompactJws, key: ResolvedKey, code: 'invalid
  * the registered `jwks_uri` holds a key for encryption (`"use": "enc"`), which the bank encrypts ID
  * tokens and messages to. Fetched through the allow-listed fetcher and key cache.
  */
-async function checkEncryptionKey(deps: VerifyDeps, metadata: RegisteredMetadata): Promise<void> {
+export async function checkEncryptionKey(deps: Pick<VerifyDeps, 'profile' | 'keys'>, metadata: RegisteredMetadata): Promise<void> {
   if (!deps.profile.jwks.requireEncryptionKey) return;
   const url = metadata.jwks_uri;
   if (!url) throw reject.metadata('jwks_uri: required, its JWKS must hold an encryption key ("use": "enc")');

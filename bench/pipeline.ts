@@ -12,6 +12,7 @@ import { loadConfig } from '../shared/config/load.js';
 import { createRuntime, type Runtime } from '../shared/runtime/runtime.js';
 import { createLogger } from '../shared/runtime/logger.js';
 import { sandboxTrust, type SandboxDirectory } from '../services/directory-sandbox/index.js';
+import { sandboxAuthorizationServer } from '../services/sandbox-as/provisioning.js';
 import { startIntake } from '../services/intake/service.js';
 import { startProvisioner } from '../services/provisioner/service.js';
 import { startRevocation } from '../services/revocation/service.js';
@@ -54,8 +55,8 @@ export async function startEmbeddedPipeline(extraEnv: Record<string, string> = {
   const { trust, directory } = await sandboxTrust(config);
   const sandbox = startService('directory-sandbox', { DCR_DATA_DIR: dataDir, DCR_SANDBOX_PORT: String(sandboxPort), DCR_SANDBOX_BASE_URL: config.sandboxUrl });
   await untilHttpsOk('sandbox directory', directory.directoryJwksUrl, directory.caCertPem, 30_000, sandbox.tail);
-  const rt = await createRuntime(config, trust, 'bench', { relay: true, logger: createLogger('bench', 'silent') });
-  const stages = [await startVerifier(rt), startRevocation(rt), startProvisioner(rt)];
+  const rt = await createRuntime(config, trust, 'bench', { relay: true, logger: createLogger('bench', 'silent'), sandboxAuthorizationServer });
+  const stages = [await startVerifier(rt), startRevocation(rt), await startProvisioner(rt)];
   const intake = await startIntake(rt);
   if (!trust.server) throw new Error('no server certificate');
   return {

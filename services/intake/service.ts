@@ -19,8 +19,18 @@ export async function startIntake(rt: Runtime, options: { listen?: boolean; disc
   const { config, trust } = rt;
   if (!trust.server) throw new ConfigurationError('DCR_TLS_CERT_FILE', 'the intake needs a server certificate and key (DCR_TLS_CERT_FILE, DCR_TLS_KEY_FILE)');
   if (trust.clientCaPems.length === 0) throw new ConfigurationError('DCR_CLIENT_CA_FILE', 'the intake needs the CAs of accepted client certificates');
+  const authorizationServer = await rt.authorizationServer();
   const app = await buildIntakeApp({
-    deps: { store: rt.adapters.store, dispatcher: rt.dispatcher, signal: rt.adapters.signal, sealer: rt.sealer, onCommitted: () => rt.kickRelay(), resultTtlSeconds: config.resultTtlSeconds },
+    deps: {
+      store: rt.adapters.store,
+      dispatcher: rt.dispatcher,
+      signal: rt.adapters.signal,
+      sealer: rt.sealer,
+      onCommitted: () => rt.kickRelay(),
+      resultTtlSeconds: config.resultTtlSeconds,
+      authorizationServer,
+      deleteWaitMs: config.syncWaitMs,
+    },
     profile: rt.profile,
     publicUrl: config.publicUrl,
     syncWaitMs: config.syncWaitMs,

@@ -3,6 +3,7 @@ import { newRequestId, sha256Base64url } from '../../shared/domain/ids.js';
 import { isSettled, type PresentedCertificate, type Registration, type RequestKind } from '../../shared/domain/registration.js';
 import type { JobDispatcher } from '../../shared/outbox/dispatcher.js';
 import type { OutcomeSignal } from '../../shared/ports/signal.js';
+import type { AuthorizationServerPort } from '../../shared/ports/authorization-server.js';
 import type { Store } from '../../shared/ports/store.js';
 import type { TokenSealer } from '../../shared/crypto/token-sealer.js';
 
@@ -15,6 +16,10 @@ export interface SubmissionDeps {
   onCommitted?: () => void;
   /** How long after registration the sealed token is still delivered (`DCR_RESULT_TTL_SECONDS`). */
   resultTtlSeconds?: number;
+  /** The bank's authorization server: RFC 7592 DELETE removes the client there before answering 204. */
+  authorizationServer: AuthorizationServerPort;
+  /** How long DELETE waits for the AS to apply the deletion event (`events` adapter), then answers anyway. */
+  deleteWaitMs?: number;
 }
 
 export interface Submission {

@@ -4,8 +4,18 @@ import { StageRunner } from '../../shared/pipeline/stage-runner.js';
 import { ProvisioningStage } from './stage.js';
 
 /** The provisioner; its process also runs the outbox relay (create the runtime with `relay: true`). */
-export function startProvisioner(rt: Runtime): { stop(): Promise<void> } {
-  const stage = new ProvisioningStage({ profile: rt.profile, store: rt.adapters.store, sealer: rt.sealer, publicUrl: rt.config.publicUrl, rotateTokenOnUpdate: rt.config.rotateRegistrationToken });
+export async function startProvisioner(rt: Runtime): Promise<{ stop(): Promise<void> }> {
+  const stage = new ProvisioningStage({
+    profile: rt.profile,
+    store: rt.adapters.store,
+    sealer: rt.sealer,
+    publicUrl: rt.config.publicUrl,
+    rotateTokenOnUpdate: rt.config.rotateRegistrationToken,
+    as: await rt.authorizationServer(),
+    // One attempt waits at most this long for an `events` barrier; then it is retried with backoff.
+    applyWaitMs: Math.max(1000, rt.config.syncWaitMs),
+    onCommitted: () => rt.kickRelay(),
+  });
   const consumer = new StageRunner(stage, stageRunnerDeps(rt)).start(rt.config.workerConcurrency);
   return { stop: () => consumer.close() };
 }

@@ -1,14 +1,16 @@
 import type { Client } from '../../shared/domain/client.js';
 import { reject, RetryableFailure } from '../../shared/domain/errors.js';
 import { clientEvent } from '../../shared/domain/events.js';
-import { newAccessToken, newClientId } from '../../shared/domain/ids.js';
+import { derivedEventId, newAccessToken, newClientId } from '../../shared/domain/ids.js';
 import type { Registration, VerifiedRequest } from '../../shared/domain/registration.js';
 import { hashToken, type TokenSealer } from '../../shared/crypto/token-sealer.js';
 import type { StageSuccess, StageWork } from '../../shared/pipeline/stage-runner.js';
+import type { AuthorizationServerPort } from '../../shared/ports/authorization-server.js';
 import { SoftwareAlreadyRegistered, type Store } from '../../shared/ports/store.js';
 import type { Profile } from '../../shared/profiles/index.js';
 import { buildRegistrationResponse } from '../../shared/registration/response.js';
 import type { RegisteredMetadata } from '../../shared/registration/registered-metadata.js';
+import { awaitAtAs, deleteAtAs, upsertAtAs } from './at-authorization-server.js';
 import { provisionUpdate } from './update-client.js';
 
 export interface ProvisioningDeps {
@@ -18,15 +20,25 @@ export interface ProvisioningDeps {
   publicUrl: string;
   /** RFC 7592 §2.2 token rotation on update (SPEC §6: configurable, default off). */
   rotateTokenOnUpdate?: boolean | undefined;
+  /** The bank's authorization server: told of the client before `registered` is committed. */
+  as: AuthorizationServerPort;
+  /** How long one attempt waits for the AS to apply a committed change (`events` barrier). */
+  applyWaitMs: number;
+  /** Wakes the outbox relay after a commit that wrote events (the client's own outbox). */
+  onCommitted?: () => void;
 }
 
 /**
  * Provisions a request: kind `update` applies an RFC 7592 update ({@link provisionUpdate});
  * kind `create` creates the client exactly once (SPEC §4 step 22). Steps, each idempotent:
  * 1. reserve a client id and a registration access token on the registration (sealed; hash kept);
- * 2. insert the client with its `dcr.client.created` event in one write (same id again: no-op);
- * 3. the runner commits `registered` with the response.
- * A crash between any two steps resumes at the first one not done; no second client can appear.
+ * 2. upsert the client at the bank's authorization server, keyed by that client id;
+ * 3. insert the client with its `dcr.client.created` event in one write (same id again: no-op);
+ *    the event id derives from the request, so every attempt names the same event;
+ * 4. wait until the AS has applied it (only the `events` adapter has anything to wait for);
+ * 5. the runner commits `registered` with the response.
+ * A crash between any two steps resumes at the first one not done: the client id is the one
+ * reserved in step 1, so neither our store nor the AS can end up with a second client.
  */
 export class ProvisioningStage implements StageWork {
   readonly stage = 'provision' as const;
@@ -65,13 +77,45 @@ export class ProvisioningStage implements StageWork {
       updatedAt: now.toISOString(),
       version: 0,
     };
-    const { inserted, client: stored } = await this.deps.store
-      .insertClient(client, [clientEvent('dcr.client.created', client, now, registration.traceparent)])
-      .catch(rejectSecondRegistration);
-    if (!inserted && stored.requestId !== registration.id) {
-      throw new RetryableFailure('client_id_collision', `client id ${clientId} already belongs to request ${stored.requestId}`);
+    const existing = await this.deps.store.getClient(clientId);
+    if (existing && existing.requestId !== registration.id) {
+      throw new RetryableFailure('client_id_collision', `client id ${clientId} already belongs to request ${existing.requestId}`);
     }
+    if (existing?.status === 'deleted') {
+      // Deleted already (through the poll's client id, after an `events` 202): the AS must agree.
+      await deleteAtAs(this.deps.as, clientId);
+      return { registration: reserved, set: { outcome: { response: existing.metadata } } };
+    }
+    // A redelivery after step 3 tells the AS the metadata that was committed, not a rebuilt copy.
+    const metadata = existing?.metadata ?? response;
+    await upsertAtAs(this.deps.as, { clientId, orgId: verified.orgId, softwareId: verified.softwareId, metadata });
+    const eventId = derivedEventId('dcr.client.created', registration.id);
+    let stored = existing;
+    if (!stored) {
+      const result = await this.deps.store
+        .insertClient(client, [clientEvent('dcr.client.created', client, now, registration.traceparent, eventId)])
+        .catch((error: unknown) => this.#rejectSecondRegistration(error, clientId));
+      if (!result.inserted && result.client.requestId !== registration.id) {
+        throw new RetryableFailure('client_id_collision', `client id ${clientId} already belongs to request ${result.client.requestId}`);
+      }
+      if (result.inserted) this.deps.onCommitted?.();
+      stored = result.client;
+    }
+    await awaitAtAs(this.deps.as, { clientId, eventId }, this.deps.applyWaitMs);
     return { registration: reserved, set: { outcome: { response: stored.metadata } } };
+  }
+
+  /**
+   * The store's uniqueness conflict (one registration per software) is the TPP's final answer (CDR
+   * reference Data Holder ERR-DCR-001): the client this request already upserted at the AS is
+   * removed there first (idempotent), so the refused registration leaves nothing behind.
+   */
+  async #rejectSecondRegistration(error: unknown, clientId: string): Promise<never> {
+    if (!(error instanceof SoftwareAlreadyRegistered)) throw error;
+    await deleteAtAs(this.deps.as, clientId);
+    throw reject.metadata(
+      `software_id: this software is already registered as client ${error.existingClientId}; update it with PUT /register/${error.existingClientId} or delete it first`,
+    );
   }
 
   /** Step 1: the client id and token, chosen once per request (a lost race adopts the winner's). */
@@ -100,12 +144,3 @@ export function softwareKey(profile: Profile, verified: Pick<VerifiedRequest, 's
   return { activeSoftwareKey: `${issuer} ${verified.softwareId}` };
 }
 
-/** The store's uniqueness conflict is the TPP's final answer (CDR reference Data Holder ERR-DCR-001). */
-function rejectSecondRegistration(error: unknown): never {
-  if (error instanceof SoftwareAlreadyRegistered) {
-    throw reject.metadata(
-      `software_id: this software is already registered as client ${error.existingClientId}; update it with PUT /register/${error.existingClientId} or delete it first`,
-    );
-  }
-  throw error;
-}

@@ -1,7 +1,8 @@
 import type { Client } from '../../shared/domain/client.js';
 import { reject, RetryableFailure } from '../../shared/domain/errors.js';
 import { clientEvent } from '../../shared/domain/events.js';
-import { newAccessToken } from '../../shared/domain/ids.js';
+import { derivedEventId, newAccessToken } from '../../shared/domain/ids.js';
+import type { AuthorizationServerPort } from '../../shared/ports/authorization-server.js';
 import type { Registration, VerifiedRequest } from '../../shared/domain/registration.js';
 import { hashToken, type TokenSealer } from '../../shared/crypto/token-sealer.js';
 import type { StageSuccess } from '../../shared/pipeline/stage-runner.js';
@@ -9,6 +10,7 @@ import type { Store } from '../../shared/ports/store.js';
 import type { Profile } from '../../shared/profiles/index.js';
 import { buildRegistrationResponse } from '../../shared/registration/response.js';
 import type { RegisteredMetadata } from '../../shared/registration/registered-metadata.js';
+import { awaitAtAs, deleteAtAs, upsertAtAs } from './at-authorization-server.js';
 
 export interface UpdateProvisioningDeps {
   profile: Profile;
@@ -20,6 +22,9 @@ export interface UpdateProvisioningDeps {
    * absent: the profile's `management.tokenRotation` default. Never where the profile forbids it.
    */
   rotateTokenOnUpdate?: boolean | undefined;
+  as: AuthorizationServerPort;
+  applyWaitMs: number;
+  onCommitted?: () => void;
 }
 
 /** Whether updates rotate the registration access token in this deployment. */
@@ -39,6 +44,10 @@ const MAX_CONFLICTS = 10;
  * Idempotent on redelivery: the client remembers the request that last changed it, so a job that
  * finds `lastRequestId` = this request only reports the stored result. With rotation, the new token
  * is chosen once per request and sealed on the registration first (as for a creation).
+ *
+ * The bank's authorization server gets the new metadata before our write (an upsert keyed by the
+ * client id: a retry repeats it harmlessly), and the stage waits for it to apply the committed
+ * `dcr.client.updated` event, whose id derives from this request, before `registered`.
  */
 export async function provisionUpdate(deps: UpdateProvisioningDeps, registration: Registration, verified: VerifiedRequest): Promise<StageSuccess> {
   const clientId = registration.clientId;
@@ -49,8 +58,22 @@ export async function provisionUpdate(deps: UpdateProvisioningDeps, registration
   for (let attempt = 0; attempt < MAX_CONFLICTS; attempt++) {
     const client = await deps.store.getClient(clientId);
     if (!client) throw reject.metadata(`client_id: no client '${clientId.slice(0, 64)}' to update`);
-    if (client.lastRequestId === current.id) return done(current, client);
-    if (client.status !== 'active') throw reject.metadata('client_id: the client has been deleted');
+    const eventId = derivedEventId('dcr.client.updated', current.id);
+    if (client.lastRequestId === current.id) {
+      if (client.status !== 'active') {
+        // Deleted after this update was committed: nothing to tell the AS but that.
+        await deleteAtAs(deps.as, clientId);
+        return done(current, client);
+      }
+      await upsertAtAs(deps.as, { clientId, orgId: client.orgId, softwareId: client.softwareId, metadata: client.metadata });
+      await awaitAtAs(deps.as, { clientId, eventId }, deps.applyWaitMs);
+      return done(current, client);
+    }
+    if (client.status !== 'active') {
+      // A delete may have raced this update's AS upsert: the AS must agree with the store.
+      await deleteAtAs(deps.as, clientId);
+      throw reject.metadata('client_id: the client has been deleted');
+    }
     if (client.tppIdentity !== current.certificate.tppIdentity) {
       throw reject.metadata('client_id: the client certificate does not belong to the organisation that registered this client');
     }
@@ -67,8 +90,13 @@ export async function provisionUpdate(deps: UpdateProvisioningDeps, registration
       ...(rotate && current.tokenHash ? { tokenHash: current.tokenHash } : {}),
     };
     const updated: Client = { ...client, ...set };
-    const stored = await deps.store.updateClient(clientId, client.version, { set, outbox: [clientEvent('dcr.client.updated', updated, now, registration.traceparent)] });
-    if (stored) return done(current, stored);
+    await upsertAtAs(deps.as, { clientId, orgId: client.orgId, softwareId: client.softwareId, metadata });
+    const stored = await deps.store.updateClient(clientId, client.version, { set, outbox: [clientEvent('dcr.client.updated', updated, now, registration.traceparent, eventId)] });
+    if (stored) {
+      deps.onCommitted?.();
+      await awaitAtAs(deps.as, { clientId, eventId }, deps.applyWaitMs);
+      return done(current, stored);
+    }
     // A concurrent change (another update, a delete, or this job's twin): look again.
   }
   throw new RetryableFailure('concurrent_update', `client ${clientId} kept changing while applying update ${registration.id}`);

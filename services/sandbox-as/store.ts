@@ -110,7 +110,7 @@ export class SqliteAsStore implements AsStore {
         .prepare('INSERT OR REPLACE INTO clients (client_id, status, data, event_time_ms, event_ids) VALUES (?, ?, ?, ?, ?)')
         .run(event.clientId, event.status, JSON.stringify(event.data), event.timeMs, JSON.stringify([...ids, event.id].slice(-REMEMBERED_IDS)));
       return 'applied';
-    })();
+    }).immediate(); // the write lock first: the provisioner writes this file from another connection
   }
 
   async getClient(clientId: string): Promise<AsClientRecord | null> {
@@ -206,16 +206,24 @@ export class MongoAsStore implements AsStore {
   }
 
   async applyClient(event: { id: string; timeMs: number; clientId: string; status: 'active' | 'deleted'; data: Record<string, unknown> }): Promise<ClientApplyResult> {
-    // One consumer group applies one client's events in order: read, decide, conditional write.
+    // Two writers (the event consumer, the provisioner's synchronous write): the replace is
+    // conditional on the stored time, so a write that read an older state never undoes a newer one.
     const current = await this.#clients.findOne({ _id: event.clientId });
     if (current?.eventIds.includes(event.id)) return 'duplicate';
     if (current && event.timeMs < current.eventTimeMs) return 'stale';
-    await this.#clients.replaceOne(
-      { _id: event.clientId },
-      { status: event.status, data: event.data, eventTimeMs: event.timeMs, eventIds: [...(current?.eventIds ?? []), event.id].slice(-REMEMBERED_IDS) },
-      { upsert: true },
-    );
-    return 'applied';
+    const doc = { status: event.status, data: event.data, eventTimeMs: event.timeMs, eventIds: [...(current?.eventIds ?? []), event.id].slice(-REMEMBERED_IDS) };
+    try {
+      if (current) {
+        const replaced = await this.#clients.replaceOne({ _id: event.clientId, eventTimeMs: current.eventTimeMs }, doc);
+        return replaced.matchedCount === 1 ? 'applied' : this.applyClient(event);
+      }
+      await this.#clients.insertOne({ _id: event.clientId, ...doc });
+      return 'applied';
+    } catch (error) {
+      // A concurrent first write of the same client: decide again against it.
+      if ((error as { code?: unknown }).code === 11000) return this.applyClient(event);
+      throw error;
+    }
   }
 
   async getClient(clientId: string): Promise<AsClientRecord | null> {

@@ -7,7 +7,7 @@ import { sandboxTrust, startSandboxDirectoryServer, type SandboxServer } from '.
 import { startIntake } from '../intake/service.js';
 import { startOps } from '../ops/service.js';
 import { startProvisioner } from '../provisioner/service.js';
-import { startSandboxAs, type RunningSandboxAs } from '../sandbox-as/index.js';
+import { sandboxAuthorizationServer, startSandboxAs, type RunningSandboxAs } from '../sandbox-as/index.js';
 import { startRevocation } from '../revocation/service.js';
 import { startVerifier } from '../verifier/service.js';
 
@@ -33,8 +33,8 @@ async function main(): Promise<void> {
   } else {
     trust = trustFromConfig(config);
   }
-  const rt: Runtime = await createRuntime(config, trust, 'standalone', { relay: true });
-  const stages = [await startVerifier(rt), startRevocation(rt), startProvisioner(rt)];
+  const rt: Runtime = await createRuntime(config, trust, 'standalone', { relay: true, ...(config.sandbox ? { sandboxAuthorizationServer } : {}) });
+  const stages = [await startVerifier(rt), startRevocation(rt), await startProvisioner(rt)];
   let as: RunningSandboxAs | undefined;
   if (directory && config.as.issuer === sandboxAsIssuer) {
     const tls = await directory.issueServerCertificate([...new Set(['localhost', '127.0.0.1', config.host])]);

@@ -1,5 +1,6 @@
 import { Compile } from 'typebox/compile';
 import { ConfigurationError } from '../domain/errors.js';
+import { AS_PROVISIONING_MODES } from '../ports/authorization-server.js';
 import { isProfileName, PROFILES } from '../profiles/index.js';
 import { ConfigSchema, PROFILE_NAMES, REVOCATION_CHECKS, type Config } from './schema.js';
 
@@ -62,6 +63,13 @@ const VARIABLE_OF: Record<string, string> = {
   '/as/introspectionClientId': 'DCR_AS_INTROSPECTION_CLIENT_ID',
   '/as/introspectionClientSecret': 'DCR_AS_INTROSPECTION_CLIENT_SECRET',
   '/as/port': 'DCR_AS_PORT',
+  '/as/provisioning': 'DCR_AS_PROVISIONING',
+  '/as/eventGroups': 'DCR_AS_EVENT_GROUPS',
+  '/as/keycloak/url': 'DCR_KEYCLOAK_URL',
+  '/as/keycloak/realm': 'DCR_KEYCLOAK_REALM',
+  '/as/keycloak/clientId': 'DCR_KEYCLOAK_CLIENT_ID',
+  '/as/keycloak/clientSecret': 'DCR_KEYCLOAK_CLIENT_SECRET',
+  '/relayIntervalMs': 'DCR_RELAY_INTERVAL_MS',
   '/protection/rateLimitPerMinute': 'DCR_RATE_LIMIT_PER_MINUTE',
   '/protection/maxEventLoopDelayMs': 'DCR_MAX_EVENT_LOOP_DELAY_MS',
   '/protection/maxHeapUsedBytes': 'DCR_MAX_HEAP_USED_BYTES',
@@ -139,10 +147,10 @@ function directoryStatusUrl(env: Env, sandbox: boolean, sandboxPort: number): st
   return `${base}/cdr-register/v1/banking`;
 }
 
-/** The AS's JWKS and introspection hosts join the outbound allow-list (like the directory's host). */
+/** The AS's JWKS, introspection and Keycloak admin hosts join the outbound allow-list (like the directory's host). */
 function withAsHosts(env: Env, hosts: string[]): string[] {
   const out = [...hosts];
-  for (const url of [env.DCR_AS_JWKS_URL, env.DCR_AS_INTROSPECTION_URL]) {
+  for (const url of [env.DCR_AS_JWKS_URL, env.DCR_AS_INTROSPECTION_URL, env.DCR_KEYCLOAK_URL]) {
     try {
       const u = url?.trim() ? new URL(url.trim()) : null;
       if (u?.protocol === 'https:' && !out.includes(u.host)) out.push(u.host);
@@ -245,10 +253,26 @@ export function loadConfig(env: Env = process.env): Config {
       introspectionClientId: env.DCR_AS_INTROSPECTION_CLIENT_ID || undefined,
       introspectionClientSecret: env.DCR_AS_INTROSPECTION_CLIENT_SECRET || undefined,
       port: integer('DCR_AS_PORT', env.DCR_AS_PORT) ?? 8445,
+      provisioning: env.DCR_AS_PROVISIONING?.trim() || (sandbox ? 'sandbox' : undefined),
+      eventGroups: list(env.DCR_AS_EVENT_GROUPS) ?? [],
+      keycloak: defined({
+        url: env.DCR_KEYCLOAK_URL?.trim().replace(/\/+$/, '') || undefined,
+        realm: env.DCR_KEYCLOAK_REALM?.trim() || undefined,
+        clientId: env.DCR_KEYCLOAK_CLIENT_ID?.trim() || undefined,
+        clientSecret: env.DCR_KEYCLOAK_CLIENT_SECRET || undefined,
+      }),
     }),
+    relayIntervalMs: integer('DCR_RELAY_INTERVAL_MS', env.DCR_RELAY_INTERVAL_MS) ?? (env.DCR_MONGO_URL ? 200 : 1000),
     logLevel: env.DCR_LOG_LEVEL ?? 'info',
   };
   const config = defined(candidate);
+
+  const provisioning = env.DCR_AS_PROVISIONING?.trim();
+  if (provisioning === undefined || provisioning === '') {
+    if (!sandbox) throw new ConfigurationError('DCR_AS_PROVISIONING', `required when DCR_SANDBOX=0: how clients reach the bank's authorization server (${AS_PROVISIONING_MODES.filter((m) => m !== 'sandbox').join(', ')})`);
+  } else if (!(AS_PROVISIONING_MODES as readonly string[]).includes(provisioning)) {
+    throw new ConfigurationError('DCR_AS_PROVISIONING', `must be one of ${AS_PROVISIONING_MODES.join(', ')}, got '${provisioning.slice(0, 40)}'`);
+  }
 
   if (!validator.Check(config)) {
     const first = validator.Errors(config)[0];
@@ -267,6 +291,17 @@ export function loadConfig(env: Env = process.env): Config {
   }
   if (config.as.introspectionUrl && (!config.as.introspectionClientId || !config.as.introspectionClientSecret)) {
     throw new ConfigurationError('DCR_AS_INTROSPECTION_CLIENT_ID', 'DCR_AS_INTROSPECTION_URL needs DCR_AS_INTROSPECTION_CLIENT_ID and DCR_AS_INTROSPECTION_CLIENT_SECRET');
+  }
+  if (config.as.provisioning === 'sandbox' && !config.sandbox) {
+    throw new ConfigurationError('DCR_AS_PROVISIONING', 'sandbox provisions into the sandbox AS, which runs only with DCR_SANDBOX=1');
+  }
+  if (config.as.provisioning === 'keycloak') {
+    for (const [key, variable] of [['url', 'DCR_KEYCLOAK_URL'], ['realm', 'DCR_KEYCLOAK_REALM'], ['clientId', 'DCR_KEYCLOAK_CLIENT_ID'], ['clientSecret', 'DCR_KEYCLOAK_CLIENT_SECRET']] as const) {
+      if (!config.as.keycloak[key]) throw new ConfigurationError(variable, 'required with DCR_AS_PROVISIONING=keycloak');
+    }
+  }
+  if (config.as.provisioning === 'events' && config.as.eventGroups.length === 0) {
+    throw new ConfigurationError('DCR_AS_EVENT_GROUPS', 'required with DCR_AS_PROVISIONING=events: the consumer groups that must have applied a client event');
   }
   if (config.as.jwksUrl && !config.as.issuer) throw new ConfigurationError('DCR_AS_ISSUER', 'required with DCR_AS_JWKS_URL (the expected iss of AS access tokens)');
   const distributed = [config.mongoUrl, config.redisUrl, config.kafkaBrokers].filter((v) => v !== undefined).length;

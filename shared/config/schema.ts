@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { AS_PROVISIONING_MODES } from '../ports/authorization-server.js';
 import { PROFILE_NAMES } from '../profiles/types.js';
 
 /**
@@ -138,7 +139,30 @@ export const ConfigSchema = Type.Object({
     introspectionClientSecret: Type.Optional(Type.String({ minLength: 1 })),
     /** Listener of the sandbox AS (`DCR_AS_PORT`). */
     port: Type.Integer({ minimum: 0, maximum: 65535 }),
+    /**
+     * How clients reach the bank's AS before `registered` is answered (`DCR_AS_PROVISIONING`):
+     * `sandbox` (the sandbox AS's store, synchronously), `keycloak` (its Admin REST API), `events`
+     * (the consumer groups `eventGroups` must have applied the client event: a read-your-writes
+     * barrier), `store` (the AS reads our client store; registered = committed there).
+     * Default `sandbox` in the sandbox; required otherwise.
+     */
+    provisioning: Type.Enum(AS_PROVISIONING_MODES),
+    /** `events`: consumer groups on `dcr.client.v1` that must have applied a client's event (`DCR_AS_EVENT_GROUPS`). */
+    eventGroups: Type.Array(Type.String({ pattern: '^[A-Za-z0-9._-]{1,200}$' })),
+    /** `keycloak`: the realm and the service account (manage-clients) the provisioner uses. */
+    keycloak: Type.Object({
+      /** Base URL, e.g. `https://keycloak:8443` (`DCR_KEYCLOAK_URL`). */
+      url: Type.Optional(Type.String({ pattern: '^https://[^\\s]+$' })),
+      /** `DCR_KEYCLOAK_REALM`. */
+      realm: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._-]{1,100}$' })),
+      /** Service-account client id (`DCR_KEYCLOAK_CLIENT_ID`). */
+      clientId: Type.Optional(Type.String({ minLength: 1 })),
+      /** Never logged (`DCR_KEYCLOAK_CLIENT_SECRET`). */
+      clientSecret: Type.Optional(Type.String({ minLength: 1 })),
+    }),
   }),
+  /** Idle poll interval of the outbox relay; commits wake it at once (`DCR_RELAY_INTERVAL_MS`). */
+  relayIntervalMs: Type.Integer({ minimum: 10, maximum: 3_600_000 }),
   logLevel: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
 });
 

@@ -52,12 +52,13 @@ export function clientEventData(client: Client): Record<string, unknown> {
   return data;
 }
 
-export function clientEvent(type: ClientEventType, client: Client, now: Date, traceparent?: string | null): OutboxEntry {
+/** `id`: a {@link derivedEventId} when the change has a natural identity (see the provisioner); else random. */
+export function clientEvent(type: ClientEventType, client: Client, now: Date, traceparent?: string | null, id: string = newEventId()): OutboxEntry {
   const data = clientEventData(client);
   // W3C trace context travels as the CloudEvents `traceparent` extension (see toDeliveredEvent).
   if (traceparent) data.traceparent = traceparent;
   return {
-    id: newEventId(),
+    id,
     kind: 'event',
     topic: TOPICS.client,
     key: client.clientId,

@@ -18,6 +18,15 @@ export const newRequestId = (): string => randomUUID();
 /** Client ids: 22 Base62 chars (~131 bits), inside the OBIE `client_id` 1..36 limit. */
 export const newClientId = (): string => randomBase62(22);
 export const newEventId = (): string => randomUUID();
+/**
+ * An event id derived from what the event records (e.g. the request that created a client), shaped
+ * like a UUID: every attempt at the same change writes the same id, so a barrier or a consumer can
+ * name the event before it is stored, and a retried write cannot mint a second one.
+ */
+export function derivedEventId(...parts: string[]): string {
+  const h = createHash('sha256').update(parts.join('\u0000')).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${((parseInt(h.slice(16, 17), 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
 /** Registration access tokens: 43 Base62 chars (~256 bits). */
 export const newAccessToken = (): string => randomBase62(43);
 

@@ -1,6 +1,7 @@
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { ConfigurationError } from '../domain/errors.js';
+import type { SandboxAuthorizationServerFactory } from './authorization-server.js';
 import { createRuntime, type Runtime } from './runtime.js';
 import { trustFromConfig, type Trust } from './trust.js';
 
@@ -13,6 +14,8 @@ export interface ServiceOptions {
   relay?: boolean;
   /** Trust for `DCR_SANDBOX=1` (the sandbox directory's CA and JWKS). */
   sandboxTrust?: (config: Config) => Promise<{ trust: Trust }>;
+  /** `DCR_AS_PROVISIONING=sandbox`: the sandbox AS's adapter (services that provision or delete clients). */
+  sandboxAuthorizationServer?: SandboxAuthorizationServerFactory;
 }
 
 /**
@@ -24,7 +27,10 @@ export async function runService(service: string, options: ServiceOptions, start
   try {
     const config = loadConfig();
     const trust = config.sandbox && options.sandboxTrust ? (await options.sandboxTrust(config)).trust : trustFromConfig(config);
-    runtime = await createRuntime(config, trust, service, { relay: options.relay ?? false });
+    runtime = await createRuntime(config, trust, service, {
+      relay: options.relay ?? false,
+      ...(config.sandbox && options.sandboxAuthorizationServer ? { sandboxAuthorizationServer: options.sandboxAuthorizationServer } : {}),
+    });
     const running = await start(runtime);
     runtime.logger.info({ mode: runtime.adapters.mode, profile: config.profile }, `${service} started`);
     const rt = runtime;

@@ -6,7 +6,9 @@ import { KeyResolver } from '../jose/key-resolver.js';
 import { PipelineMetrics } from '../observability/metrics.js';
 import { JobDispatcher, OutboxRelay } from '../outbox/dispatcher.js';
 import { getProfile, type Profile } from '../profiles/index.js';
+import type { AuthorizationServerPort } from '../ports/authorization-server.js';
 import { openAdapters, type Adapters } from './adapters.js';
+import { openAuthorizationServer, type SandboxAuthorizationServerFactory } from './authorization-server.js';
 import { createLogger, type Logger } from './logger.js';
 import type { Trust } from './trust.js';
 
@@ -28,10 +30,19 @@ export interface Runtime {
   kickRelay(): void;
   /** This runtime's Prometheus metrics (a registry of its own). */
   metrics: PipelineMetrics;
+  /** The bank's authorization server (`DCR_AS_PROVISIONING`), opened on first use (provisioner, intake). */
+  authorizationServer(): Promise<AuthorizationServerPort>;
   close(): Promise<void>;
 }
 
-export async function createRuntime(config: Config, trust: Trust, service: string, options: { relay?: boolean; logger?: Logger } = {}): Promise<Runtime> {
+export interface RuntimeOptions {
+  relay?: boolean;
+  logger?: Logger;
+  /** The sandbox AS's provisioning adapter (`DCR_AS_PROVISIONING=sandbox`), handed in by sandbox entry points. */
+  sandboxAuthorizationServer?: SandboxAuthorizationServerFactory;
+}
+
+export async function createRuntime(config: Config, trust: Trust, service: string, options: RuntimeOptions = {}): Promise<Runtime> {
   const logger = options.logger ?? createLogger(service, config.logLevel);
   const adapters = await openAdapters(config, service, logger);
   const fetcher = new OutboundFetcher({
@@ -47,7 +58,7 @@ export async function createRuntime(config: Config, trust: Trust, service: strin
   const relay = options.relay
     ? new OutboxRelay(adapters.store, adapters.bus, adapters.queue, {
         owner: `${service}-${randomUUID()}`,
-        intervalMs: adapters.mode === 'embedded' ? 1000 : 200,
+        intervalMs: config.relayIntervalMs,
         onError: (err) => {
           metrics.relayErrors.inc();
           logger.warn({ err }, 'outbox relay pass failed; retrying');
@@ -55,6 +66,7 @@ export async function createRuntime(config: Config, trust: Trust, service: strin
         onPublished: (count) => metrics.relayed.inc(count),
       })
     : null;
+  let as: Promise<AuthorizationServerPort> | undefined;
   const runtime: Runtime = {
     service,
     config,
@@ -69,8 +81,16 @@ export async function createRuntime(config: Config, trust: Trust, service: strin
     relay,
     kickRelay: () => relay?.kick(),
     metrics,
+    authorizationServer: () => {
+      as ??= openAuthorizationServer(
+        { config, fetcher, logger, store: adapters.store, bus: adapters.bus },
+        options.sandboxAuthorizationServer ? { sandbox: options.sandboxAuthorizationServer } : {},
+      );
+      return as;
+    },
     close: async () => {
       await relay?.stop();
+      if (as) await (await as.catch(() => null))?.close();
       await adapters.close();
     },
   };

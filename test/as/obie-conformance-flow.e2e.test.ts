@@ -1,7 +1,8 @@
 /**
  * The OBIE conformance-dcr scenarios DCR-001…011 (SPEC §11) end to end with the bank's AS in the
- * loop: the running pipeline and the sandbox AS (node-oidc-provider, fed by `dcr.client.v1`), on
- * both adapter sets. Exactly what the tool sends: one reused SSA, `application/jose`,
+ * loop: the running pipeline and the sandbox AS (node-oidc-provider, provisioned synchronously by
+ * the provision stage, DCR_AS_PROVISIONING=sandbox), on both adapter sets. Like the tool, each test
+ * asks for a token once, right after the 201, and once right after the DELETE: no retries. Exactly what the tool sends: one reused SSA, `application/jose`,
  * `exp = iat + 3600`, the Go RDN string of the transport certificate, `tls_client_auth` or
  * `private_key_jwt`; a client-credentials token right after registration; management with that
  * token (never the registration access token).
@@ -104,12 +105,12 @@ describe.each(adapterSets)('OBIE conformance-dcr flow with the sandbox AS, %s', 
     return requestClientCredentials({ tokenEndpoint: tokenEndpoint(), clientId, method, identity: who.identity, credentials: who.credentials });
   }
 
-  /** The client-credentials grant right after registration: 200 once the created event reached the AS. */
+  /**
+   * The client-credentials grant right after registration, once, as conformance-dcr asks for it:
+   * `registered` means the AS already knows the client (DCR_AS_PROVISIONING=sandbox).
+   */
   async function token(clientId: string, method: TokenAuthMethod): Promise<string> {
-    const res = await eventually(
-      () => grant(clientId, method),
-      (r) => r.status === 200,
-    );
+    const res = await grant(clientId, method);
     expect(res.status, res.text).toBe(200);
     const body = res.json<{ access_token: string; token_type: string; expires_in: number }>();
     expect(body.token_type).toBe('Bearer');
@@ -160,11 +161,8 @@ describe.each(adapterSets)('OBIE conformance-dcr flow with the sandbox AS, %s', 
     expect(get.status).toBe(401);
     expect(String(get.headers['www-authenticate'])).toMatch(/^Bearer .*error="invalid_token"/);
     expect(get.json()).toMatchObject({ error: 'invalid_token' });
-    // The deleted event reaches the AS: the client-credentials grant stops working.
-    const refused = await eventually(
-      () => grant(clientId, 'tls_client_auth'),
-      (r) => r.status !== 200,
-    );
+    // The 204 came after the AS removed the client: the very next grant is refused.
+    const refused = await grant(clientId, 'tls_client_auth');
     expect(refused.status).toBe(401);
     expect(refused.json()).toMatchObject({ error: 'invalid_client' });
   });

@@ -276,7 +276,7 @@ describe.each(adapterSets)('RFC 7592 client management end to end, %s', (_name, 
     const request = await pipeline.rt.adapters.store.getRegistration(String(client?.lastRequestId));
     expect(request?.status).toBe('registered');
     const { rt } = pipeline;
-    const stage = new ProvisioningStage({ profile: rt.profile, store: rt.adapters.store, sealer: rt.sealer, publicUrl: rt.config.publicUrl });
+    const stage = new ProvisioningStage({ profile: rt.profile, store: rt.adapters.store, sealer: rt.sealer, publicUrl: rt.config.publicUrl, as: await rt.authorizationServer(), applyWaitMs: 1000 });
     // The work itself, as a redelivered job would run it: it finds the update applied.
     const again = await stage.run({ ...request!, status: 'provisioning' });
     expect(again.set?.outcome?.response).toEqual(client?.metadata);
@@ -382,7 +382,7 @@ describe.each(adapterSets)('RFC 7592 update with registration access token rotat
     if (skip) return;
     pipeline = await startTestPipeline({ ...(infraUrls ? { infra: infraUrls } : {}), stages: false });
     const { rt } = pipeline;
-    const provisioner = new ProvisioningStage({ profile: rt.profile, store: rt.adapters.store, sealer: rt.sealer, publicUrl: rt.config.publicUrl, rotateTokenOnUpdate: true });
+    const provisioner = new ProvisioningStage({ profile: rt.profile, store: rt.adapters.store, sealer: rt.sealer, publicUrl: rt.config.publicUrl, rotateTokenOnUpdate: true, as: await rt.authorizationServer(), applyWaitMs: 1000 });
     const consumer = new StageRunner(provisioner, stageRunnerDeps(rt)).start(1);
     for (const s of [await startVerifier(rt), startRevocation(rt)]) stops.push(() => s.stop());
     stops.push(() => consumer.close());

@@ -19,9 +19,12 @@ import { getProfile, type ProfileName } from '../../shared/profiles/index.js';
 import { deleteClient } from '../../services/provisioner/delete-client.js';
 import { ProvisioningStage } from '../../services/provisioner/stage.js';
 import { aRegistration } from '../support/registration.js';
+import { StoreOnlyAuthorizationServer } from '../../shared/adapters/authorization-server/store-only.js';
 
 const infra = inject('infra');
 const sealer = new TokenSealer(randomBytes(32));
+/** The AS reads our client store (DCR_AS_PROVISIONING=store): these tests are about the store's guarantee. */
+const as = new StoreOnlyAuthorizationServer();
 
 type Opened = { store: Store; close(): Promise<void> };
 const adapterSets: Array<[string, (() => Promise<Opened>) | null]> = [
@@ -64,7 +67,7 @@ async function verifiedRegistration(store: Store, softwareId: string, issuer = '
 }
 
 function stageFor(store: Store, profile: ProfileName): ProvisioningStage {
-  return new ProvisioningStage({ profile: getProfile(profile), store, sealer, publicUrl: 'https://dcr.example.com' });
+  return new ProvisioningStage({ profile: getProfile(profile), store, sealer, publicUrl: 'https://dcr.example.com', as, applyWaitMs: 1000 });
 }
 
 async function clientIdOf(stage: ProvisioningStage, registration: Registration): Promise<string> {
@@ -126,7 +129,7 @@ describe.each(adapterSets)('one registration per software, %s', (_name, open) =>
       const software = `sw${randomBytes(4).toString('hex')}`;
       const firstId = await clientIdOf(stage, await verifiedRegistration(store, software));
       const first = await store.getClient(firstId);
-      await deleteClient(store, first!);
+      await deleteClient(store, as, first!);
       const deleted = await store.getClient(firstId);
       expect(deleted?.status).toBe('deleted');
       expect(deleted?.activeSoftwareKey).toBeUndefined();

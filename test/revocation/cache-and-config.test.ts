@@ -21,7 +21,7 @@ describe('revocation configuration', () => {
   });
 
   it('no status API outside sandbox mode unless configured; off disables it', () => {
-    const prod = { DCR_SANDBOX: '0', DCR_DIRECTORY_JWKS_URL: 'https://dir.example/jwks', DCR_CLIENT_CA_FILE: '/dev/null' };
+    const prod = { DCR_SANDBOX: '0', DCR_DIRECTORY_JWKS_URL: 'https://dir.example/jwks', DCR_CLIENT_CA_FILE: '/dev/null', DCR_AS_PROVISIONING: 'store' };
     expect(loadConfig(prod).revocation.statusUrl).toBeUndefined();
     expect(loadConfig({ ...prod, DCR_DIRECTORY_STATUS_URL: 'https://api.cdr.gov.au/cdr-register/v1/all/' }).revocation.statusUrl).toBe(
       'https://api.cdr.gov.au/cdr-register/v1/all',

@@ -46,7 +46,7 @@ export interface RevocationPipeline {
 export async function startRevocationPipeline(options: { env?: Record<string, string>; revocation?: RevocationOptions } = {}): Promise<RevocationPipeline> {
   const pipeline = await startTestPipeline({ stages: false, ...(options.env ? { env: options.env } : {}) });
   const fetcher = new ObservedFetcher(pipeline.rt);
-  const stages = [await startVerifier(pipeline.rt), startRevocation(pipeline.rt, { fetcher, ...options.revocation }), startProvisioner(pipeline.rt)];
+  const stages = [await startVerifier(pipeline.rt), startRevocation(pipeline.rt, { fetcher, ...options.revocation }), await startProvisioner(pipeline.rt)];
   return {
     pipeline,
     fetcher,

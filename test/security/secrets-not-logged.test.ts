@@ -6,6 +6,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { sandboxCredentials, sandboxTrust, startSandboxDirectoryServer, type SandboxDirectory, type SandboxServer } from '../../services/directory-sandbox/index.js';
+import { sandboxAuthorizationServer } from '../../services/sandbox-as/provisioning.js';
 import { startIntake, type RunningIntake } from '../../services/intake/service.js';
 import { startProvisioner } from '../../services/provisioner/service.js';
 import { startRevocation } from '../../services/revocation/service.js';
@@ -83,8 +84,8 @@ describe.each(modes)('no secrets in logs or events (%s)', (name, urls) => {
     const trust = sandboxed.trust;
     directory = sandboxed.directory;
     sandbox = await startSandboxDirectoryServer(directory, { host: '127.0.0.1', port: sandboxPort });
-    rt = await createRuntime(config, trust, 'secrets-test', { relay: true, logger });
-    stages = [await startVerifier(rt), startRevocation(rt), startProvisioner(rt)];
+    rt = await createRuntime(config, trust, 'secrets-test', { relay: true, logger, sandboxAuthorizationServer });
+    stages = [await startVerifier(rt), startRevocation(rt), await startProvisioner(rt)];
     intake = await startIntake(rt);
     const subscription = await rt.adapters.bus.subscribe(
       { groupId: `secrets-observer-${namespace}`, topics: Object.values(TOPICS) as TopicName[], fromBeginning: true },

@@ -663,10 +663,12 @@ function kafkaSpec(
       );
       if (!existsSync(join(dataDir, 'meta.properties'))) {
         // KRaft: format the storage directory with a random cluster id before the first start
+        // A KRaft cluster id is 16 bytes in base64url; one that starts with '-' would be read as a flag
+        // by the storage tool's argument parser (1 start in 64 failed so): pass it as `--cluster-id=`.
         const clusterId = randomBytes(16).toString('base64url');
         const r = await runToLog(
           'java',
-          ['-Xmx256m', '-cp', join(paths.kafkaLibs, '*'), `-Dlog4j2.configurationFile=${log4jFile}`, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', propsFile],
+          ['-Xmx256m', '-cp', join(paths.kafkaLibs, '*'), `-Dlog4j2.configurationFile=${log4jFile}`, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId}`, '-c', propsFile],
           logFile,
           home,
         );

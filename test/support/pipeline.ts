@@ -10,6 +10,7 @@ import { createLogger } from '../../shared/runtime/logger.js';
 import { httpsRequest, type HttpResponse, type MtlsIdentity } from '../../shared/tpp-client/https-client.js';
 import { defaultRegistrationClaims, signRegistrationRequest, type TppCredentials } from '../../shared/tpp-client/registration-request.js';
 import { sandboxCredentials, sandboxTrust, startSandboxDirectoryServer, type SandboxDirectory, type SandboxServer, type SandboxTpp } from '../../services/directory-sandbox/index.js';
+import { sandboxAuthorizationServer } from '../../services/sandbox-as/provisioning.js';
 import { startIntake, type RunningIntake } from '../../services/intake/service.js';
 import { startProvisioner } from '../../services/provisioner/service.js';
 import { startRevocation } from '../../services/revocation/service.js';
@@ -70,8 +71,8 @@ export async function startTestPipeline(options: { infra?: InfraUrls; env?: Reco
   const config = loadConfig(env);
   const { trust, directory } = await sandboxTrust(config);
   const sandbox: SandboxServer = await startSandboxDirectoryServer(directory, { host: '127.0.0.1', port: sandboxPort });
-  const rt = await createRuntime(config, trust, 'test', { relay: true, logger: createLogger('test', 'silent') });
-  const stages = options.stages === false ? [] : [await startVerifier(rt), startRevocation(rt), startProvisioner(rt)];
+  const rt = await createRuntime(config, trust, 'test', { relay: true, logger: createLogger('test', 'silent'), sandboxAuthorizationServer });
+  const stages = options.stages === false ? [] : [await startVerifier(rt), startRevocation(rt), await startProvisioner(rt)];
   const intake: RunningIntake = await startIntake(rt);
   const intakeUrl = `https://localhost:${intake.port}`;
 

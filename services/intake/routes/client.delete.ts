@@ -1,15 +1,20 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { deleteClient } from '../../provisioner/delete-client.js';
+import { RetryableFailure } from '../../../shared/domain/errors.js';
+import { HttpError } from '../../../shared/http/fastify-errors.js';
+import { deleteClient, deletedEventId } from '../../provisioner/delete-client.js';
 import { managedClient, managementAuthHook } from '../management-auth.js';
 import type { SubmissionDeps } from '../submission.js';
 import { ErrorBody } from './schemas.js';
 import { ClientIdParams, MANAGEMENT_SECURITY, type ClientIdParamsType } from './client-schemas.js';
 
 /**
- * `DELETE /register/{client_id}` (RFC 7592 §2.3): marks the client deleted with its
- * `dcr.client.deleted` event in one atomic write, then answers exactly `204` (conformance DCR-003).
- * The token dies with the client: any later call with it is a 401.
+ * `DELETE /register/{client_id}` (RFC 7592 §2.3): removes the client from the bank's authorization
+ * server, marks it deleted with its `dcr.client.deleted` event in one atomic write, then answers
+ * exactly `204` (conformance DCR-003). The token dies with the client: any later call with it is a
+ * 401, and the AS issues it no more tokens. An AS that cannot be reached: `503` with Retry-After,
+ * nothing changed here, and the DELETE may be repeated. With the `events` adapter the answer waits
+ * (up to DCR_SYNC_WAIT_MS) for the consumer groups to apply the deletion.
  */
 export async function clientDeleteRoute(app: FastifyInstance, options: { deps: SubmissionDeps }) {
   const { deps } = options;
@@ -28,8 +33,22 @@ export async function clientDeleteRoute(app: FastifyInstance, options: { deps: S
     async (request, reply) => {
       const { client_id: clientId } = request.params as ClientIdParamsType;
       const client = managedClient(request);
-      const { changed } = await deleteClient(deps.store, client);
-      if (changed) deps.onCommitted?.();
+      const as = deps.authorizationServer;
+      let changed: boolean;
+      try {
+        ({ changed } = await deleteClient(deps.store, as, client));
+      } catch (error) {
+        if (error instanceof RetryableFailure && error.reason === 'authorization_server_unavailable') {
+          request.log.warn({ clientId, as: as.name, err: error.message }, 'client delete: the authorization server is unavailable');
+          throw new HttpError(503, 'temporarily_unavailable', 'the authorization server cannot be reached; nothing was deleted; retry later', { 'retry-after': '5' });
+        }
+        throw error;
+      }
+      if (changed) {
+        deps.onCommitted?.();
+        const applied = await as.awaitApplied({ clientId, eventId: deletedEventId(clientId), deadline: Date.now() + (deps.deleteWaitMs ?? 0) }).catch(() => false);
+        if (!applied) request.log.warn({ clientId, as: as.name }, 'client delete committed; the authorization server has not applied it yet');
+      }
       request.log.info({ clientId }, 'client deleted');
       return reply.header('cache-control', 'no-store').code(204).send();
     },

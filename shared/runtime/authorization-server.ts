@@ -1,0 +1,38 @@
+import type { Config } from '../config/schema.js';
+import { ConfigurationError } from '../domain/errors.js';
+import type { OutboundFetcher } from '../http/outbound-fetcher.js';
+import type { AuthorizationServerPort } from '../ports/authorization-server.js';
+import type { EventBus } from '../ports/events.js';
+import type { Store } from '../ports/store.js';
+import { StoreOnlyAuthorizationServer } from '../adapters/authorization-server/store-only.js';
+import type { Logger } from './logger.js';
+
+/** What an authorization-server adapter may use, all built from the validated configuration. */
+export interface AuthorizationServerDeps {
+  config: Config;
+  fetcher: OutboundFetcher;
+  logger: Logger;
+  store: Store;
+  bus: EventBus;
+}
+
+/**
+ * Builds the adapter `DCR_AS_PROVISIONING` names. The sandbox adapter belongs to the sandbox AS
+ * (services/sandbox-as) and is handed in by the sandbox entry points, so production code never
+ * imports it.
+ */
+export type SandboxAuthorizationServerFactory = (deps: AuthorizationServerDeps) => Promise<AuthorizationServerPort>;
+
+export async function openAuthorizationServer(deps: AuthorizationServerDeps, factories: { sandbox?: SandboxAuthorizationServerFactory } = {}): Promise<AuthorizationServerPort> {
+  const mode = deps.config.as.provisioning;
+  switch (mode) {
+    case 'store':
+      return new StoreOnlyAuthorizationServer();
+    case 'sandbox':
+      if (!factories.sandbox) throw new ConfigurationError('DCR_AS_PROVISIONING', 'sandbox provisioning is available only in the sandbox entry points (npm start, the sandbox services)');
+      return factories.sandbox(deps);
+    case 'keycloak':
+    case 'events':
+      throw new ConfigurationError('DCR_AS_PROVISIONING', `${mode} provisioning is not built into this version`);
+  }
+}

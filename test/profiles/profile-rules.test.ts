@@ -26,7 +26,7 @@ import { rotatesToken } from '../../services/provisioner/update-client.js';
 import { effectiveSsaMaxAge } from '../../services/verifier/metadata/ssa-claims.js';
 import { checkEncryptionKey } from '../../services/verifier/verify-request.js';
 
-const BASE_ENV = { DCR_SANDBOX: '0', DCR_DIRECTORY_JWKS_URL: 'https://directory.example.com/jwks', DCR_CLIENT_CA_FILE: '/dev/null' };
+const BASE_ENV = { DCR_SANDBOX: '0', DCR_AS_PROVISIONING: 'store', DCR_DIRECTORY_JWKS_URL: 'https://directory.example.com/jwks', DCR_CLIENT_CA_FILE: '/dev/null' };
 
 describe('defaultIssuers: the trusted SSA issuer follows DCR_PROFILE', () => {
   it.each([

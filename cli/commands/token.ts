@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../../shared/config/load.js';
 import type { Config } from '../../shared/config/schema.js';
 import { httpsRequest, type HttpResponse, type MtlsIdentity } from '../../shared/tpp-client/https-client.js';
-import { defaultRegistrationClaims, signRegistrationRequest, type TppCredentials } from '../../shared/tpp-client/registration-request.js';
+import { registrationClaimsFor, registrationRequestFor, type TppCredentials } from '../../shared/tpp-client/registration-request.js';
 import { requestClientCredentials, type TokenAuthMethod } from '../../services/sandbox-as/client-credentials.js';
 import { print } from '../output.js';
 import { loadTpp, type TppSelection } from '../tpp-source.js';
@@ -142,12 +142,18 @@ export function registerTokenCommands(program: Command): void {
         }
         bearer ??= remembered?.registration_access_token ?? null;
         if (!bearer) throw new Error(`no token for ${clientId}: pass --token or --as-token (registration access tokens are kept only for clients registered with dcr register --tpp)`);
-        const body = method === 'PUT' ? await signRegistrationRequest(tpp.credentials, defaultRegistrationClaims(tpp.credentials, config.audiences[0] ?? url)) : undefined;
+        const update =
+          method === 'PUT'
+            ? await registrationRequestFor(config.profile, tpp.credentials, {
+                ...registrationClaimsFor(config.profile, tpp.credentials, config.audiences[0] ?? url),
+                ...(config.profile === 'openfinance-br' ? { client_id: clientId } : {}), // RFC 7592 §2.2 (required in that profile)
+              })
+            : undefined;
         const res = await httpsRequest(`${url}/register/${encodeURIComponent(clientId)}`, {
           method,
           identity: tpp.identity,
-          headers: { accept: 'application/json', authorization: `Bearer ${bearer}`, ...(body ? { 'content-type': 'application/jwt' } : {}) },
-          ...(body ? { body } : {}),
+          headers: { accept: 'application/json', authorization: `Bearer ${bearer}`, ...(update ? { 'content-type': update.contentType } : {}) },
+          ...(update ? { body: update.body } : {}),
         });
         if (method === 'DELETE' && res.status === 204 && opts.tpp) await rm(join(clientsDir(config, opts.tpp), `${clientId}.json`), { force: true });
         printAnswer(res);

@@ -3,7 +3,7 @@ import ora from 'ora';
 import { loadConfig } from '../../shared/config/load.js';
 import type { Config } from '../../shared/config/schema.js';
 import { httpsRequest, type HttpResponse } from '../../shared/tpp-client/https-client.js';
-import { defaultRegistrationClaims, signRegistrationRequest } from '../../shared/tpp-client/registration-request.js';
+import { registrationClaimsFor, registrationRequestFor } from '../../shared/tpp-client/registration-request.js';
 import { print } from '../output.js';
 import { loadTpp, type TppSelection } from '../tpp-source.js';
 import { rememberClient } from './token.js';
@@ -58,11 +58,12 @@ export function registerTppCommands(program: Command): void {
       const config = loadConfig();
       const url = opts.url ?? config.publicUrl;
       const { credentials, identity } = await loadTpp(config, opts);
-      const jwt = await signRegistrationRequest(credentials, defaultRegistrationClaims(credentials, config.audiences[0] ?? url));
+      // The profile's request shape: a signed JWT, or JSON in openfinance-br.
+      const request = await registrationRequestFor(config.profile, credentials, registrationClaimsFor(config.profile, credentials, config.audiences[0] ?? url));
       const res: HttpResponse = await httpsRequest(`${url}/register`, {
         method: 'POST',
-        headers: { 'content-type': 'application/jwt', accept: 'application/json', ...(opts.async ? { prefer: 'respond-async' } : {}) },
-        body: jwt,
+        headers: { 'content-type': request.contentType, accept: 'application/json', ...(opts.async ? { prefer: 'respond-async' } : {}) },
+        body: request.body,
         identity,
       });
       if (res.status === 201) {

@@ -4,7 +4,7 @@ export type { CreateTppOptions, Jwks, JwksSet, SandboxDirectoryOptions, SandboxT
 export { startSandboxDirectoryServer } from './server.js';
 export type { SandboxServer, SandboxServerOptions } from './server.js';
 export { SandboxConflictError, SandboxInputError, SandboxNotFoundError } from './errors.js';
-export { DEFAULT_SSA_ISSUER } from './ssa.js';
+export { DEFAULT_SSA_ISSUER, ecosystemOfProfile, type SandboxEcosystem } from './ssa.js';
 export { CA_COMMON_NAME } from './ca.js';
 export { TPP_FILES, transportSubjectDn } from './tpp.js';
 export type { TppMetadata } from './tpp.js';

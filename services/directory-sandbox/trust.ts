@@ -5,6 +5,7 @@ import type { Config } from '../../shared/config/schema.js';
 import type { Trust } from '../../shared/runtime/trust.js';
 import { trustFromConfig } from '../../shared/runtime/trust.js';
 import { SandboxDirectory } from './directory.js';
+import { ecosystemOfProfile } from './ssa.js';
 
 const SERVER_CERT = 'intake-server.crt.pem';
 const SERVER_KEY = 'intake-server.key.pem';
@@ -16,7 +17,8 @@ const SERVER_KEY = 'intake-server.key.pem';
  * Anything configured explicitly still wins.
  */
 export async function sandboxTrust(config: Config): Promise<{ trust: Trust; directory: SandboxDirectory }> {
-  const directory = await SandboxDirectory.open({ dataDir: config.dataDir, baseUrl: config.sandboxUrl, ssaIssuer: config.ssaIssuers[0] ?? 'OpenBanking Ltd' });
+  // The sandbox plays the profile's directory (CDR Register, Open Finance Brasil directory, OB Directory).
+  const directory = await SandboxDirectory.open({ dataDir: config.dataDir, baseUrl: config.sandboxUrl, ssaIssuer: config.ssaIssuers[0] ?? 'OpenBanking Ltd', ecosystem: ecosystemOfProfile(config.profile) });
   const configured = trustFromConfig(config);
   const sandboxHost = new URL(config.sandboxUrl).host;
   let server = configured.server;

@@ -1,6 +1,7 @@
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { getProfile } from '../../shared/profiles/index.js';
 import { loadConfig } from '../../shared/config/load.js';
 import type { Config } from '../../shared/config/schema.js';
 import { httpsRequest, type HttpResponse, type MtlsIdentity } from '../../shared/tpp-client/https-client.js';
@@ -83,6 +84,8 @@ async function accessToken(
     method,
     identity: tpp.identity,
     credentials: tpp.credentials,
+    // The scope the profile's management endpoints require (CDR: cdr:registration).
+    ...(getProfile(config.profile).management.requiredScope ? { scope: getProfile(config.profile).management.requiredScope as string } : {}),
   });
   const token = res.status === 200 ? res.json<{ access_token?: unknown }>().access_token : null;
   return { res, token: typeof token === 'string' ? token : null };

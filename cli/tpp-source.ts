@@ -3,7 +3,7 @@ import type { JWK } from 'jose';
 import type { Config } from '../shared/config/schema.js';
 import type { MtlsIdentity } from '../shared/tpp-client/https-client.js';
 import type { TppCredentials } from '../shared/tpp-client/registration-request.js';
-import { SandboxDirectory, sandboxCredentials } from '../services/directory-sandbox/index.js';
+import { SandboxDirectory, sandboxCredentials, sandboxDirectoryOptions } from '../services/directory-sandbox/index.js';
 
 export interface TppSelection {
   tpp?: string;
@@ -19,7 +19,7 @@ export interface TppSelection {
 /** A TPP's credentials and mTLS identity: a sandbox TPP by name, or explicit files. */
 export async function loadTpp(config: Config, sel: TppSelection): Promise<{ credentials: TppCredentials; identity: MtlsIdentity }> {
   if (sel.tpp) {
-    const dir = await SandboxDirectory.open({ dataDir: config.dataDir, baseUrl: config.sandboxUrl });
+    const dir = await SandboxDirectory.open(sandboxDirectoryOptions(config));
     const tpp = await dir.getTpp(sel.tpp);
     if (!tpp) throw new Error(`no sandbox TPP named '${sel.tpp}' (create it with: npx dcr sandbox tpp create ${sel.tpp})`);
     const ca = sel.ca ? await readFile(sel.ca, 'utf8') : dir.caCertPem;

@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { loadConfig } from '../../shared/config/load.js';
-import { SandboxDirectory } from '../../services/directory-sandbox/index.js';
+import { SandboxDirectory, sandboxDirectoryOptions } from '../../services/directory-sandbox/index.js';
 import { print } from '../output.js';
 
 /** `dcr sandbox …`: the sandbox regulated directory. */
@@ -15,7 +15,7 @@ export function registerSandboxCommands(program: Command): void {
     .option('--redirect-uri <uri...>', 'redirect URIs in the software statement')
     .action(async (name: string, opts: { roles: string; alg: 'PS256' | 'ES256'; redirectUri?: string[] }) => {
       const config = loadConfig();
-      const dir = await SandboxDirectory.open({ dataDir: config.dataDir, baseUrl: config.sandboxUrl });
+      const dir = await SandboxDirectory.open(sandboxDirectoryOptions(config));
       const created = await dir.createTpp(name, {
         roles: opts.roles.split(',').map((r) => r.trim()).filter(Boolean),
         signingAlg: opts.alg,
@@ -31,7 +31,7 @@ export function registerSandboxCommands(program: Command): void {
 
 async function openSandbox(): Promise<SandboxDirectory> {
   const config = loadConfig();
-  return SandboxDirectory.open({ dataDir: config.dataDir, baseUrl: config.sandboxUrl });
+  return SandboxDirectory.open(sandboxDirectoryOptions(config));
 }
 
 /** A TPP name, or else the id itself (an organisation or software id created by the sandbox). */

@@ -16,5 +16,5 @@ export type { SandboxCertificateStatus } from './ocsp.js';
  * and with its crypto provider set to Node's WebCrypto.
  */
 export { x509 } from './webcrypto.js';
-export { sandboxTrust } from './trust.js';
+export { sandboxDirectoryOptions, sandboxTrust } from './trust.js';
 export { sandboxCredentials } from './credentials.js';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { importJWK, SignJWT, type CryptoKey, type JWK } from 'jose';
+import { decodeJwt, importJWK, SignJWT, type CryptoKey, type JWK } from 'jose';
 
 /** What a TPP needs to build a registration request (from the sandbox or explicit files). */
 export interface TppCredentials {
@@ -67,7 +67,10 @@ export function registrationClaimsFor(profile: string, tpp: TppCredentials, audi
     };
   }
   if (profile === 'openfinance-br') {
+    // Webhooks at every base URI the directory holds for the software (DCR items 18–19).
+    const webhooks = decodeJwt(tpp.ssa).software_api_webhook_uris;
     return {
+      ...(Array.isArray(webhooks) && webhooks.length > 0 ? { webhook_uris: webhooks } : {}),
       software_statement: tpp.ssa,
       redirect_uris: tpp.redirectUris,
       token_endpoint_auth_method: 'private_key_jwt',

@@ -1,14 +1,17 @@
 /**
  * Test infrastructure CLI (npm run infra -- <command>):
  *
- *   fetch [--force]   download Kafka + mongo-java-server jars into .cache/infra (skipped when present)
- *   up                start Kafka, mongo-java-server and redis-server on free ports, print
- *                       DCR_MONGO_URL=… DCR_REDIS_URL=… DCR_KAFKA_BROKERS=…
- *                     and keep running until Ctrl-C (SIGINT/SIGTERM), then stop them.
+ *   fetch [--force]   download Kafka + mongo-java-server jars and Keycloak into .cache/infra (skipped when present)
+ *   up [--keycloak]   start Kafka, mongo-java-server and redis-server on free ports (and Keycloak, with realm
+ *                     `obie` set up), print DCR_MONGO_URL=… DCR_REDIS_URL=… DCR_KAFKA_BROKERS=… (and the
+ *                     DCR_KEYCLOAK_* / DCR_AS_* lines and the test CA) and keep running until Ctrl-C
+ *                     (SIGINT/SIGTERM), then stop them.
  */
 import { Command, Option } from 'commander';
 import { fetchInfra, InfraToolError } from './infra/fetch.js';
-import { startInfra, type Infra } from '../test/support/infra.js';
+import { readFileSync } from 'node:fs';
+import { startInfra, type Infra } from './infra/servers.js';
+import { setUpKeycloakRealm } from './infra/keycloak-realm.js';
 
 const say = (line: string) => process.stderr.write(`[infra] ${line}\n`);
 
@@ -46,7 +49,9 @@ program
   .option('--redis-appendonly', 'redis with an append-only file', false)
   .option('--work-dir <dir>', 'logs and data (default .cache/infra/run/<time>-<pid>, removed on exit)')
   .option('--keep', 'keep the work dir on exit', false)
-  .action(async (o: { mongoBackend: 'memory' | 'h2'; redisAppendonly: boolean; workDir?: string; keep: boolean }) => {
+  .option('--keycloak', 'also start Keycloak (HTTPS, mTLS requested, a test CA) and set up realm obie', false)
+  .option('--keycloak-directory <dataDir>', "start Keycloak with this sandbox directory's CA (DCR_DATA_DIR of npm start, e.g. var); implies --keycloak")
+  .action(async (o: { mongoBackend: 'memory' | 'h2'; redisAppendonly: boolean; workDir?: string; keep: boolean; keycloak: boolean; keycloakDirectory?: string }) => {
     let infra: Infra;
     const t0 = Date.now();
     try {
@@ -54,6 +59,7 @@ program
         kafka: true,
         mongo: { backend: o.mongoBackend },
         redis: { appendonly: o.redisAppendonly },
+        keycloak: o.keycloak || o.keycloakDirectory ? (o.keycloakDirectory ? { directoryDataDir: o.keycloakDirectory } : true) : false,
         log: say,
         keepWorkDir: o.keep,
         ...(o.workDir ? { workDir: o.workDir } : {}),
@@ -66,6 +72,30 @@ program
     process.stdout.write(
       `DCR_MONGO_URL=${infra.mongoUrl}\nDCR_REDIS_URL=${infra.redisUrl}\nDCR_KAFKA_BROKERS=${infra.kafkaBrokers}\n`,
     );
+    if (infra.keycloakInfo) {
+      const k = infra.keycloakInfo;
+      try {
+        const realm = await setUpKeycloakRealm({ url: k.url, caPem: readFileSync(k.caCertFile, 'utf8'), username: k.adminUsername, password: k.adminPassword }, { realm: 'obie' });
+        process.stdout.write(
+          [
+            'DCR_AS_PROVISIONING=keycloak',
+            `DCR_KEYCLOAK_URL=${k.url}`,
+            `DCR_KEYCLOAK_REALM=${realm.realm}`,
+            `DCR_KEYCLOAK_CLIENT_ID=${realm.clientId}`,
+            `DCR_KEYCLOAK_CLIENT_SECRET=${realm.clientSecret}`,
+            `DCR_AS_ISSUER=${realm.issuer}`,
+            `DCR_AS_JWKS_URL=${realm.jwksUrl}`,
+            `DCR_OUTBOUND_CA_FILE=${k.caCertFile}`,
+            `# Keycloak admin console: ${k.url}/admin (${k.adminUsername} / ${k.adminPassword}); test CA key: ${k.caKeyFile}`,
+            '',
+          ].join('\n'),
+        );
+      } catch (err) {
+        process.stderr.write(`\nERROR: setting up the Keycloak realm failed: ${err instanceof Error ? err.message : String(err)}\n`);
+        await infra.stop();
+        process.exit(1);
+      }
+    }
     say('press Ctrl-C to stop');
     let stopping = false;
     const shutdown = (signal: string) => {

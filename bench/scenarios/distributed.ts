@@ -1,6 +1,6 @@
 /**
  * Distributed mode: MongoDB (mongo-java-server), Redis/BullMQ and Kafka started on free ports
- * (test/support/infra.ts), the sandbox directory, intake, verifier, revocation and provisioner each
+ * (scripts/infra/servers.ts), the sandbox directory, intake, verifier, revocation and provisioner each
  * its own Node process (`node --import tsx services/<name>/main.ts`), against the bound with the same
  * TLS material in the same run; every process's RSS and CPU sampled.
  */
@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { loadConfig } from '../../shared/config/load.js';
 import { SandboxDirectory, sandboxTrust } from '../../services/directory-sandbox/index.js';
-import { startInfra } from '../../test/support/infra.js';
-import { distributedServiceEnv } from '../../test/support/distributed-env.js';
+import { startInfra } from '../../scripts/infra/servers.js';
+import { distributedServiceEnv } from '../../scripts/infra/distributed-env.js';
 import { startBoundServer } from '../bound-server.js';
 import { boundKeys, createTpps, signedRequests } from '../fixtures.js';
 import { freeTcpPort as freePort } from '../../test/support/ports.js';

@@ -1,4 +1,4 @@
-// Launcher for de.bwaldvogel:mongo-java-server, used by test/support/infra.ts.
+// Launcher for de.bwaldvogel:mongo-java-server, used by scripts/infra/servers.ts.
 // Run with Java's single-file source launcher (Java 17+), the jars fetched by scripts/infra/fetch.ts on the class path:
 //
 //   java -cp ".cache/infra/mongo/libs/*" scripts/infra/MongoServerMain.java --port 27123 --backend memory

@@ -1,6 +1,6 @@
 /**
  * Fetches the jars of the test infrastructure (Apache Kafka in KRaft mode, mongo-java-server with its
- * in-memory and H2 backends) from Maven Central into `.cache/infra` with `mvn dependency:copy-dependencies`,
+ * in-memory and H2 backends) and the Keycloak distribution (see fetchKeycloak) from Maven Central into `.cache/infra` with `mvn dependency:copy-dependencies`,
  * and compiles scripts/infra/MongoServerMain.java once (a source launch costs ~4 s per start, the
  * compiled class ~0.5 s).
  *
@@ -263,7 +263,8 @@ export async function fetchInfra(
   if (!opts.force && isFetched(paths)) {
     await ensureMongoLauncher(paths);
     log(`infra jars already in ${paths.cacheDir} (kafka ${versions.kafka}, mongo-java-server ${versions.mongoJavaServer})`);
-    return { skipped: true, versions, paths, millis: Date.now() - started };
+    const keycloak = await fetchKeycloak({ ...(opts.cacheDir ? { cacheDir: opts.cacheDir } : {}), log });
+    return { skipped: keycloak.skipped, versions, paths, millis: Date.now() - started };
   }
   const javaMajor = await checkJava();
   const mvnVersion = await checkMaven();
@@ -282,6 +283,8 @@ export async function fetchInfra(
   await ensureMongoLauncher(paths);
   log(`  compiled MongoServerMain.java (${Date.now() - t} ms)`);
 
+  await fetchKeycloak({ force: opts.force ?? false, ...(opts.cacheDir ? { cacheDir: opts.cacheDir } : {}), log });
+
   const millis = Date.now() - started;
   const marker: FetchMarker = {
     versions,
@@ -292,4 +295,99 @@ export async function fetchInfra(
   writeFileSync(paths.marker, JSON.stringify(marker, null, 2) + '\n');
   log(`infra jars fetched in ${millis} ms`);
   return { skipped: false, versions, paths, millis };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Keycloak (the bank's authorization server in the Keycloak tests): org.keycloak:keycloak-quarkus-dist, a zip
+// on Maven Central, unpacked into .cache/infra/keycloak/keycloak-<version> and built once ("kc.sh build")
+// with the build-time options below, so that every start is `start --optimized` (no augmentation).
+// Its own marker (.cache/infra/keycloak/fetched.json): a Keycloak upgrade refetches only Keycloak.
+
+/** Pinned like the jars in pom.xml; `KEYCLOAK_BUILD_OPTIONS` are Keycloak's build-time options. */
+export const KEYCLOAK_VERSION = '26.7.3';
+export const KEYCLOAK_BUILD_OPTIONS = [
+  // an H2 file per run under the run's own home (test data only)
+  '--db=dev-file',
+  // /health/ready on the management port: the readiness probe
+  '--health-enabled=true',
+  // mutual TLS requested (not required): tls_client_auth and certificate-bound tokens need the client certificate
+  '--https-client-auth=request',
+] as const;
+
+export interface KeycloakPaths {
+  dir: string;
+  /** the unpacked, built distribution (read-only at run time: each run links it into a home of its own) */
+  dist: string;
+  marker: string;
+}
+
+interface KeycloakMarker {
+  version: string;
+  buildOptions: string[];
+  fetchedAt: string;
+  fetchMillis: number;
+}
+
+export function keycloakPaths(cacheDir?: string): KeycloakPaths {
+  const dir = join(infraPaths(cacheDir).cacheDir, 'keycloak');
+  return { dir, dist: join(dir, `keycloak-${KEYCLOAK_VERSION}`), marker: join(dir, 'fetched.json') };
+}
+
+export function isKeycloakFetched(paths = keycloakPaths()): boolean {
+  try {
+    const marker = JSON.parse(readFileSync(paths.marker, 'utf8')) as KeycloakMarker;
+    return (
+      marker.version === KEYCLOAK_VERSION &&
+      JSON.stringify(marker.buildOptions) === JSON.stringify(KEYCLOAK_BUILD_OPTIONS) &&
+      existsSync(join(paths.dist, 'lib', 'quarkus-run.jar')) &&
+      existsSync(join(paths.dist, 'lib', 'quarkus', 'quarkus-application.dat'))
+    );
+  } catch {
+    return false;
+  }
+}
+
+/** Downloads, unpacks and builds Keycloak unless the cache holds this version built with these options. */
+export async function fetchKeycloak(opts: { force?: boolean; cacheDir?: string; log?: (line: string) => void } = {}): Promise<{ skipped: boolean; millis: number; paths: KeycloakPaths }> {
+  const log = opts.log ?? (() => {});
+  const paths = keycloakPaths(opts.cacheDir);
+  const started = Date.now();
+  if (!opts.force && isKeycloakFetched(paths)) {
+    log(`keycloak ${KEYCLOAK_VERSION} already in ${paths.dist}`);
+    return { skipped: true, millis: 0, paths };
+  }
+  await checkJava();
+  await checkMaven();
+  const tmp = join(paths.dir, `.tmp-${process.pid}`);
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  try {
+    let t = Date.now();
+    const artifact = `org.keycloak:keycloak-quarkus-dist:${KEYCLOAK_VERSION}:zip`;
+    const copy = await run('mvn', ['-q', '-B', 'org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy', `-Dartifact=${artifact}`, `-DoutputDirectory=${tmp}`], { cwd: tmp, timeoutMs: 15 * 60_000 });
+    if (copy.code !== 0) throw new Error(`mvn dependency:copy ${artifact} failed (exit ${copy.code}):\n${(copy.stdout + '\n' + copy.stderr).trim().split('\n').slice(-30).join('\n')}`);
+    log(`  ${artifact} downloaded (${Date.now() - t} ms)`);
+    t = Date.now();
+    // `jar` comes with the JDK the infrastructure needs anyway (no unzip dependency)
+    const unpack = await run('jar', ['xf', join(tmp, `keycloak-quarkus-dist-${KEYCLOAK_VERSION}.zip`)], { cwd: tmp, timeoutMs: 5 * 60_000 });
+    if (unpack.code !== 0) throw new Error(`unpacking Keycloak failed (exit ${unpack.code}): ${(unpack.stderr + unpack.stdout).trim()}`);
+    rmSync(join(tmp, `keycloak-quarkus-dist-${KEYCLOAK_VERSION}.zip`), { force: true });
+    const dist = join(tmp, `keycloak-${KEYCLOAK_VERSION}`);
+    log(`  unpacked (${Date.now() - t} ms); building with ${KEYCLOAK_BUILD_OPTIONS.join(' ')} (about a minute)`);
+    t = Date.now();
+    const build = await run('/bin/sh', [join(dist, 'bin', 'kc.sh'), 'build', ...KEYCLOAK_BUILD_OPTIONS], { cwd: dist, timeoutMs: 15 * 60_000 });
+    if (build.code !== 0) throw new Error(`kc.sh build failed (exit ${build.code}):\n${(build.stdout + '\n' + build.stderr).trim().split('\n').slice(-30).join('\n')}`);
+    // the build leaves its own data dir (truststore, transaction logs): runs use homes of their own
+    rmSync(join(dist, 'data'), { recursive: true, force: true });
+    log(`  built (${Date.now() - t} ms)`);
+    rmSync(paths.dist, { recursive: true, force: true });
+    renameSync(dist, paths.dist);
+    const marker: KeycloakMarker = { version: KEYCLOAK_VERSION, buildOptions: [...KEYCLOAK_BUILD_OPTIONS], fetchedAt: new Date().toISOString(), fetchMillis: Date.now() - started };
+    writeFileSync(paths.marker, JSON.stringify(marker, null, 2) + '\n');
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  const millis = Date.now() - started;
+  log(`keycloak ${KEYCLOAK_VERSION} fetched and built in ${millis} ms`);
+  return { skipped: false, millis, paths };
 }

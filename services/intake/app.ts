@@ -7,13 +7,16 @@ import { clientGetRoute } from './routes/client.get.js';
 import { clientPutRoute } from './routes/client.put.js';
 import { RegistrationRequestBody } from './routes/client-schemas.js';
 import { errorsPlugin } from '../../shared/http/fastify-errors.js';
+import { traceHttpRequests } from '../../shared/observability/tracing.js';
 import type { AsTokenVerifier } from './as-tokens.js';
+import type { DirectoryVerdicts } from './management-auth.js';
 import { clientErrorHandler, frameworkErrors, protectionPlugin, type ProtectionOptions } from './plugins/protection.js';
 import { discoveryRoute } from './routes/discovery.get.js';
 import { healthRoutes } from './routes/health.js';
 import { registerPostRoute } from './routes/register.post.js';
 import { requestStatusRoute } from './routes/request-status.get.js';
 import type { SubmissionDeps } from './submission.js';
+import { DEFAULT_SERVER_TIMEOUTS, serverTimeoutOptions, type ServerTimeouts } from '../../shared/http/server-timeouts.js';
 
 /** FAPI 1.0 Advanced §8.5 cipher suites for TLS 1.2 (TLS 1.3 suites are all acceptable). */
 export const FAPI_TLS12_CIPHERS = [
@@ -41,8 +44,12 @@ export interface IntakeAppOptions {
   maxBodyBytes?: number;
   /** Accepts the bank's AS access tokens on the management endpoints (as-tokens.ts); unset: registration access token only. */
   asTokens?: AsTokenVerifier | null;
+  /** The directory's verdict on every authenticated call (services/revocation/credential-check.ts); unset: none. */
+  directoryVerdicts?: DirectoryVerdicts | null;
   /** Per-TPP rate limit and load shedding (plugins/protection.ts); unset: neither. */
   protection?: ProtectionOptions;
+  /** Slow-client bounds (`DCR_HEADERS_TIMEOUT_MS`, `DCR_REQUEST_TIMEOUT_MS`); default 10 s / 30 s. */
+  timeouts?: ServerTimeouts;
 }
 
 type SecurityScheme = NonNullable<NonNullable<NonNullable<FastifyDynamicSwaggerOptions['openapi']>['components']>['securitySchemes']>[string];
@@ -59,6 +66,7 @@ const MUTUAL_TLS_SCHEME = {
  */
 export async function buildIntakeApp(options: IntakeAppOptions): Promise<FastifyInstance> {
   const maxBodyBytes = options.maxBodyBytes ?? 64 * 1024;
+  const timeouts = serverTimeoutOptions(options.timeouts ?? DEFAULT_SERVER_TIMEOUTS);
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     https: {
@@ -70,13 +78,16 @@ export async function buildIntakeApp(options: IntakeAppOptions): Promise<Fastify
       minVersion: 'TLSv1.2',
       ciphers: [...TLS13_CIPHERS, ...FAPI_TLS12_CIPHERS].join(':'),
       honorCipherOrder: true,
-      // Slow-loris bounds: a TLS handshake, then the request headers, must complete within 10 s.
+      // Slow-loris bounds: the TLS handshake within 10 s, then the request headers within
+      // `timeouts.headersMs` and the whole request within `timeouts.requestMs`, checked often enough
+      // (connectionsCheckingInterval) for a slow client to be closed close to its bound.
       handshakeTimeout: 10_000,
-      headersTimeout: 10_000,
+      headersTimeout: timeouts.headersTimeout,
+      connectionsCheckingInterval: timeouts.connectionsCheckingInterval,
     },
     bodyLimit: maxBodyBytes,
     connectionTimeout: 30_000,
-    requestTimeout: 30_000,
+    requestTimeout: timeouts.requestTimeout,
     keepAliveTimeout: 5_000,
     return503OnClosing: true,
     requestIdHeader: 'x-request-id',
@@ -87,6 +98,8 @@ export async function buildIntakeApp(options: IntakeAppOptions): Promise<Fastify
     clientErrorHandler,
   });
 
+  // First: a span per request (no-op unless OTEL_* tracing is on), around every hook and route below.
+  traceHttpRequests(app);
   app.removeAllContentTypeParsers();
   const asString = (_req: unknown, body: string, done: (err: Error | null, body?: string) => void) => done(null, body);
   app.addContentTypeParser(['application/jwt', 'application/jose'], { parseAs: 'string', bodyLimit: maxBodyBytes }, asString);
@@ -96,6 +109,7 @@ export async function buildIntakeApp(options: IntakeAppOptions): Promise<Fastify
   await app.register(errorsPlugin);
   app.decorate('managementTokens', options.asTokens ?? null);
   app.decorate('managementProfile', options.profile);
+  app.decorate('directoryVerdicts', options.directoryVerdicts ?? null);
   // Before the routes: it collects their schemas as they are added (OpenAPI 3.1, served below).
   await app.register(swagger, {
     openapi: {
@@ -127,6 +141,7 @@ export async function buildIntakeApp(options: IntakeAppOptions): Promise<Fastify
   });
   await app.register(clientCertificatePlugin, {
     clientCas: options.tls.clientCaPems,
+    bindingRules: options.profile.certificateBinding,
     ...(options.clientCertHeader ? { header: options.clientCertHeader } : {}),
     trustedProxies: options.trustedProxies ?? [],
   });

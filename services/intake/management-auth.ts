@@ -1,11 +1,20 @@
 import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import type { Client } from '../../shared/domain/client.js';
 import { hashToken, tokenMatches } from '../../shared/crypto/token-sealer.js';
+import type { PresentedCertificate } from '../../shared/domain/registration.js';
+import { isLegacyIdentity } from '../../shared/pki/client-certificate.js';
 import type { Store } from '../../shared/ports/store.js';
+import type { CredentialVerdict } from '../revocation/credential-check.js';
+import type { CredentialsToCheck } from '../revocation/stage.js';
 import type { AsTokenVerifier } from './as-tokens.js';
 import { HttpError } from '../../shared/http/fastify-errors.js';
 import type { Profile } from '../../shared/profiles/types.js';
 import { refusedKindDescription, tokenKindAccepted, type ManagementCredential } from './management-token-kinds.js';
+
+/** The directory's verdict on an authenticated call's credentials (services/revocation/credential-check.ts). */
+export interface DirectoryVerdicts {
+  check(credentials: CredentialsToCheck): Promise<CredentialVerdict>;
+}
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -13,6 +22,8 @@ declare module 'fastify' {
     managementTokens: AsTokenVerifier | null;
     /** The profile whose `management.tokenKinds` the management endpoints accept (null: every kind). */
     managementProfile: Pick<Profile, 'name' | 'management'> | null;
+    /** Revocation checks on every authenticated call (null: the revocation stage's checks are off). */
+    directoryVerdicts: DirectoryVerdicts | null;
   }
 }
 
@@ -52,18 +63,23 @@ export function unauthorized(description: string, tokenPresented: boolean): Http
   return new HttpError(401, 'invalid_token', description, { 'www-authenticate': challenge });
 }
 
+/** What {@link authenticateManagement} reads from the store. */
+export type ManagementStore = Pick<Store, 'getClient' | 'getRegistration'>;
+
 /**
  * Authenticates an RFC 7592 management call on `clientId`: the registration access token as a Bearer
  * token (checked in constant time against the stored hash), and a client certificate of the TPP that
- * registered the client (SPEC §6, last bullet). Unknown or deleted client, and a missing, empty or
- * wrong token, are indistinguishable 401s; a valid token with another TPP's certificate is a 403.
+ * registered the client (SPEC §6, last bullet), then the directory's verdict on that certificate and
+ * organisation ({@link applyDirectoryVerdict}). Unknown or deleted client, and a missing, empty or
+ * wrong token, are indistinguishable 401s (a wrong token costs the same work whether the client
+ * exists or not, AS token check included); a valid token with another TPP's certificate is a 403.
  * With `asTokens` (OBIE/CDR profiles and a configured AS), a client-credentials access token of the
  * bank's AS for this client is accepted too (as-tokens.ts: JWT by JWKS, or RFC 7662 introspection).
  * Returns the active client.
  */
 export async function authenticateManagement(
   request: FastifyRequest,
-  store: Pick<Store, 'getClient'>,
+  store: ManagementStore,
   clientId: string,
   asTokens: AsTokenVerifier | null = null,
   profile: Pick<Profile, 'name' | 'management'> | null = null,
@@ -81,23 +97,61 @@ export async function authenticateManagement(
   }
   let used: ManagementCredential | null = matches ? { kind: 'registration_access_token', token: presented.token } : null;
   // OBIE / CDR: a client-credentials access token the bank's AS issued to this client (SPEC §1 rule 4).
-  if (active && !matches && asTokens) {
-    const verdict = await asTokens.verify(presented.token, { clientId: active.clientId, certificateThumbprint: request.clientCertificate?.thumbprint ?? null });
-    if (verdict.ok) {
+  // Asked for an unknown client too (its client_id cannot match), so that path costs the same.
+  if (!matches && asTokens) {
+    const verdict = await asTokens.verify(presented.token, { clientId: active?.clientId ?? clientId, certificateThumbprint: request.clientCertificate?.thumbprint ?? null });
+    if (verdict.ok && active) {
       matches = true;
       used = { kind: 'client_credentials_access_token' };
     }
-    else request.log.info({ clientId: active.clientId, reason: verdict.reason }, 'management call with a refused access token');
+    else if (active && !verdict.ok) request.log.info({ clientId: active.clientId, reason: verdict.reason }, 'management call with a refused access token');
   }
   if (!active || !matches) throw unauthorized('the access token is not valid for this client', true);
 
   const certificate = request.clientCertificate;
   if (!certificate) throw new HttpError(401, 'invalid_client', 'a client certificate issued by a trusted CA is required (mutual TLS)');
-  if (certificate.tppIdentity !== active.tppIdentity) {
+  // The registration that last changed the client: its certificate (for identities stored before
+  // they were scoped to their CA) and its verified SSA (for the directory's verdict).
+  const storedPem = isLegacyIdentity(active.tppIdentity) ? ((await store.getRegistration(active.requestId))?.certificate.pem ?? null) : null;
+  if (!request.server.certificateIdentities.same(active.tppIdentity, storedPem, certificate)) {
     throw new HttpError(403, 'access_denied', 'the client certificate does not belong to the organisation that registered this client');
   }
+  const verified = (await store.getRegistration(active.lastRequestId))?.verified ?? null;
+  await applyDirectoryVerdict(request, certificate, {
+    ssa: verified?.ssa ?? null,
+    organisation: organisationOf(verified?.ssa ?? null, verified?.orgId ?? active.orgId, verified?.softwareId ?? active.softwareId),
+    challenge: `Bearer realm="${MANAGEMENT_REALM}", error="invalid_token"`,
+  });
   if (used) credential?.(used);
   return active;
+}
+
+/** The status API's organisation key (`legal_entity_id`, else the org id) and software id. */
+export function organisationOf(ssa: Record<string, unknown> | null, orgId: string, softwareId: string): { orgKey: string; softwareId: string } {
+  return { orgKey: typeof ssa?.legal_entity_id === 'string' ? ssa.legal_entity_id : orgId, softwareId };
+}
+
+/**
+ * The directory's word on every authenticated call (status polling, RFC 7592 GET/PUT/DELETE): the
+ * revocation stage's checks on the presented certificate and the organisation/software the client or
+ * request was registered with. Revoked: 401 JSON with `WWW-Authenticate`; a directory that cannot
+ * answer (and no soft-fail for that check): 503 with `Retry-After`.
+ */
+export async function applyDirectoryVerdict(
+  request: FastifyRequest,
+  certificate: PresentedCertificate,
+  facts: { ssa: Record<string, unknown> | null; organisation: { orgKey: string; softwareId: string } | null; challenge: string },
+): Promise<void> {
+  const verdicts = request.server.directoryVerdicts;
+  if (!verdicts) return;
+  const verdict = await verdicts.check({ certificatePem: certificate.pem, ssa: facts.ssa, signingKid: '', organisation: facts.organisation });
+  if (verdict.ok) return;
+  if (verdict.revoked) {
+    request.log.info({ reason: verdict.reason }, 'authenticated call refused: the directory revoked the credentials');
+    throw new HttpError(401, 'invalid_client', `the directory does not accept these credentials: ${verdict.reason}`, { 'www-authenticate': facts.challenge });
+  }
+  request.log.warn({ reason: verdict.reason }, 'authenticated call not judged: the directory could not be asked');
+  throw new HttpError(503, 'temporarily_unavailable', 'the directory could not be asked about this client certificate; retry later', { 'retry-after': '5' });
 }
 
 const authenticated = new WeakMap<FastifyRequest, Client>();
@@ -108,7 +162,7 @@ const credentials = new WeakMap<FastifyRequest, ManagementCredential>();
  * the body is parsed or validated, so an unauthenticated caller always gets the 401/403 and never a
  * body error. The handler reads the client with {@link managedClient}.
  */
-export function managementAuthHook(store: Pick<Store, 'getClient'>): onRequestAsyncHookHandler {
+export function managementAuthHook(store: ManagementStore): onRequestAsyncHookHandler {
   return async (request) => {
     const params = request.params as Record<string, unknown> | undefined;
     const clientId = typeof params?.client_id === 'string' && params.client_id.length <= 64 ? params.client_id : '';

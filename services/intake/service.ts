@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { ConfigurationError } from '../../shared/domain/errors.js';
 import type { Runtime } from '../../shared/runtime/runtime.js';
 import { buildIntakeApp } from './app.js';
+import { CredentialCheck } from '../revocation/credential-check.js';
 import { asDiscoveryExtra, createAsTokenVerifier } from './as-tokens.js';
 
 export interface RunningIntake {
@@ -19,6 +20,8 @@ export async function startIntake(rt: Runtime, options: { listen?: boolean; disc
   const { config, trust } = rt;
   if (!trust.server) throw new ConfigurationError('DCR_TLS_CERT_FILE', 'the intake needs a server certificate and key (DCR_TLS_CERT_FILE, DCR_TLS_KEY_FILE)');
   if (trust.clientCaPems.length === 0) throw new ConfigurationError('DCR_CLIENT_CA_FILE', 'the intake needs the CAs of accepted client certificates');
+  // The revocation stage's checks on every authenticated call, sharing its cache (Redis when distributed).
+  const directoryVerdicts = config.revocation.checks.length > 0 ? new CredentialCheck(rt) : null;
   const authorizationServer = await rt.authorizationServer();
   const app = await buildIntakeApp({
     deps: {
@@ -30,6 +33,7 @@ export async function startIntake(rt: Runtime, options: { listen?: boolean; disc
       resultTtlSeconds: config.resultTtlSeconds,
       authorizationServer,
       deleteWaitMs: config.syncWaitMs,
+      maxInFlightPerTpp: config.retention.maxInFlightPerTpp,
     },
     profile: rt.profile,
     publicUrl: config.publicUrl,
@@ -40,7 +44,9 @@ export async function startIntake(rt: Runtime, options: { listen?: boolean; disc
     ready: () => rt.adapters.store.ping(),
     logger: rt.logger,
     asTokens: createAsTokenVerifier(rt),
+    directoryVerdicts,
     ...(options.discoveryExtra ? { discoveryExtra: options.discoveryExtra } : config.as.issuer ? { discoveryExtra: asDiscoveryExtra(rt) } : {}),
+    timeouts: config.httpTimeouts,
     protection: {
       rateLimitPerMinute: config.protection.rateLimitPerMinute,
       maxEventLoopDelayMs: config.protection.maxEventLoopDelayMs,
@@ -49,6 +55,7 @@ export async function startIntake(rt: Runtime, options: { listen?: boolean; disc
       namespace: config.namespace,
     },
   });
+  if (directoryVerdicts) app.addHook('onClose', () => directoryVerdicts.close());
   if (options.listen === false) return { app, url: '', port: 0, stop: () => app.close() };
   await app.listen({ host: config.host, port: config.httpsPort });
   const address = app.server.address();

@@ -1,4 +1,5 @@
 import { registrationEvent, stageJob } from '../../shared/domain/events.js';
+import { HttpError } from '../../shared/http/fastify-errors.js';
 import { newRequestId, sha256Base64url } from '../../shared/domain/ids.js';
 import { isSettled, type PresentedCertificate, type Registration, type RequestKind } from '../../shared/domain/registration.js';
 import type { JobDispatcher } from '../../shared/outbox/dispatcher.js';
@@ -20,7 +21,12 @@ export interface SubmissionDeps {
   authorizationServer: AuthorizationServerPort;
   /** How long DELETE waits for the AS to apply the deletion event (`events` adapter), then answers anyway. */
   deleteWaitMs?: number;
+  /** Requests of one TPP in progress at once (`DCR_MAX_IN_FLIGHT_PER_TPP`); unset or 0: no quota. */
+  maxInFlightPerTpp?: number;
 }
+
+/** `Retry-After` of a 429 for a TPP over its quota of requests in progress: about one verification round. */
+export const IN_FLIGHT_RETRY_AFTER_SECONDS = 30;
 
 export interface Submission {
   kind: RequestKind;
@@ -39,13 +45,29 @@ export interface Submission {
 export async function recordSubmission(deps: SubmissionDeps, submission: Submission): Promise<{ registration: Registration; duplicate: boolean }> {
   const now = new Date();
   const id = newRequestId();
+  const submissionKey = sha256Base64url(`${submission.kind}\n${submission.clientId ?? ''}\n${submission.certificate.thumbprint}\n${submission.body}`);
+  const quota = deps.maxInFlightPerTpp ?? 0;
+  if (quota > 0) {
+    // Resubmitting a recorded request is always answered (idempotency); only new ones count.
+    const existing = await deps.store.findRegistrationBySubmissionKey(submissionKey);
+    if (existing) return { registration: existing, duplicate: true };
+    const inFlight = await deps.store.countInFlight(submission.certificate.tppIdentity);
+    if (inFlight >= quota) {
+      throw new HttpError(
+        429,
+        'slow_down',
+        `too many registration requests of this TPP are still in progress (at most ${quota}); retry once some have completed`,
+        { 'retry-after': String(IN_FLIGHT_RETRY_AFTER_SECONDS) },
+      );
+    }
+  }
   const registration: Registration = {
     id,
     kind: submission.kind,
     clientId: submission.clientId ?? null,
     status: 'received',
     generation: 0,
-    submissionKey: sha256Base64url(`${submission.kind}\n${submission.clientId ?? ''}\n${submission.certificate.thumbprint}\n${submission.body}`),
+    submissionKey,
     contentType: submission.contentType,
     body: submission.body,
     certificate: submission.certificate,

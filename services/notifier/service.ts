@@ -11,7 +11,7 @@ import { validateEvent } from '../../shared/events/validate.js';
 import type { DeliveredEvent } from '../../shared/ports/events.js';
 import type { Logger } from '../../shared/runtime/logger.js';
 import type { Runtime } from '../../shared/runtime/runtime.js';
-import { WebhookSender, type DeliveryOutcome, type WebhookOptions } from './webhook.js';
+import { WebhookSender, webhookFetcher, type DeliveryOutcome, type WebhookOptions, type WebhookTransport } from './webhook.js';
 
 export const NOTIFIER_GROUP = 'notifier';
 export const NOTIFIED_TYPES: readonly string[] = ['dcr.client.created', 'dcr.registration.rejected', 'dcr.registration.failed'];
@@ -23,8 +23,10 @@ export class Notifier {
     options: WebhookOptions,
     private readonly logger: Logger,
     stopping?: AbortSignal,
+    /** Default: {@link webhookFetcher} trusting the system roots only. */
+    transport?: WebhookTransport,
   ) {
-    this.#sender = new WebhookSender(options, logger, stopping);
+    this.#sender = new WebhookSender(options, logger, stopping, transport);
   }
 
   /** Delivers one event's webhook; null when the event is not notified (or breaks the contract). */
@@ -57,9 +59,9 @@ export function notifierOptions(rt: Runtime): WebhookOptions {
  */
 export async function startNotifier(rt: Runtime, options: { fromBeginning?: boolean } = {}): Promise<{ notifier: Notifier; stop(): Promise<void> }> {
   const webhook = notifierOptions(rt);
-  if (!webhook.url.startsWith('https:')) rt.logger.warn('DCR_NOTIFIER_WEBHOOK_URL is not https: notifications travel in clear text');
   const stopping = new AbortController();
-  const notifier = new Notifier(webhook, rt.logger, stopping.signal);
+  // Through the outbound fetcher (webhook.ts): the webhook's host allowed, the outbound CAs trusted.
+  const notifier = new Notifier(webhook, rt.logger, stopping.signal, webhookFetcher(webhook, rt.trust.outboundCaPems));
   const subscription = await rt.adapters.bus.subscribe(
     { groupId: NOTIFIER_GROUP, topics: [TOPICS.registration, TOPICS.client], fromBeginning: options.fromBeginning ?? false },
     async (event) => {

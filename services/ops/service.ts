@@ -35,6 +35,7 @@ export async function startOps(rt: Runtime, options: OpsOptions = {}): Promise<R
     },
     token: token.token,
     logger: rt.logger,
+    timeouts: rt.config.httpTimeouts,
   });
   if (options.listen === false) return { app, url: '', port: 0, token, stop: () => app.close() };
   await app.listen({ host: rt.config.admin.host, port: rt.config.admin.port });

@@ -1,5 +1,7 @@
 import { Type, type Static } from 'typebox';
-import { REGISTRATION_STATUSES, STAGES, type Registration } from '../../shared/domain/registration.js';
+import { CLIENT_STATUSES, type Client, type ClientStatus } from '../../shared/domain/client.js';
+import type { Store } from '../../shared/ports/store.js';
+import { REGISTRATION_STATUSES, STAGES, type Registration, type Stage } from '../../shared/domain/registration.js';
 
 export const ErrorBody = Type.Object({ error: Type.String(), error_description: Type.String() });
 
@@ -25,6 +27,12 @@ export const RegistrationSummary = Type.Object(
     org_id: NullableString,
     tpp: Type.String({ description: 'the submitter identity from its transport certificate' }),
     failed_stage: Type.Union([StageSchema, Type.Null()]),
+    stage: Type.Union([StageSchema, Type.Null()], {
+      description: 'the stage it waits for or runs in, failed in, or was rejected in; null once registered',
+    }),
+    client_status: Type.Union([Type.Enum(CLIENT_STATUSES), Type.Null()], {
+      description: 'the status of its client now (a registered client may have been deleted since); null without a client',
+    }),
     last_error: NullableString,
     error: Type.Union([Type.String(), Type.Null()], { description: 'the rejection code of a rejected request' }),
     generation: Type.Integer(),
@@ -71,7 +79,27 @@ export const RegistrationDetail = Type.Object(
 );
 export type RegistrationDetail = Static<typeof RegistrationDetail>;
 
-export function summaryOf(r: Registration): RegistrationSummary {
+const STAGE_OF_STATUS: Partial<Record<Registration['status'], Stage>> = {
+  received: 'verify',
+  verifying: 'verify',
+  checking_revocation: 'revocation',
+  provisioning: 'provision',
+};
+
+/** The stage a registration is in, failed in or was rejected in (the last transition to `rejected` names it). */
+export function stageOf(r: Registration): Stage | null {
+  if (r.status === 'failed') return r.failedStage ?? null;
+  if (r.status === 'rejected') {
+    for (let i = r.history.length - 1; i >= 0; i--) {
+      const h = r.history[i];
+      if (h?.to === 'rejected') return h.stage ?? null;
+    }
+    return null;
+  }
+  return STAGE_OF_STATUS[r.status] ?? null;
+}
+
+export function summaryOf(r: Registration, clientStatus: ClientStatus | null = null): RegistrationSummary {
   return {
     request_id: r.id,
     kind: r.kind,
@@ -81,6 +109,8 @@ export function summaryOf(r: Registration): RegistrationSummary {
     org_id: r.verified?.orgId ?? null,
     tpp: r.certificate.tppIdentity,
     failed_stage: r.status === 'failed' ? (r.failedStage ?? null) : null,
+    stage: stageOf(r),
+    client_status: r.clientId ? clientStatus : null,
     last_error: r.lastError ?? null,
     error: r.outcome?.error ?? null,
     generation: r.generation,
@@ -89,11 +119,11 @@ export function summaryOf(r: Registration): RegistrationSummary {
   };
 }
 
-export function detailOf(r: Registration): RegistrationDetail {
+export function detailOf(r: Registration, clientStatus: ClientStatus | null = null): RegistrationDetail {
   const attempts: Record<string, number> = {};
   for (const [stage, n] of Object.entries(r.attempts)) if (typeof n === 'number') attempts[stage] = n;
   return {
-    ...summaryOf(r),
+    ...summaryOf(r, clientStatus),
     content_type: r.contentType,
     certificate: {
       subject_dn: r.certificate.subjectDn,
@@ -116,6 +146,51 @@ export function detailOf(r: Registration): RegistrationDetail {
     }),
   };
 }
+
+/** A provisioned client for operators: who it belongs to, its status and the requests behind it (no token hash). */
+export const ClientView = Type.Object(
+  {
+    client_id: Type.String(),
+    status: Type.Enum(CLIENT_STATUSES),
+    client_name: NullableString,
+    org_id: Type.String(),
+    software_id: Type.String(),
+    tpp: Type.String(),
+    request_id: Type.String({ description: 'the registration request that created it' }),
+    last_request_id: Type.String({ description: 'the registration request that last set its metadata (the create or an RFC 7592 update)' }),
+    created_at: Type.String(),
+    updated_at: Type.String(),
+  },
+  { additionalProperties: false },
+);
+export type ClientView = Static<typeof ClientView>;
+
+export function clientViewOf(c: Client): ClientView {
+  const name = c.metadata.client_name;
+  return {
+    client_id: c.clientId,
+    status: c.status,
+    client_name: typeof name === 'string' ? name : null,
+    org_id: c.orgId,
+    software_id: c.softwareId,
+    tpp: c.tppIdentity,
+    request_id: c.requestId,
+    last_request_id: c.lastRequestId,
+    created_at: c.createdAt,
+    updated_at: c.updatedAt,
+  };
+}
+
+/** The current status of the clients of `registrations` (one store query). */
+export async function clientStatusesOf(store: Store, registrations: readonly Registration[]): Promise<Map<string, ClientStatus>> {
+  const ids = [...new Set(registrations.map((r) => r.clientId).filter((id): id is string => typeof id === 'string' && id.length > 0))];
+  if (ids.length === 0) return new Map();
+  const clients = await store.listClients({ clientIds: ids, limit: ids.length });
+  return new Map(clients.map((c) => [c.clientId, c.status]));
+}
+
+/** A search term: one exact id (request, client, software, organisation or TPP identity). */
+export const SearchTerm = Type.String({ minLength: 1, maxLength: 200, pattern: '^[\\x21-\\x7e]+$' });
 
 /** An RFC 3339 timestamp as the store compares it (UTC ISO); undefined stays undefined. */
 export function isoOrUndefined(value: string | undefined): string | undefined {

@@ -1,3 +1,4 @@
+import { isLegacyIdentity, legacyIdentity } from '../../shared/pki/client-certificate.js';
 import type { Client } from '../../shared/domain/client.js';
 import { reject, RetryableFailure } from '../../shared/domain/errors.js';
 import { clientEvent } from '../../shared/domain/events.js';
@@ -74,7 +75,10 @@ export async function provisionUpdate(deps: UpdateProvisioningDeps, registration
       await deleteAtAs(deps.as, clientId);
       throw reject.metadata('client_id: the client has been deleted');
     }
-    if (client.tppIdentity !== current.certificate.tppIdentity) {
+    // A client stored before identities were scoped to their CA carries the legacy form; the intake
+    // matched it under today's rules (shared/pki/client-certificate.ts), and the update rewrites it.
+    const legacy = isLegacyIdentity(client.tppIdentity);
+    if (legacy ? legacyIdentity(current.certificate.pem) !== client.tppIdentity : client.tppIdentity !== current.certificate.tppIdentity) {
       throw reject.metadata('client_id: the client certificate does not belong to the organisation that registered this client');
     }
     const now = new Date();
@@ -87,6 +91,7 @@ export async function provisionUpdate(deps: UpdateProvisioningDeps, registration
       metadata,
       lastRequestId: current.id,
       updatedAt: now.toISOString(),
+      ...(legacy ? { tppIdentity: current.certificate.tppIdentity } : {}),
       ...(rotate && current.tokenHash ? { tokenHash: current.tokenHash } : {}),
     };
     const updated: Client = { ...client, ...set };

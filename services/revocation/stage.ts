@@ -46,8 +46,20 @@ export interface RevocationDeps {
   clock?: () => Date;
 }
 
+/** The credentials one evaluation judges (a registration's, or those of an authenticated call). */
+export interface CredentialsToCheck {
+  /** PEM of the transport certificate. */
+  certificatePem: string;
+  /** Verified SSA claims (status claims, revoked-key list URLs); null: the SSA-based checks are skipped. */
+  ssa: Record<string, unknown> | null;
+  /** The request signing key to look for in the revoked lists; '' for none. */
+  signingKid: string;
+  /** Organisation (`legal_entity_id`, else the SSA org id) and software for the status API; null: skipped. */
+  organisation: { orgKey: string; softwareId: string } | null;
+}
+
 /** What one check concluded when it did not reject and could ask its source. */
-interface CheckNote {
+export interface CheckNote {
   check: RevocationCheck;
   note: string;
 }
@@ -103,25 +115,45 @@ export class RevocationStage implements StageWork {
   async run(registration: Registration): Promise<StageSuccess> {
     const verified = registration.verified;
     if (!verified) throw new RetryableFailure('pipeline_state', 'revocation stage reached without verification output');
+    const orgKey = typeof verified.ssa.legal_entity_id === 'string' ? verified.ssa.legal_entity_id : verified.orgId;
+    const { softFailed, notes } = await this.evaluate({
+      certificatePem: registration.certificate.pem,
+      ssa: verified.ssa,
+      signingKid: verified.signingKid,
+      organisation: { orgKey, softwareId: verified.softwareId },
+    });
+    this.#deps.logger.debug({ requestId: registration.id, checks: notes }, 'revocation checks passed');
+    if (softFailed.length === 0) return { registration };
+    return { registration: await this.#recordSoftFail(registration, softFailed) };
+  }
+
+  /**
+   * The directory's word on a set of credentials, with the stage's rules: positive evidence throws
+   * a {@link RegistrationRejection}; sources that cannot answer throw a {@link RetryableFailure},
+   * except the checks soft-fail lets pass (returned). Also used on every authenticated call of the
+   * intake (services/revocation/credential-check.ts) with the presented certificate: the SSA-based
+   * checks run only when `ssa` is given, the status API only with an `organisation`.
+   */
+  async evaluate(input: CredentialsToCheck): Promise<{ softFailed: SoftFailure[]; notes: CheckNote[] }> {
     const enabled = new Set(this.#deps.policy.checks);
     const certificate = lazy(() => {
       try {
-        const pem = registration.certificate.pem;
+        const pem = input.certificatePem;
         return this.#certificates.through(pem, () => parseCertificate(pem));
       } catch (error) {
         throw error instanceof CertificateInvalid ? reject.unapproved(`the transport certificate: ${error.message}`) : error;
       }
     });
     const issuer = lazy(() => this.#issuerOf(certificate(), enabled.has('chain')));
+    const { ssa, organisation } = input;
 
     const checks: Array<[RevocationCheck, () => Promise<string>]> = [];
-    if (enabled.has('ssa-status')) checks.push(['ssa-status', async () => this.#ssaStatus(verified.ssa)]);
-    if (enabled.has('status-api') && this.#deps.policy.statusUrl) {
+    if (enabled.has('ssa-status') && ssa) checks.push(['ssa-status', async () => this.#ssaStatus(ssa)]);
+    if (enabled.has('status-api') && this.#deps.policy.statusUrl && organisation) {
       const statusUrl = this.#deps.policy.statusUrl;
-      const orgKey = typeof verified.ssa.legal_entity_id === 'string' ? verified.ssa.legal_entity_id : verified.orgId;
-      checks.push(['status-api', () => this.#statusApi(statusUrl, orgKey, verified.softwareId)]);
+      checks.push(['status-api', () => this.#statusApi(statusUrl, organisation.orgKey, organisation.softwareId)]);
     }
-    if (enabled.has('revoked-jwks')) checks.push(['revoked-jwks', () => this.#revokedJwks(verified.ssa, verified.signingKid, certificate())]);
+    if (enabled.has('revoked-jwks') && ssa) checks.push(['revoked-jwks', () => this.#revokedJwks(ssa, input.signingKid, certificate())]);
     if (enabled.has('chain')) checks.push(['chain', async () => (issuer(), 'chains to a client CA')]);
     // Certificate status sources that gave a verified answer in this run (soft-fail needs one).
     const answered = new Set<RevocationCheck>();
@@ -156,11 +188,8 @@ export class RevocationStage implements StageWork {
       const reason = blocking.every((b) => b.error.reason === 'fetch_refused') ? 'fetch_refused' : 'directory_unreachable';
       throw new RetryableFailure(reason, blocking.map((b) => `${b.check}: ${b.error.message}`).join('; '), { cause: firstBlocking.error });
     }
-
     const notes: CheckNote[] = settled.filter((r) => r.ok).map((r) => ({ check: r.check, note: r.ok ? r.note : '' }));
-    this.#deps.logger.debug({ requestId: registration.id, checks: notes }, 'revocation checks passed');
-    if (softFailed.length === 0) return { registration };
-    return { registration: await this.#recordSoftFail(registration, softFailed) };
+    return { softFailed, notes };
   }
 
   // ---------------------------------------------------------------- checks

@@ -54,6 +54,7 @@ async function main(): Promise<void> {
     ...(sandbox ? [`  sandbox directory     ${sandbox.url}`] : []),
     ...(sandboxAs ? [`  sandbox AS (mTLS)     ${sandboxAs.issuer}   token ${sandboxAs.tokenEndpoint}, JWKS ${sandboxAs.jwksUrl}`] : []),
     `  admin API, dashboard  ${ops.url}/admin/   metrics ${ops.url}/metrics (admin token)`,
+    `  AS provisioning       ${config.as.provisioning}${config.as.provisioning === 'events' ? `: registered once consumer group(s) ${config.as.eventGroups.join(', ')} applied the client event` : ''}`,
     '',
     'Try next, in another terminal:',
     ...(sandbox

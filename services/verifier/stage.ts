@@ -24,6 +24,7 @@ export class VerificationStage implements StageWork {
         contentType: registration.contentType,
         certificate: registration.certificate,
         requestId: registration.id,
+        submittedAt: Math.floor(Date.parse(registration.submittedAt) / 1000),
         ...(update ? { update } : {}),
       },
       this.deps,

@@ -21,6 +21,13 @@ export interface VerifyInput {
   contentType: string;
   certificate: PresentedCertificate;
   requestId: string;
+  /**
+   * When the intake recorded the request (epoch s). The time rules (iat, exp, nbf, lifetime, SSA age)
+   * are judged at that instant, not when a worker gets to it: a request verified late — a backlog,
+   * or an operator's replay after a directory outage — was on time when the TPP sent it, and its
+   * `exp` passing while it waited is not the TPP's fault.
+   */
+  submittedAt?: number;
   /** RFC 7592 PUT: the client being updated (SPEC §6 "Update" rules). */
   update?: UpdateTarget;
 }
@@ -208,7 +215,8 @@ export async function verifyRegistrationRequest(input: VerifyInput, deps: Verify
   }
 
   // Metadata rules (steps 10–18), pure.
-  const now = deps.now();
+  // Judged at submission (see VerifyInput.submittedAt); never later than the verifier's clock.
+  const now = input.submittedAt !== undefined && Number.isFinite(input.submittedAt) ? Math.min(input.submittedAt, deps.now()) : deps.now();
   const pem = input.certificate.pem;
   const subject = deps.subjects ? deps.subjects.through(pem, () => certificateSubject(pem)) : certificateSubject(pem);
   const certificate = { subject, pem };

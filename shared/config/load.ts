@@ -2,7 +2,7 @@ import { Compile } from 'typebox/compile';
 import { ConfigurationError } from '../domain/errors.js';
 import { AS_PROVISIONING_MODES } from '../ports/authorization-server.js';
 import { isProfileName, PROFILES } from '../profiles/index.js';
-import { ConfigSchema, PROFILE_NAMES, REVOCATION_CHECKS, type Config } from './schema.js';
+import { ConfigSchema, PROFILE_NAMES, REVOCATION_CHECKS, TRACES_SAMPLERS, type Config } from './schema.js';
 
 const validator = Compile(ConfigSchema);
 
@@ -63,6 +63,7 @@ const VARIABLE_OF: Record<string, string> = {
   '/as/introspectionClientId': 'DCR_AS_INTROSPECTION_CLIENT_ID',
   '/as/introspectionClientSecret': 'DCR_AS_INTROSPECTION_CLIENT_SECRET',
   '/as/port': 'DCR_AS_PORT',
+  '/as/tokenAudiences': 'DCR_AS_TOKEN_AUDIENCE',
   '/as/provisioning': 'DCR_AS_PROVISIONING',
   '/as/eventGroups': 'DCR_AS_EVENT_GROUPS',
   '/as/keycloak/url': 'DCR_KEYCLOAK_URL',
@@ -70,15 +71,31 @@ const VARIABLE_OF: Record<string, string> = {
   '/as/keycloak/clientId': 'DCR_KEYCLOAK_CLIENT_ID',
   '/as/keycloak/clientSecret': 'DCR_KEYCLOAK_CLIENT_SECRET',
   '/relayIntervalMs': 'DCR_RELAY_INTERVAL_MS',
+  '/queueLeaseMs': 'DCR_QUEUE_LEASE_MS',
+  '/reconcile/intervalMs': 'DCR_RECONCILE_INTERVAL_MS',
+  '/reconcile/afterMs': 'DCR_RECONCILE_AFTER_MS',
   '/protection/rateLimitPerMinute': 'DCR_RATE_LIMIT_PER_MINUTE',
   '/protection/maxEventLoopDelayMs': 'DCR_MAX_EVENT_LOOP_DELAY_MS',
   '/protection/maxHeapUsedBytes': 'DCR_MAX_HEAP_USED_BYTES',
   '/validatorsFile': 'DCR_VALIDATORS_FILE',
+  '/httpTimeouts/headersMs': 'DCR_HEADERS_TIMEOUT_MS',
+  '/httpTimeouts/requestMs': 'DCR_REQUEST_TIMEOUT_MS',
+  '/retention/rejectedSeconds': 'DCR_RETENTION_REJECTED_SECONDS',
+  '/retention/auditSeconds': 'DCR_RETENTION_AUDIT_SECONDS',
+  '/retention/maxInFlightPerTpp': 'DCR_MAX_IN_FLIGHT_PER_TPP',
+  '/retention/purgeIntervalSeconds': 'DCR_RETENTION_PURGE_INTERVAL_SECONDS',
   '/notifier/webhookUrl': 'DCR_NOTIFIER_WEBHOOK_URL',
   '/notifier/webhookSecret': 'DCR_NOTIFIER_WEBHOOK_SECRET',
   '/notifier/maxAttempts': 'DCR_NOTIFIER_MAX_ATTEMPTS',
   '/notifier/retryBaseDelayMs': 'DCR_NOTIFIER_RETRY_BASE_DELAY_MS',
   '/notifier/timeoutMs': 'DCR_NOTIFIER_TIMEOUT_MS',
+  '/tracing/exporters': 'OTEL_TRACES_EXPORTER',
+  '/tracing/endpoint': 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+  '/tracing/protocol': 'OTEL_EXPORTER_OTLP_PROTOCOL',
+  '/tracing/timeoutMs': 'OTEL_EXPORTER_OTLP_TIMEOUT',
+  '/tracing/serviceName': 'OTEL_SERVICE_NAME',
+  '/tracing/sampler': 'OTEL_TRACES_SAMPLER',
+  '/tracing/samplerRatio': 'OTEL_TRACES_SAMPLER_ARG',
 };
 
 function list(value: string | undefined): string[] | undefined {
@@ -161,6 +178,78 @@ function withAsHosts(env: Env, hosts: string[]): string[] {
   return out;
 }
 
+/**
+ * `key=value,key2=value2` with percent-encoded values (OTEL_EXPORTER_OTLP_HEADERS,
+ * OTEL_RESOURCE_ATTRIBUTES). The error never repeats the value: headers may hold an API key.
+ */
+function keyValues(variable: string, value: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of list(value) ?? []) {
+    const eq = item.indexOf('=');
+    const key = eq > 0 ? item.slice(0, eq).trim() : '';
+    if (!key) throw new ConfigurationError(variable, 'must be a comma-separated list of key=value pairs');
+    try {
+      out[key] = decodeURIComponent(item.slice(eq + 1).trim());
+    } catch {
+      throw new ConfigurationError(variable, `the value of '${key}' is not valid percent-encoding`);
+    }
+  }
+  return out;
+}
+
+/**
+ * The standard OpenTelemetry SDK variables (OpenTelemetry specification, "Environment Variable
+ * Specification" and "OTLP Exporter Configuration"), with the tracing switch: on when an OTLP
+ * endpoint or OTEL_TRACES_EXPORTER is set, off by default and with OTEL_SDK_DISABLED=true.
+ */
+function tracingConfig(env: Env): Config['tracing'] {
+  const disabled = env.OTEL_SDK_DISABLED?.trim().toLowerCase() ?? '';
+  if (!['', 'true', 'false'].includes(disabled)) throw new ConfigurationError('OTEL_SDK_DISABLED', `must be true or false, got '${env.OTEL_SDK_DISABLED}'`);
+  const tracesEndpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim() || undefined;
+  const baseEndpoint = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim() || undefined;
+  const named = list(env.OTEL_TRACES_EXPORTER)?.map((e) => e.toLowerCase());
+  for (const e of named ?? []) {
+    if (!['otlp', 'console', 'none'].includes(e)) throw new ConfigurationError('OTEL_TRACES_EXPORTER', `'${e}' is not supported: use otlp, console or none`);
+  }
+  const exporters = named ? (named.includes('none') ? [] : [...new Set(named)]) : tracesEndpoint || baseEndpoint ? ['otlp'] : [];
+  const endpointVariable = tracesEndpoint ? 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' : 'OTEL_EXPORTER_OTLP_ENDPOINT';
+  // The signal-specific URL is used as is; the base one gets the traces path (OTLP/HTTP: /v1/traces).
+  const endpoint = tracesEndpoint ?? (baseEndpoint ? `${baseEndpoint.replace(/\/+$/, '')}/v1/traces` : 'http://localhost:4318/v1/traces');
+  let url: URL | undefined;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    url = undefined;
+  }
+  if (!url || !['http:', 'https:'].includes(url.protocol)) throw new ConfigurationError(endpointVariable, `must be an http:// or https:// URL, got '${endpoint}'`);
+  if (url.username || url.password) throw new ConfigurationError(endpointVariable, 'must not carry credentials (use OTEL_EXPORTER_OTLP_HEADERS)');
+  const protocolVariable = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL?.trim() ? 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL' : 'OTEL_EXPORTER_OTLP_PROTOCOL';
+  const protocol = (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL?.trim() || env.OTEL_EXPORTER_OTLP_PROTOCOL?.trim() || 'http/protobuf').toLowerCase();
+  if (protocol !== 'http/protobuf' && protocol !== 'http/json') {
+    throw new ConfigurationError(protocolVariable, `'${protocol}' is not supported: use http/protobuf (the default) or http/json (OTLP over HTTP)`);
+  }
+  const timeoutVariable = env.OTEL_EXPORTER_OTLP_TRACES_TIMEOUT?.trim() ? 'OTEL_EXPORTER_OTLP_TRACES_TIMEOUT' : 'OTEL_EXPORTER_OTLP_TIMEOUT';
+  const sampler = (env.OTEL_TRACES_SAMPLER?.trim() || 'parentbased_always_on').toLowerCase();
+  if (!(TRACES_SAMPLERS as readonly string[]).includes(sampler)) throw new ConfigurationError('OTEL_TRACES_SAMPLER', `must be one of ${TRACES_SAMPLERS.join(', ')}, got '${sampler}'`);
+  const ratioText = env.OTEL_TRACES_SAMPLER_ARG?.trim();
+  const samplerRatio = ratioText ? Number(ratioText) : 1;
+  if (!Number.isFinite(samplerRatio) || samplerRatio < 0 || samplerRatio > 1) {
+    throw new ConfigurationError('OTEL_TRACES_SAMPLER_ARG', `must be a number from 0 to 1, got '${ratioText}'`);
+  }
+  return defined({
+    enabled: disabled !== 'true' && exporters.length > 0,
+    exporters: exporters as Config['tracing']['exporters'],
+    endpoint,
+    protocol,
+    headers: { ...keyValues('OTEL_EXPORTER_OTLP_HEADERS', env.OTEL_EXPORTER_OTLP_HEADERS), ...keyValues('OTEL_EXPORTER_OTLP_TRACES_HEADERS', env.OTEL_EXPORTER_OTLP_TRACES_HEADERS) },
+    timeoutMs: integer(timeoutVariable, env.OTEL_EXPORTER_OTLP_TRACES_TIMEOUT?.trim() || env.OTEL_EXPORTER_OTLP_TIMEOUT) ?? 10_000,
+    serviceName: env.OTEL_SERVICE_NAME?.trim() || undefined,
+    resourceAttributes: keyValues('OTEL_RESOURCE_ATTRIBUTES', env.OTEL_RESOURCE_ATTRIBUTES),
+    sampler: sampler as Config['tracing']['sampler'],
+    samplerRatio,
+  });
+}
+
 function defined<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
@@ -234,6 +323,17 @@ export function loadConfig(env: Env = process.env): Config {
       statusUrl: directoryStatusUrl(env, sandbox, sandboxPort),
       ocspUnknown: env.DCR_OCSP_UNKNOWN ?? 'retry',
     }),
+    httpTimeouts: {
+      headersMs: integer('DCR_HEADERS_TIMEOUT_MS', env.DCR_HEADERS_TIMEOUT_MS) ?? 10_000,
+      requestMs: integer('DCR_REQUEST_TIMEOUT_MS', env.DCR_REQUEST_TIMEOUT_MS) ?? 30_000,
+    },
+    retention: {
+      rejectedSeconds: integer('DCR_RETENTION_REJECTED_SECONDS', env.DCR_RETENTION_REJECTED_SECONDS) ?? 86_400,
+      // five years (365.25-day years), the usual payment-services record-keeping period
+      auditSeconds: integer('DCR_RETENTION_AUDIT_SECONDS', env.DCR_RETENTION_AUDIT_SECONDS) ?? 157_788_000,
+      maxInFlightPerTpp: integer('DCR_MAX_IN_FLIGHT_PER_TPP', env.DCR_MAX_IN_FLIGHT_PER_TPP) ?? 50,
+      purgeIntervalSeconds: integer('DCR_RETENTION_PURGE_INTERVAL_SECONDS', env.DCR_RETENTION_PURGE_INTERVAL_SECONDS) ?? 600,
+    },
     notifier: defined({
       webhookUrl: env.DCR_NOTIFIER_WEBHOOK_URL || undefined,
       webhookSecret: env.DCR_NOTIFIER_WEBHOOK_SECRET || undefined,
@@ -253,6 +353,7 @@ export function loadConfig(env: Env = process.env): Config {
       introspectionClientId: env.DCR_AS_INTROSPECTION_CLIENT_ID || undefined,
       introspectionClientSecret: env.DCR_AS_INTROSPECTION_CLIENT_SECRET || undefined,
       port: integer('DCR_AS_PORT', env.DCR_AS_PORT) ?? 8445,
+      tokenAudiences: list(env.DCR_AS_TOKEN_AUDIENCE),
       provisioning: env.DCR_AS_PROVISIONING?.trim() || (sandbox ? 'sandbox' : undefined),
       eventGroups: list(env.DCR_AS_EVENT_GROUPS) ?? [],
       keycloak: defined({
@@ -262,6 +363,12 @@ export function loadConfig(env: Env = process.env): Config {
         clientSecret: env.DCR_KEYCLOAK_CLIENT_SECRET || undefined,
       }),
     }),
+    tracing: tracingConfig(env),
+    queueLeaseMs: integer('DCR_QUEUE_LEASE_MS', env.DCR_QUEUE_LEASE_MS) ?? 10_000,
+    reconcile: {
+      intervalMs: integer('DCR_RECONCILE_INTERVAL_MS', env.DCR_RECONCILE_INTERVAL_MS) ?? 30_000,
+      afterMs: integer('DCR_RECONCILE_AFTER_MS', env.DCR_RECONCILE_AFTER_MS) ?? 120_000,
+    },
     relayIntervalMs: integer('DCR_RELAY_INTERVAL_MS', env.DCR_RELAY_INTERVAL_MS) ?? (env.DCR_MONGO_URL ? 200 : 1000),
     logLevel: env.DCR_LOG_LEVEL ?? 'info',
   };
@@ -302,6 +409,18 @@ export function loadConfig(env: Env = process.env): Config {
   }
   if (config.as.provisioning === 'events' && config.as.eventGroups.length === 0) {
     throw new ConfigurationError('DCR_AS_EVENT_GROUPS', 'required with DCR_AS_PROVISIONING=events: the consumer groups that must have applied a client event');
+  }
+  if (config.httpTimeouts.headersMs > config.httpTimeouts.requestMs) {
+    throw new ConfigurationError('DCR_HEADERS_TIMEOUT_MS', `must not exceed DCR_REQUEST_TIMEOUT_MS (${config.httpTimeouts.requestMs})`);
+  }
+  // The idempotency window: a rejected request (and its submission key) outlives the request JWT it
+  // judged, so the same bytes sent again within their lifetime find it rather than a fresh verification.
+  const requestWindow = config.maxRequestLifetimeSeconds + config.leewaySeconds;
+  if (config.retention.rejectedSeconds < requestWindow) {
+    throw new ConfigurationError('DCR_RETENTION_REJECTED_SECONDS', `must be at least DCR_MAX_REQUEST_LIFETIME_SECONDS + DCR_LEEWAY_SECONDS (${requestWindow})`);
+  }
+  if (config.retention.auditSeconds < config.resultTtlSeconds) {
+    throw new ConfigurationError('DCR_RETENTION_AUDIT_SECONDS', `must be at least DCR_RESULT_TTL_SECONDS (${config.resultTtlSeconds})`);
   }
   if (config.as.jwksUrl && !config.as.issuer) throw new ConfigurationError('DCR_AS_ISSUER', 'required with DCR_AS_JWKS_URL (the expected iss of AS access tokens)');
   const distributed = [config.mongoUrl, config.redisUrl, config.kafkaBrokers].filter((v) => v !== undefined).length;

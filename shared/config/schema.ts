@@ -17,6 +17,9 @@ export { PROFILE_NAMES };
 export const REVOCATION_CHECKS = ['ssa-status', 'status-api', 'revoked-jwks', 'crl', 'ocsp', 'chain'] as const;
 export type RevocationCheck = (typeof REVOCATION_CHECKS)[number];
 
+/** `OTEL_TRACES_SAMPLER` values (OpenTelemetry SDK environment variables specification). */
+export const TRACES_SAMPLERS = ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'] as const;
+
 export const ConfigSchema = Type.Object({
   /** mTLS listener. */
   host: Type.String({ minLength: 1 }),
@@ -105,9 +108,28 @@ export const ConfigSchema = Type.Object({
   validatorsFile: Type.Optional(Type.String({ minLength: 1 })),
   /** How long the sealed registration access token stays deliverable to the submitter (poll / resubmit). */
   resultTtlSeconds: Type.Integer({ minimum: 60 }),
+  /** Slow-client bounds of the mTLS and admin listeners (SECURITY.md "Slow clients"). */
+  httpTimeouts: Type.Object({
+    /** Request line and headers must arrive within this (`DCR_HEADERS_TIMEOUT_MS`, default 10 s). */
+    headersMs: Type.Integer({ minimum: 100, maximum: 600_000 }),
+    /** The whole request, body included, within this (`DCR_REQUEST_TIMEOUT_MS`, default 30 s). */
+    requestMs: Type.Integer({ minimum: 100, maximum: 600_000 }),
+  }),
+  /** What the store keeps, and for how long (README "Retention"). */
+  retention: Type.Object({
+    /** Rejected requests, body included, are deleted this long after rejection (`DCR_RETENTION_REJECTED_SECONDS`). */
+    rejectedSeconds: Type.Integer({ minimum: 60 }),
+    /** Registered requests keep a compact record and their history this long (`DCR_RETENTION_AUDIT_SECONDS`). */
+    auditSeconds: Type.Integer({ minimum: 60 }),
+    /** Requests of one TPP still in progress at once; more get 429 (`DCR_MAX_IN_FLIGHT_PER_TPP`; 0: no quota). */
+    maxInFlightPerTpp: Type.Integer({ minimum: 0, maximum: 1_000_000 }),
+    /** How often the leader purges (`DCR_RETENTION_PURGE_INTERVAL_SECONDS`; 0: never). */
+    purgeIntervalSeconds: Type.Integer({ minimum: 0, maximum: 86_400 }),
+  }),
   /** Reference notifier (services/notifier): signed webhooks for registration outcomes. */
   notifier: Type.Object({
-    webhookUrl: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$' })),
+    /** https only (the outbound fetcher's rule); its host is allowed implicitly. */
+    webhookUrl: Type.Optional(Type.String({ pattern: '^https://[^\\s]+$' })),
     /** HMAC-SHA256 key of the `X-DCR-Signature` header; never logged. */
     webhookSecret: Type.Optional(Type.String({ minLength: 32 })),
     maxAttempts: Type.Integer({ minimum: 1, maximum: 20 }),
@@ -140,6 +162,11 @@ export const ConfigSchema = Type.Object({
     /** Listener of the sandbox AS (`DCR_AS_PORT`). */
     port: Type.Integer({ minimum: 0, maximum: 65535 }),
     /**
+     * Accepted `aud` of AS access tokens (RFC 9068 §4), `DCR_AS_TOKEN_AUDIENCE`; unset: the intake's
+     * public URL and `DCR_AUDIENCE`.
+     */
+    tokenAudiences: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 2048 }), { minItems: 1 })),
+    /**
      * How clients reach the bank's AS before `registered` is answered (`DCR_AS_PROVISIONING`):
      * `sandbox` (the sandbox AS's store, synchronously), `keycloak` (its Admin REST API), `events`
      * (the consumer groups `eventGroups` must have applied the client event: a read-your-writes
@@ -160,6 +187,35 @@ export const ConfigSchema = Type.Object({
       /** Never logged (`DCR_KEYCLOAK_CLIENT_SECRET`). */
       clientSecret: Type.Optional(Type.String({ minLength: 1 })),
     }),
+  }),
+  /**
+   * OpenTelemetry tracing (shared/observability/tracing.ts) from the standard OTEL_* variables. Off
+   * unless OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_TRACES_EXPORTER
+   * asks for it; OTEL_SDK_DISABLED=true turns it off whatever else is set.
+   */
+  tracing: Type.Object({
+    enabled: Type.Boolean(),
+    /** `OTEL_TRACES_EXPORTER`: otlp and/or console (`none`: off). */
+    exporters: Type.Array(Type.Union([Type.Literal('otlp'), Type.Literal('console')]), { uniqueItems: true }),
+    /** The OTLP/HTTP traces URL (…/v1/traces). */
+    endpoint: Type.String({ pattern: '^https?://[^\\s]+$' }),
+    protocol: Type.Union([Type.Literal('http/protobuf'), Type.Literal('http/json')]),
+    /** `OTEL_EXPORTER_OTLP_HEADERS` (an API key, say): sent to the collector only, never logged. */
+    headers: Type.Record(Type.String(), Type.String()),
+    timeoutMs: Type.Integer({ minimum: 1, maximum: 600_000 }),
+    /** `OTEL_SERVICE_NAME`; unset: `dcr-<service>` (dcr-intake, dcr-standalone…). */
+    serviceName: Type.Optional(Type.String({ minLength: 1 })),
+    resourceAttributes: Type.Record(Type.String(), Type.String()),
+    sampler: Type.Enum(TRACES_SAMPLERS),
+    /** `OTEL_TRACES_SAMPLER_ARG`: the ratio of the traceidratio samplers. */
+    samplerRatio: Type.Number({ minimum: 0, maximum: 1 }),
+  }),
+  /** BullMQ job lock, renewed while a job runs: a dead or paused worker's job moves on after ≤ 1.5 × this (`DCR_QUEUE_LEASE_MS`). */
+  queueLeaseMs: Type.Integer({ minimum: 2000, maximum: 600_000 }),
+  /** How often the reconciler looks for requests stranded without a job, and how old they must be (`DCR_RECONCILE_INTERVAL_MS`, `DCR_RECONCILE_AFTER_MS`; 0 = off). */
+  reconcile: Type.Object({
+    intervalMs: Type.Integer({ minimum: 0, maximum: 86_400_000 }),
+    afterMs: Type.Integer({ minimum: 1000, maximum: 86_400_000 }),
   }),
   /** Idle poll interval of the outbox relay; commits wake it at once (`DCR_RELAY_INTERVAL_MS`). */
   relayIntervalMs: Type.Integer({ minimum: 10, maximum: 3_600_000 }),

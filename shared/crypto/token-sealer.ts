@@ -23,7 +23,7 @@ export class TokenSealer {
     if (!existsSync(file)) {
       // Services starting together race here: the key is written whole to a file of its own, then
       // linked into place (atomic; the first link wins, the others read the winner's key).
-      mkdirSync(dirname(file), { recursive: true });
+      mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
       const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
       writeFileSync(tmp, randomBytes(32).toString('base64'), { mode: 0o600, flag: 'wx' });
       try {
@@ -34,6 +34,7 @@ export class TokenSealer {
         unlinkSync(tmp);
       }
     }
+    chmodSync(dirname(file), 0o700);
     chmodSync(file, 0o600);
     return new TokenSealer(Buffer.from(readFileSync(file, 'utf8').trim(), 'base64'));
   }

@@ -1,3 +1,4 @@
+import { validTraceparent } from './trace-context.js';
 import { newEventId } from './ids.js';
 import type { Client } from './client.js';
 import type { OutboxEntry, Registration, Stage } from './registration.js';
@@ -56,7 +57,9 @@ export function clientEventData(client: Client): Record<string, unknown> {
 export function clientEvent(type: ClientEventType, client: Client, now: Date, traceparent?: string | null, id: string = newEventId()): OutboxEntry {
   const data = clientEventData(client);
   // W3C trace context travels as the CloudEvents `traceparent` extension (see toDeliveredEvent).
-  if (traceparent) data.traceparent = traceparent;
+  // Only a valid one: records stored before the intake validated the header may hold any text.
+  const trace = validTraceparent(traceparent ?? undefined);
+  if (trace) data.traceparent = trace;
   return {
     id,
     kind: 'event',
@@ -86,7 +89,8 @@ export function registrationEvent(
     data.org_id = registration.verified.orgId;
   }
   for (const [k, v] of Object.entries(extra)) if (v !== undefined) data[k] = v;
-  if (registration.traceparent) data.traceparent = registration.traceparent;
+  const trace = validTraceparent(registration.traceparent ?? undefined);
+  if (trace) data.traceparent = trace;
   return {
     id: newEventId(),
     kind: 'event',

@@ -125,7 +125,15 @@ export interface Registration {
   history: HistoryEntry[];
   version: number;
   traceparent?: string | null;
+  /**
+   * When retention compacted the record (README "Retention"): a registered request keeps its ids,
+   * outcome and history; its body, verified claims, certificate PEM and sealed token are gone.
+   */
+  compactedAt?: string | null;
 }
+
+/** Statuses of a request still moving through the pipeline (counted by the per-TPP quota). */
+export const IN_FLIGHT_STATUSES: readonly RegistrationStatus[] = ['received', 'verifying', 'checking_revocation', 'provisioning'];
 
 export function isSettled(status: RegistrationStatus): boolean {
   return SETTLED_STATUSES.includes(status);

@@ -9,6 +9,7 @@ import {
   type RegistrationStatus,
   type Stage,
 } from '../domain/registration.js';
+import { currentTraceparent, recordStageOutcome, traceStage } from '../observability/tracing.js';
 import type { JobDispatcher, Logger } from '../outbox/dispatcher.js';
 import type { JobContext, StageConsumer, StageJobData, WorkQueue } from '../ports/queue.js';
 import type { OutcomeSignal } from '../ports/signal.js';
@@ -62,7 +63,8 @@ export class StageRunner {
   ) {}
 
   start(concurrency: number): StageConsumer {
-    return this.deps.queue.consume(this.work.stage, (data, ctx) => this.handle(data, ctx), { concurrency });
+    // One span per stage run, child of the job's traceparent (shared/observability/tracing.ts).
+    return this.deps.queue.consume(this.work.stage, (data, ctx) => traceStage(this.work.stage, data, ctx, () => this.handle(data, ctx)), { concurrency });
   }
 
   async handle(data: StageJobData, context: JobContext): Promise<void> {
@@ -70,8 +72,10 @@ export class StageRunner {
     const stage = this.work.stage;
     const { store, logger } = this.deps;
     const now = () => (this.deps.clock ? this.deps.clock() : new Date());
-    const observe = (outcome: 'advanced' | 'rejected' | 'retry' | 'failed' | 'skipped') =>
+    const observe = (outcome: 'advanced' | 'rejected' | 'retry' | 'failed' | 'skipped') => {
+      recordStageOutcome(outcome);
       this.deps.observe?.(stage, outcome, (performance.now() - started) / 1000);
+    };
 
     let registration = await store.getRegistration(data.requestId);
     if (!registration) {
@@ -101,7 +105,7 @@ export class StageRunner {
       const base = result.registration;
       const preview = { ...base, ...result.set, status };
       const outbox: OutboxEntry[] = [...(result.events?.(preview, t) ?? [])];
-      if (next && status === STAGE_STATUS[next].queued) outbox.push(stageJob(next, base.id, base.generation, t, base.traceparent));
+      if (next && status === STAGE_STATUS[next].queued) outbox.push(stageJob(next, base.id, base.generation, t, currentTraceparent() ?? base.traceparent));
       const history: HistoryEntry[] = [
         { at: t.toISOString(), event: 'transition', stage, from: base.status, to: status, attempt: context.attempt },
       ];

@@ -79,8 +79,16 @@ export const OID = {
   JURISDICTION_C: '1.3.6.1.4.1.311.60.2.1.3',
 } as const;
 
+/**
+ * A lookup table keyed by text from input (a DN, a certificate): null-prototype, so `constructor`,
+ * `__proto__` or `toString` are unknown names rather than Object.prototype members.
+ */
+function table(entries: Record<string, string>): Readonly<Record<string, string>> {
+  return Object.freeze(Object.assign(Object.create(null) as Record<string, string>, entries));
+}
+
 /** Descriptor (lower case) → OID. RFC 4514 §3 names, X.520 long names, OpenSSL short names. */
-const DESCRIPTORS: Readonly<Record<string, string>> = {
+const DESCRIPTORS: Readonly<Record<string, string>> = table({
   cn: OID.CN,
   commonname: OID.CN,
   sn: OID.SN,
@@ -118,10 +126,10 @@ const DESCRIPTORS: Readonly<Record<string, string>> = {
   jurisdictionst: OID.JURISDICTION_ST,
   jurisdictionlocalityname: OID.JURISDICTION_L,
   jurisdictionl: OID.JURISDICTION_L,
-};
+});
 
 /** Names RFC 4514 §3 says every implementation recognises; used by {@link formatDn}. */
-const RFC4514_NAMES: Readonly<Record<string, string>> = {
+const RFC4514_NAMES: Readonly<Record<string, string>> = table({
   [OID.CN]: 'CN',
   [OID.L]: 'L',
   [OID.ST]: 'ST',
@@ -131,10 +139,10 @@ const RFC4514_NAMES: Readonly<Record<string, string>> = {
   [OID.STREET]: 'STREET',
   [OID.DC]: 'DC',
   [OID.UID]: 'UID',
-};
+});
 
 /** Go's `crypto/x509/pkix` attributeTypeNames. */
-const GO_NAMES: Readonly<Record<string, string>> = {
+const GO_NAMES: Readonly<Record<string, string>> = table({
   [OID.C]: 'C',
   [OID.O]: 'O',
   [OID.OU]: 'OU',
@@ -144,7 +152,7 @@ const GO_NAMES: Readonly<Record<string, string>> = {
   [OID.ST]: 'ST',
   [OID.STREET]: 'STREET',
   [OID.POSTALCODE]: 'POSTALCODE',
-};
+});
 
 const OID_PATTERN = /^(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*))+$/;
 const DESCRIPTOR_PATTERN = /^[A-Za-z][A-Za-z0-9-]*$/;

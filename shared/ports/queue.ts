@@ -35,6 +35,11 @@ export interface WorkQueue {
   enqueue(stage: Stage, jobId: string, data: StageJobData): Promise<void>;
   consume(stage: Stage, handler: StageHandler, options: { concurrency: number }): StageConsumer;
   counts(stage: Stage): Promise<QueueCounts>;
+  /**
+   * The reconciler's repair: `live` when the job is waiting, delayed or running; otherwise (lost with
+   * the queue's data, or dead in a failed set) it is queued again under the same id: `revived`.
+   */
+  revive(stage: Stage, jobId: string, data: StageJobData): Promise<'live' | 'revived'>;
   close(): Promise<void>;
 }
 

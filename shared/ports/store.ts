@@ -1,4 +1,4 @@
-import type { Client } from '../domain/client.js';
+import type { Client, ClientStatus } from '../domain/client.js';
 import { DcrError } from '../domain/errors.js';
 import type { HistoryEntry, OutboxEntry, Registration, RegistrationStatus } from '../domain/registration.js';
 
@@ -49,11 +49,44 @@ export interface RegistrationFilter {
   /** ISO timestamps on `updatedAt`. */
   since?: string;
   until?: string;
-  /** Substring of the last error. */
+  /** Substring of the last error or of the rejection code. */
   error?: string;
+  /** Exactly one of: the request id, client id, software id, organisation id or TPP identity. */
+  search?: string;
   limit?: number;
   /** Paging cursor: only records submitted before this ISO time. */
   before?: string;
+}
+
+export interface ClientFilter {
+  status?: ClientStatus;
+  /** Exactly one of: the client id, software id, organisation id or TPP identity. */
+  search?: string;
+  /** Only these clients (the ops list looks up the clients of a page of registrations). */
+  clientIds?: readonly string[];
+  limit?: number;
+  /** Paging cursor: only clients created before this ISO time. */
+  before?: string;
+}
+
+/** What one retention pass removes (README "Retention"); every cutoff is exclusive. */
+export interface RetentionCutoffs {
+  /** `rejected` requests last updated before this ISO time are deleted. */
+  rejectedBefore: string;
+  /** `registered` requests last updated before this ISO time are compacted (body, verified claims, certificate PEM, sealed token dropped). */
+  compactBefore: string;
+  /** `registered` requests last updated before this ISO time are deleted (the audit period is over). */
+  auditBefore: string;
+  /** jti reservations expiring before this epoch second are deleted. */
+  jtiBefore: number;
+  /** At most this many registrations deleted and this many compacted per call. */
+  batch: number;
+}
+
+export interface RetentionReport {
+  deleted: number;
+  compacted: number;
+  jtis: number;
 }
 
 export interface PendingOutboxEntry {
@@ -81,6 +114,18 @@ export interface Store {
   listRegistrations(filter: RegistrationFilter): Promise<Registration[]>;
   countRegistrationsByStatus(): Promise<Partial<Record<RegistrationStatus, number>>>;
 
+  /** The registration recorded for this submission key, if any (the idempotent-resubmission lookup). */
+  findRegistrationBySubmissionKey(submissionKey: string): Promise<Registration | null>;
+  /** How many requests of this TPP identity are in progress (IN_FLIGHT_STATUSES of domain/registration.ts). */
+  countInFlight(tppIdentity: string): Promise<number>;
+  /**
+   * One retention pass: deletes settled final requests past their period and compacts registered
+   * ones past the delivery window, never a request that is in progress or still has unpublished
+   * outbox entries. Every change bumps the record's version, so a writer holding an older copy loses
+   * its compare-and-set rather than writing the purged members back.
+   */
+  purgeRetention(cutoffs: RetentionCutoffs): Promise<RetentionReport>;
+
   /**
    * Inserts unless the client id exists (idempotent provisioning); returns the stored one. Throws
    * {@link SoftwareAlreadyRegistered} when another active client holds the client's
@@ -90,6 +135,8 @@ export interface Store {
   insertClient(client: Client, outbox: OutboxEntry[]): Promise<{ inserted: boolean; client: Client }>;
   getClient(clientId: string): Promise<Client | null>;
   updateClient(clientId: string, expectedVersion: number, change: ClientChange): Promise<Client | null>;
+  /** Clients newest first (by `createdAt`, then client id), deleted ones included unless filtered. */
+  listClients(filter: ClientFilter): Promise<Client[]>;
 
   /**
    * Reserves a request `jti` (key = software id + jti) for `requestId` until `expiresAt` (epoch s).
@@ -100,6 +147,12 @@ export interface Store {
   /** Outbox entries not yet published, oldest first, in order per aggregate. */
   pendingOutbox(limit: number, kind?: OutboxEntry['kind']): Promise<PendingOutboxEntry[]>;
   markPublished(entries: Array<Pick<PendingOutboxEntry, 'aggregate' | 'aggregateId'> & { id: string }>): Promise<void>;
+  /**
+   * Whether the outbox entry `id` of the aggregate is still waiting for the relay (false once it is
+   * marked published, or if the aggregate has no such entry). A read-your-writes barrier asks it
+   * to learn that an event has reached the bus (shared/adapters/authorization-server/events.ts).
+   */
+  outboxPending(aggregate: PendingOutboxEntry['aggregate'], aggregateId: string, id: string): Promise<boolean>;
 
   /** A lease (leader election for the outbox relay). True when `owner` holds it for `ttlMs` more. */
   tryAcquireLease(name: string, owner: string, ttlMs: number): Promise<boolean>;

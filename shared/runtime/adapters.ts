@@ -34,7 +34,7 @@ export async function openAdapters(config: Config, service: string, logger?: Pic
   const source = `urn:dcr:${service}`;
   if (isDistributed(config)) {
     const store = await MongoStore.connect(config.mongoUrl as string, config.namespace);
-    const queue = new BullMqQueue({ redisUrl: config.redisUrl as string, namespace: config.namespace, policy });
+    const queue = new BullMqQueue({ redisUrl: config.redisUrl as string, namespace: config.namespace, policy, leaseMs: config.queueLeaseMs });
     const bus = new KafkaEventBus({ brokers: config.kafkaBrokers ?? [], namespace: config.namespace, clientId: `dcr-${service}`, source });
     const signal = new RedisOutcomeSignal(config.redisUrl as string, config.namespace);
     return {

@@ -7,9 +7,37 @@ import { asDiscoveryMembers, createAsTokenVerifier, type AsTokenVerifierDeps } f
 const base = { DCR_DATA_DIR: '/tmp/dcr-as-config', DCR_SANDBOX: '1' };
 
 describe('authorization server configuration (DCR_AS_*)', () => {
-  it('defaults: no AS, the sandbox AS port 8445', () => {
+  it('defaults: no AS, the sandbox AS port 8445, sandbox provisioning in the sandbox', () => {
     const config = loadConfig(base);
-    expect(config.as).toEqual({ port: 8445 });
+    expect(config.as).toEqual({ port: 8445, provisioning: 'sandbox', eventGroups: [], keycloak: {} });
+  });
+
+  it('DCR_AS_PROVISIONING: required outside the sandbox, one of the adapters, each with what it needs', () => {
+    const prod = { DCR_DATA_DIR: '/tmp/dcr-as-config', DCR_SANDBOX: '0', DCR_DIRECTORY_JWKS_URL: 'https://dir.example/jwks', DCR_CLIENT_CA_FILE: '/dev/null' };
+    const failure = (env: Record<string, string>) => {
+      try {
+        loadConfig(env);
+        return 'loaded';
+      } catch (error) {
+        return error instanceof ConfigurationError ? error.message : String(error);
+      }
+    };
+    expect(failure(prod)).toMatch(/^DCR_AS_PROVISIONING: required when DCR_SANDBOX=0/);
+    expect(failure({ ...prod, DCR_AS_PROVISIONING: 'ldap' })).toMatch(/^DCR_AS_PROVISIONING: must be one of sandbox, keycloak, events, store/);
+    expect(failure({ ...prod, DCR_AS_PROVISIONING: 'sandbox' })).toMatch(/^DCR_AS_PROVISIONING: sandbox provisions into the sandbox AS/);
+    expect(failure({ ...prod, DCR_AS_PROVISIONING: 'keycloak' })).toMatch(/^DCR_KEYCLOAK_URL: required with DCR_AS_PROVISIONING=keycloak/);
+    expect(failure({ ...prod, DCR_AS_PROVISIONING: 'events' })).toMatch(/^DCR_AS_EVENT_GROUPS: required/);
+    expect(loadConfig({ ...prod, DCR_AS_PROVISIONING: 'store' }).as.provisioning).toBe('store');
+    const keycloak = loadConfig({
+      ...prod,
+      DCR_AS_PROVISIONING: 'keycloak',
+      DCR_KEYCLOAK_URL: 'https://kc.bank.example:8443/',
+      DCR_KEYCLOAK_REALM: 'openbanking',
+      DCR_KEYCLOAK_CLIENT_ID: 'dcr-provisioner',
+      DCR_KEYCLOAK_CLIENT_SECRET: 'secret',
+    });
+    expect(keycloak.as.keycloak).toEqual({ url: 'https://kc.bank.example:8443', realm: 'openbanking', clientId: 'dcr-provisioner', clientSecret: 'secret' });
+    expect(keycloak.allowedFetchHosts).toContain('kc.bank.example:8443');
   });
 
   it('reads issuer, JWKS and introspection, and allow-lists their hosts for the outbound fetcher', () => {
@@ -29,6 +57,9 @@ describe('authorization server configuration (DCR_AS_*)', () => {
       introspectionClientId: 'dcr',
       introspectionClientSecret: 's3cret',
       port: 9445,
+      provisioning: 'sandbox',
+      eventGroups: [],
+      keycloak: {},
     });
     expect(config.allowedFetchHosts).toEqual(expect.arrayContaining(['keys.bank.example', 'as.bank.example:9443']));
   });
@@ -57,8 +88,7 @@ describe('AS token verifier selection', () => {
       config,
       profile: getProfile(config.profile),
       keys: { resolve: () => Promise.reject(new Error('not used')) },
-      fetcher: { check: (url: string) => new URL(url) },
-      trust: { outboundCaPems: [] },
+      fetcher: { request: () => Promise.reject(new Error('not used')) },
     };
   };
   const as = { DCR_AS_ISSUER: 'https://as.bank.example', DCR_AS_JWKS_URL: 'https://as.bank.example/jwks' };

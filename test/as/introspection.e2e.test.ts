@@ -71,9 +71,26 @@ describe('opaque AS tokens by introspection (DCR_AS_INTROSPECTION_URL)', () => {
     const token = res.json<{ access_token: string }>().access_token;
     expect(token.split('.')).toHaveLength(1);
 
-    expect((await manage('GET', clientId, token)).status).toBe(200);
-    expect((await manage('GET', second, token)).status).toBe(401);
-    expect((await manage('GET', clientId, randomBytes(32).toString('base64url'))).status).toBe(401);
+    // Introspection goes through the allow-listed outbound fetcher (counted here), and its answers
+    // are cached: repeating a made-up token, or the good one, asks the AS once per token.
+    const introspectionUrl = pipeline.env.DCR_AS_INTROSPECTION_URL;
+    const fetcher = pipeline.rt.fetcher;
+    const original = fetcher.request.bind(fetcher);
+    let introspections = 0;
+    fetcher.request = (url, init) => {
+      if (url === introspectionUrl && init.method === 'POST') introspections++;
+      return original(url, init);
+    };
+    const madeUp = randomBytes(32).toString('base64url');
+    try {
+      expect((await manage('GET', clientId, token)).status).toBe(200);
+      expect((await manage('GET', second, token)).status).toBe(401);
+      for (let i = 0; i < 5; i++) expect((await manage('GET', clientId, madeUp)).status).toBe(401);
+      expect((await manage('GET', clientId, token)).status).toBe(200);
+      expect(introspections).toBe(2);
+    } finally {
+      fetcher.request = original;
+    }
     expect((await manage('DELETE', clientId, token)).status).toBe(204);
     expect((await manage('GET', clientId, token)).status).toBe(401);
   });

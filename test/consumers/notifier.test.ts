@@ -1,7 +1,11 @@
 // The reference notifier: signed webhooks (X-DCR-Signature over "<t>.<body>"), retries with
 // backoff on 5xx and timeouts, gives up after N attempts, never logs its secret.
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
+import { mkdtemp, rm } from 'node:fs/promises';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
@@ -10,8 +14,10 @@ import { TOPICS } from '../../shared/domain/events.js';
 import type { DeliveredEvent } from '../../shared/ports/events.js';
 import { validateEvent } from '../../shared/events/validate.js';
 import { Notifier, startNotifier } from '../../services/notifier/service.js';
-import { verifyWebhookSignature, type WebhookOptions } from '../../services/notifier/webhook.js';
+import { verifyWebhookSignature, webhookFetcher, type WebhookOptions } from '../../services/notifier/webhook.js';
+import { SandboxDirectory } from '../../services/directory-sandbox/index.js';
 import { startTestPipeline, type InfraUrls, type TestPipeline } from '../support/pipeline.js';
+import { freeTcpPort } from '../support/ports.js';
 
 const SECRET = 'whsec_test_0123456789abcdef0123456789abcdef';
 
@@ -21,11 +27,21 @@ interface Received {
   status: number;
 }
 
-/** A local webhook receiver; `respond` decides each answer (a status, or 'hang' to never answer). */
-async function startReceiver(respond: (body: string, seen: Received[]) => number | 'hang') {
+/** The receiver's TLS identity: a server certificate for 127.0.0.1 from a sandbox CA. */
+interface ReceiverTls {
+  certPem: string;
+  keyPem: string;
+  caPem: string;
+}
+
+/**
+ * A local HTTPS webhook receiver; `respond` decides each answer (a status, or 'hang' to never answer).
+ * `port` 0: a free one.
+ */
+async function startReceiver(tls: ReceiverTls, respond: (body: string, seen: Received[]) => number | 'hang', port = 0) {
   const received: Received[] = [];
   const hanging: ServerResponse[] = [];
-  const server: Server = createServer((req, res) => {
+  const server: Server = createServer({ cert: tls.certPem, key: tls.keyPem }, (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -36,9 +52,9 @@ async function startReceiver(respond: (body: string, seen: Received[]) => number
       else res.writeHead(answer, { 'content-type': 'text/plain' }).end('ok');
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/dcr`,
+    url: `https://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/dcr`,
     received,
     close: async () => {
       for (const res of hanging) res.destroy();
@@ -77,20 +93,45 @@ const createdEvent = (id = 'evt-1'): DeliveredEvent => ({
 describe('notifier webhook delivery', () => {
   let receiver: Awaited<ReturnType<typeof startReceiver>>;
   let script: number[];
+  let tls: ReceiverTls;
+  let caDir: string;
   const options = (url: string, timeoutMs = 5000): WebhookOptions => ({ url, secret: SECRET, maxAttempts: 3, retryBaseDelayMs: 10, timeoutMs });
+  /** The notifier as startNotifier builds it: through the outbound fetcher, trusting the receiver's CA. */
+  const notifierFor = (url: string, logger: ConstructorParameters<typeof Notifier>[1], timeoutMs = 5000) =>
+    new Notifier(options(url, timeoutMs), logger, undefined, webhookFetcher(options(url, timeoutMs), [tls.caPem]));
 
+  beforeAll(async () => {
+    caDir = await mkdtemp(join(tmpdir(), 'dcr-notifier-ca-'));
+    const ca = await SandboxDirectory.open({ dataDir: caDir, baseUrl: 'https://localhost:1' });
+    tls = { ...(await ca.issueServerCertificate(['127.0.0.1'])), caPem: ca.caCertPem };
+  });
+  afterAll(async () => {
+    await rm(caDir, { recursive: true, force: true });
+  });
   beforeEach(async () => {
     script = [];
-    receiver = await startReceiver(() => script.shift() ?? 200);
+    receiver = await startReceiver(tls, () => script.shift() ?? 200);
   });
   afterEach(async () => {
     await receiver.close();
   });
 
+  it('goes through the outbound fetcher: an untrusted receiver certificate and a plain-http URL are refused, no retry', async () => {
+    const untrusted = new Notifier(options(receiver.url), pino({ level: 'silent' }), undefined, webhookFetcher(options(receiver.url), []));
+    const outcome = await untrusted.handle(createdEvent('evt-untrusted'));
+    expect(outcome).toMatchObject({ delivered: false });
+    expect(receiver.received).toHaveLength(0);
+
+    const plain = receiver.url.replace('https:', 'http:');
+    const refused = await new Notifier(options(plain), pino({ level: 'silent' }), undefined, webhookFetcher(options(plain), [tls.caPem])).handle(createdEvent('evt-plain'));
+    expect(refused).toEqual({ delivered: false, attempts: 1, reason: expect.stringContaining('https only') });
+    expect(receiver.received).toHaveLength(0);
+  });
+
   it('a 500 then a 200: exactly one successful delivery, after one retry, both attempts signed', async () => {
     script = [500, 200];
     const { logger, lines } = capturingLogger();
-    const outcome = await new Notifier(options(receiver.url), logger).handle(createdEvent());
+    const outcome = await notifierFor(receiver.url, logger).handle(createdEvent());
     expect(outcome).toEqual({ delivered: true, attempts: 2, status: 200 });
     expect(receiver.received.map((r) => r.status)).toEqual([500, 200]);
     for (const r of receiver.received) {
@@ -112,9 +153,9 @@ describe('notifier webhook delivery', () => {
 
   it('retries a timeout, gives up after N failures and logs it, and does not retry a 4xx', async () => {
     script = [];
-    const hangOnce = await startReceiver((_body, seen) => (seen.length === 0 ? 'hang' : 200));
+    const hangOnce = await startReceiver(tls, (_body, seen) => (seen.length === 0 ? 'hang' : 200));
     try {
-      const outcome = await new Notifier(options(hangOnce.url, 1000), pino({ level: 'silent' })).handle(createdEvent('evt-timeout'));
+      const outcome = await notifierFor(hangOnce.url, pino({ level: 'silent' }), 1000).handle(createdEvent('evt-timeout'));
       expect(outcome).toEqual({ delivered: true, attempts: 2, status: 200 });
       expect(hangOnce.received).toHaveLength(2);
     } finally {
@@ -123,7 +164,7 @@ describe('notifier webhook delivery', () => {
 
     script = [503, 503, 503, 503];
     const { logger, lines } = capturingLogger();
-    const gaveUp = await new Notifier(options(receiver.url), logger).handle(createdEvent('evt-down'));
+    const gaveUp = await notifierFor(receiver.url, logger).handle(createdEvent('evt-down'));
     expect(gaveUp).toEqual({ delivered: false, attempts: 3, reason: 'HTTP 503' });
     expect(receiver.received).toHaveLength(3);
     const log = lines.join('');
@@ -132,13 +173,13 @@ describe('notifier webhook delivery', () => {
     expect(log).not.toContain(SECRET);
 
     script = [400];
-    const refused = await new Notifier(options(receiver.url), pino({ level: 'silent' })).handle(createdEvent('evt-bad'));
+    const refused = await notifierFor(receiver.url, pino({ level: 'silent' })).handle(createdEvent('evt-bad'));
     expect(refused).toEqual({ delivered: false, attempts: 1, reason: 'HTTP 400' });
     expect(receiver.received).toHaveLength(4);
   });
 
   it('notifies only created, rejected and failed, and never forwards an event that breaks the contract', async () => {
-    const notifier = new Notifier(options(receiver.url), pino({ level: 'silent' }));
+    const notifier = notifierFor(receiver.url, pino({ level: 'silent' }));
     expect(await notifier.handle({ ...createdEvent(), type: 'dcr.registration.verified', topic: TOPICS.registration })).toBeNull();
     expect(await notifier.handle({ ...createdEvent(), data: { ...createdEvent().data, registration_access_token: 'x' } })).toBeNull();
     expect(receiver.received).toHaveLength(0);
@@ -159,15 +200,23 @@ describe.each(adapterSets)('notifier on a pipeline, %s', (_name, infraUrls) => {
 
   beforeAll(async () => {
     if (skip) return;
-    // Every event's first delivery fails with a 500; the retry succeeds.
-    receiver = await startReceiver((body, seen) => {
-      const id = (JSON.parse(body) as { id: string }).id;
-      return seen.some((r) => (JSON.parse(r.body) as { id: string }).id === id) ? 200 : 500;
-    });
+    // The receiver's certificate comes from the pipeline's sandbox CA (trusted for outbound calls in
+    // the sandbox), so it starts after the pipeline, on the port its configuration names.
+    const port = await freeTcpPort();
     pipeline = await startTestPipeline({
       ...(infraUrls ? { infra: infraUrls } : {}),
-      env: { DCR_NOTIFIER_WEBHOOK_URL: receiver.url, DCR_NOTIFIER_WEBHOOK_SECRET: SECRET, DCR_NOTIFIER_RETRY_BASE_DELAY_MS: '20' },
+      env: { DCR_NOTIFIER_WEBHOOK_URL: `https://127.0.0.1:${port}/hooks/dcr`, DCR_NOTIFIER_WEBHOOK_SECRET: SECRET, DCR_NOTIFIER_RETRY_BASE_DELAY_MS: '20' },
     });
+    const tls = { ...(await pipeline.directory.issueServerCertificate(['127.0.0.1'])), caPem: pipeline.directory.caCertPem };
+    // Every event's first delivery fails with a 500; the retry succeeds.
+    receiver = await startReceiver(
+      tls,
+      (body, seen) => {
+        const id = (JSON.parse(body) as { id: string }).id;
+        return seen.some((r) => (JSON.parse(r.body) as { id: string }).id === id) ? 200 : 500;
+      },
+      port,
+    );
     notifier = await startNotifier(pipeline.rt, { fromBeginning: true });
   });
   afterAll(async () => {

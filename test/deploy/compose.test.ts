@@ -190,6 +190,9 @@ describe('docker-compose.yml', () => {
 
     it('kafka is a single KRaft node with single-broker replication settings', () => {
       expect(service('kafka').image).toMatch(/^apache\/kafka:(3\.9\.\d+|4\.\d+\.\d+)$/);
+      // The same Kafka line as the tests and the local distributed mode (scripts/infra/pom.xml).
+      const tested = /<kafka\.version>([^<]+)<\/kafka\.version>/.exec(readFileSync(join(ROOT, 'scripts', 'infra', 'pom.xml'), 'utf8'))?.[1];
+      expect(String(service('kafka').image).split(':')[1]).toBe(tested);
       const env = envOf('kafka');
       expect(env.KAFKA_PROCESS_ROLES?.split(',').sort()).toEqual(['broker', 'controller']);
       expect(env.KAFKA_CONTROLLER_QUORUM_VOTERS).toMatch(/^1@/);

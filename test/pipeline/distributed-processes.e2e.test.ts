@@ -12,6 +12,7 @@ import { defaultRegistrationClaims, signRegistrationRequest } from '../../shared
 import type { InfraUrls } from '../support/pipeline.js';
 import { freeTcpPort } from '../support/ports.js';
 import { distributedServiceEnv } from '../support/distributed-env.js';
+import { attribute, startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.js';
 
 const infra = inject('infra') as InfraUrls;
 
@@ -44,9 +45,11 @@ describe.skipIf(!infra)('distributed mode: each service its own process on Mongo
   let env: Record<string, string>;
   let intakeUrl: string;
   let directory: SandboxDirectory;
+  let otlp: OtlpReceiver;
 
   beforeAll(async () => {
     if (!infra) return;
+    otlp = await startOtlpReceiver();
     dataDir = await mkdtemp(join(tmpdir(), 'dcr-dist-'));
     const namespace = `p${randomBytes(4).toString('hex')}`;
     const [sandboxPort, intakePort] = [await freeTcpPort(), await freeTcpPort()];
@@ -55,6 +58,9 @@ describe.skipIf(!infra)('distributed mode: each service its own process on Mongo
       ...distributedServiceEnv({ dataDir, namespace, sandboxPort, intakePort, infra }),
       DCR_SYNC_WAIT_MS: '15000',
       DCR_LOG_LEVEL: 'warn',
+      // OpenTelemetry on: every process exports its spans to the test's OTLP/HTTP receiver.
+      OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
     };
     children.push(startService('directory-sandbox', env, logs));
     directory = await until(
@@ -86,6 +92,7 @@ describe.skipIf(!infra)('distributed mode: each service its own process on Mongo
     for (const child of children) child.kill('SIGTERM');
     await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))));
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    await otlp?.close();
   });
 
   it('registers a client end to end across the processes, stores it in MongoDB and publishes dcr.client.created to Kafka', async () => {
@@ -132,5 +139,37 @@ describe.skipIf(!infra)('distributed mode: each service its own process on Mongo
     } finally {
       await consumer.disconnect();
     }
+  }, 90_000);
+
+  it('joins one registration into one trace across the processes (intake, verifier, revocation, provisioner)', async () => {
+    const tpp = await directory.createTpp('dist-traced');
+    const credentials = sandboxCredentials(tpp);
+    const jwt = await signRegistrationRequest(credentials, defaultRegistrationClaims(credentials, env.DCR_PUBLIC_URL as string));
+    const traceId = randomBytes(16).toString('hex');
+    const res = await httpsRequest(`${intakeUrl}/register`, {
+      method: 'POST',
+      body: jwt,
+      headers: { 'content-type': 'application/jose', traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01` },
+      identity: { certPem: tpp.transportCertPem, keyPem: tpp.transportKeyPem, caPem: directory.caCertPem },
+    });
+    expect(res.status, `${res.text}\n${logs.slice(-20).join('')}`).toBe(201);
+
+    // Each process exports on its own batch schedule; wait until the four services' spans are in.
+    const named = (spans: ReturnType<OtlpReceiver['spans']>, name: string) =>
+      spans.filter((s) => s.traceId === traceId && s.name === name && (name === 'POST /register' || attribute(s, 'dcr.stage.outcome') === 'advanced'));
+    const names = ['POST /register', 'stage verify', 'stage revocation', 'stage provision'];
+    const spans = await otlp.waitFor((all) => names.every((n) => named(all, n).length === 1), 30_000);
+    const one = (name: string) => {
+      const [span] = named(spans, name);
+      if (!span) throw new Error(`no ${name} span`);
+      return span;
+    };
+    const [post, verify, revocation, provision] = [one('POST /register'), one('stage verify'), one('stage revocation'), one('stage provision')];
+    expect([post, verify, revocation, provision].map((s) => s.service)).toEqual(['dcr-intake', 'dcr-verifier', 'dcr-revocation', 'dcr-provisioner']);
+    expect(verify.parentSpanId).toBe(post.spanId);
+    expect(revocation.parentSpanId).toBe(verify.spanId);
+    expect(provision.parentSpanId).toBe(revocation.spanId);
+    const fetches = spans.filter((s) => s.traceId === traceId && s.service === 'dcr-verifier' && s.parentSpanId === verify.spanId && s.name === 'GET');
+    expect(fetches.length).toBeGreaterThan(0);
   }, 90_000);
 });

@@ -9,10 +9,14 @@
  *   auto      (default outside CI) try; when a server cannot start, print the reason loudly and provide null,
  *             so that unit tests still run on a machine without Java/Maven/redis-server.
  * DCR_INFRA_KEEP=1 keeps the work dir (logs, data) after the run.
+ * DCR_TEST_KEYCLOAK=off leaves Keycloak out (its tests skip; not allowed when CI is set). Otherwise Keycloak
+ * starts in parallel with the others (~50 s, ~525 MB) and realm `obie` is set up (test/support/keycloak.ts).
  */
 import type { TestProject } from 'vitest/node';
 import type { ProvidedInfra } from '../support/infra-context.js';
 import { startInfra, type Infra } from '../support/infra.js';
+import { setUpKeycloakRealm } from '../support/keycloak.js';
+import { readFileSync } from 'node:fs';
 
 type Mode = 'off' | 'auto' | 'required';
 
@@ -39,6 +43,15 @@ function resolveMode(): Mode {
 
 const say = (line: string) => process.stderr.write(`[infra] ${line}\n`);
 
+function keycloakWanted(): boolean {
+  const raw = (process.env['DCR_TEST_KEYCLOAK'] ?? '').trim().toLowerCase();
+  if (raw === 'off' || raw === '0' || raw === 'false' || raw === 'no') {
+    if (isCI()) throw new Error('DCR_TEST_KEYCLOAK=off is not allowed when CI is set: CI must run the Keycloak tests against a real Keycloak.');
+    return false;
+  }
+  return true;
+}
+
 export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
   const mode = resolveMode();
   if (mode === 'off') {
@@ -48,10 +61,22 @@ export default async function setup(project: TestProject): Promise<(() => Promis
   }
 
   const t0 = Date.now();
-  let infra: Infra;
+  const withKeycloak = keycloakWanted();
+  let infra: Infra | undefined;
+  let keycloak: ProvidedInfra['keycloak'] = null;
   try {
-    infra = await startInfra({ kafka: true, mongo: true, redis: true, log: say });
+    infra = await startInfra({ kafka: true, mongo: true, redis: true, keycloak: withKeycloak, log: say });
+    if (infra.keycloakInfo) {
+      const k = infra.keycloakInfo;
+      const realm = await setUpKeycloakRealm(
+        { url: k.url, caPem: readFileSync(k.caCertFile, 'utf8'), username: k.adminUsername, password: k.adminPassword },
+        { realm: 'obie' },
+      );
+      keycloak = { ...k, realm: realm.realm, issuer: realm.issuer, jwksUrl: realm.jwksUrl, clientId: realm.clientId, clientSecret: realm.clientSecret };
+      say(`keycloak realm ${realm.realm} set up (issuer ${realm.issuer})`);
+    }
   } catch (err) {
+    await infra?.stop().catch(() => {});
     const reason = err instanceof Error ? err.message : String(err);
     if (mode === 'required') {
       const banner = `\n${'='.repeat(100)}\nTEST INFRASTRUCTURE FAILED TO START${isCI() ? ' (CI)' : ''}: the run is aborted.\n${reason}\n${'='.repeat(100)}\n`;
@@ -68,17 +93,19 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     return undefined;
   }
 
+  const started = infra;
   const provided: ProvidedInfra = {
-    mongoUrl: infra.mongoUrl!,
-    redisUrl: infra.redisUrl!,
-    kafkaBrokers: infra.kafkaBrokers!,
+    mongoUrl: started.mongoUrl!,
+    redisUrl: started.redisUrl!,
+    kafkaBrokers: started.kafkaBrokers!,
+    keycloak,
   };
   project.provide('infra', provided);
-  say(`all servers ready in ${Date.now() - t0} ms (work dir ${infra.workDir})`);
+  say(`all servers ready in ${Date.now() - t0} ms (work dir ${started.workDir})`);
 
   return async () => {
     const t = Date.now();
-    await infra.stop();
+    await started.stop();
     say(`servers stopped in ${Date.now() - t} ms`);
   };
 }

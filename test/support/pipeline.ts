@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -9,7 +9,7 @@ import { createRuntime, type Runtime } from '../../shared/runtime/runtime.js';
 import { createLogger } from '../../shared/runtime/logger.js';
 import { httpsRequest, type HttpResponse, type MtlsIdentity } from '../../shared/tpp-client/https-client.js';
 import { defaultRegistrationClaims, signRegistrationRequest, type TppCredentials } from '../../shared/tpp-client/registration-request.js';
-import { sandboxCredentials, sandboxTrust, startSandboxDirectoryServer, type SandboxDirectory, type SandboxServer, type SandboxTpp } from '../../services/directory-sandbox/index.js';
+import { sandboxCredentials, sandboxTrust, startSandboxDirectoryServer, SANDBOX_FILES, type SandboxDirectory, type SandboxServer, type SandboxTpp } from '../../services/directory-sandbox/index.js';
 import { sandboxAuthorizationServer } from '../../services/sandbox-as/provisioning.js';
 import { startIntake, type RunningIntake } from '../../services/intake/service.js';
 import { startProvisioner } from '../../services/provisioner/service.js';
@@ -46,9 +46,21 @@ export interface TestTpp {
  * The whole pipeline in this process for a test: sandbox directory on loopback HTTPS, every stage,
  * the intake on a free port, on the embedded adapters or (with `infra`) MongoDB + BullMQ + Kafka
  * under a namespace of its own.
+ *
+ * `directoryCa`: the sandbox directory adopts this CA (certificate and key files) instead of making
+ * one, so a server that trusts it (the run's Keycloak) accepts the TPPs' transport certificates, and
+ * the pipeline's outbound fetcher trusts that server's certificate.
  */
-export async function startTestPipeline(options: { infra?: InfraUrls; env?: Record<string, string>; stages?: boolean } = {}): Promise<TestPipeline> {
+export async function startTestPipeline(
+  options: { infra?: InfraUrls; env?: Record<string, string>; stages?: boolean; directoryCa?: { certFile: string; keyFile: string } } = {},
+): Promise<TestPipeline> {
   const dataDir = await mkdtemp(join(tmpdir(), 'dcr-test-'));
+  if (options.directoryCa) {
+    const sandboxDir = join(dataDir, 'sandbox');
+    await mkdir(sandboxDir, { recursive: true, mode: 0o700 });
+    await copyFile(options.directoryCa.keyFile, join(sandboxDir, SANDBOX_FILES.caKey));
+    await copyFile(options.directoryCa.certFile, join(sandboxDir, SANDBOX_FILES.caCert));
+  }
   const sandboxPort = await freeTcpPort();
   const namespace = `t${randomBytes(5).toString('hex')}`;
   const env: Record<string, string> = {

@@ -42,6 +42,72 @@ export function rateLimitKey(request: FastifyRequest): string {
   return identity ? `tpp:${identity}` : `ip:${request.ip}`;
 }
 
+/** Most anonymous (per-address) counters kept in memory; the oldest is forgotten first. */
+export const MAX_ANONYMOUS_COUNTERS = 5000;
+/** Most TPP counters kept in memory: only counters whose window has passed are ever dropped. */
+export const MAX_TPP_COUNTERS = 100_000;
+
+interface Counter {
+  current: number;
+  ttl: number;
+  iterationStartMs: number;
+}
+
+/**
+ * The in-memory rate-limit store (no `DCR_REDIS_URL`), with two budgets: TPP counters (keys
+ * `tpp:…`, one per certificate identity) are never evicted inside their window, whatever the
+ * traffic of others; anonymous counters (`ip:…`) live in their own LRU of
+ * {@link MAX_ANONYMOUS_COUNTERS}. So requests from many addresses cannot push a TPP's counter out and
+ * reset it mid-window. Past {@link MAX_TPP_COUNTERS} live TPP counters (more certificate identities
+ * in one window than any directory has), a new identity is counted in the anonymous budget.
+ */
+export class SplitBudgetStore {
+  readonly #tpp = new Map<string, Counter>();
+  readonly #anonymous = new Map<string, Counter>();
+
+  incr(key: string, cb: (err: Error | null, res?: { current: number; ttl: number }) => void, timeWindow: number): void {
+    const now = Date.now();
+    const table = this.#table(key, now, timeWindow);
+    let counter = table.get(key);
+    if (!counter || counter.iterationStartMs + timeWindow <= now) counter = { current: 1, ttl: timeWindow, iterationStartMs: now };
+    else counter = { ...counter, current: counter.current + 1, ttl: timeWindow - (now - counter.iterationStartMs) };
+    table.delete(key);
+    table.set(key, counter);
+    if (table === this.#anonymous && table.size > MAX_ANONYMOUS_COUNTERS) {
+      const oldest = table.keys().next().value;
+      if (oldest !== undefined) table.delete(oldest);
+    }
+    cb(null, { current: counter.current, ttl: counter.ttl });
+  }
+
+  read(key: string, cb: (err: Error | null, res?: { current: number; ttl: number }) => void, timeWindow: number): void {
+    const now = Date.now();
+    const counter = this.#tpp.get(key) ?? this.#anonymous.get(key);
+    if (!counter || counter.iterationStartMs + timeWindow <= now) cb(null, { current: 0, ttl: 0 });
+    else cb(null, { current: counter.current, ttl: timeWindow - (now - counter.iterationStartMs) });
+  }
+
+  child(): SplitBudgetStore {
+    return new SplitBudgetStore();
+  }
+
+  /** Counters kept (tests and metrics). */
+  get sizes(): { tpp: number; anonymous: number } {
+    return { tpp: this.#tpp.size, anonymous: this.#anonymous.size };
+  }
+
+  #table(key: string, now: number, timeWindow: number): Map<string, Counter> {
+    if (!key.startsWith('tpp:')) return this.#anonymous;
+    if (this.#tpp.has(key) || this.#tpp.size < MAX_TPP_COUNTERS) return this.#tpp;
+    // Full: drop the counters whose window has passed (insertion order is window order).
+    for (const [k, c] of this.#tpp) {
+      if (c.iterationStartMs + timeWindow > now) break;
+      this.#tpp.delete(k);
+    }
+    return this.#tpp.size < MAX_TPP_COUNTERS ? this.#tpp : this.#anonymous;
+  }
+}
+
 /**
  * Per-TPP rate limiting (@fastify/rate-limit, Redis-backed when configured) and load shedding
  * (@fastify/under-pressure). Register after the client-certificate plugin so the rate limit can key
@@ -78,6 +144,15 @@ export const protectionPlugin = fp(
         // Connected before the first request; if Redis is down now, ioredis keeps reconnecting meanwhile.
         await redis.connect().catch((err: unknown) => app.log.warn({ err: { message: err instanceof Error ? err.message : String(err) } }, 'rate limit store unavailable at start'));
       }
+      // @fastify/rate-limit appends its hook to each route's own `onRequest` hooks, so a route hook
+      // that answers (management authentication: 401/403) would run first and never be counted.
+      // The hooks it adds are moved in front of the route's own: every attempt is counted, failed
+      // ones included.
+      const ownHooks = new WeakMap<object, unknown[]>();
+      const hooksOf = (value: unknown): unknown[] => (Array.isArray(value) ? [...(value as unknown[])] : typeof value === 'function' ? [value] : []);
+      app.addHook('onRoute', (route) => {
+        ownHooks.set(route, hooksOf(route.onRequest));
+      });
       await app.register(rateLimit, {
         global: true,
         hook: 'onRequest',
@@ -85,11 +160,17 @@ export const protectionPlugin = fp(
         timeWindow: 60_000,
         keyGenerator: rateLimitKey,
         allowList: (request) => isExempt(request),
-        ...(redis ? { redis, nameSpace: `dcr${options.namespace ? `-${options.namespace}` : ''}-rl-`, skipOnError: true } : {}),
+        ...(redis ? { redis, nameSpace: `dcr${options.namespace ? `-${options.namespace}` : ''}-rl-`, skipOnError: true } : { store: SplitBudgetStore }),
         errorResponseBuilder: (_request, context) =>
           new HttpError(429, 'slow_down', `too many requests; retry in ${Math.max(1, Math.ceil(context.ttl / 1000))} s`, {
             'retry-after': String(Math.max(1, Math.ceil(context.ttl / 1000))),
           }),
+      });
+      app.addHook('onRoute', (route) => {
+        const own = ownHooks.get(route) ?? [];
+        const all = hooksOf(route.onRequest);
+        const added = all.filter((hook) => !own.includes(hook));
+        if (added.length > 0 && own.length > 0) route.onRequest = [...added, ...own] as typeof route.onRequest;
       });
     }
   },

@@ -1,8 +1,10 @@
 import type { FastifyInstance } from 'fastify';
+import { validTraceparent } from '../../../shared/domain/trace-context.js';
 import { Type } from 'typebox';
 import type { Profile } from '../../../shared/profiles/types.js';
 import { managedClient, managementAuthHook, managementCredential } from '../management-auth.js';
 import { HttpError } from '../../../shared/http/fastify-errors.js';
+import { currentTraceparent } from '../../../shared/observability/tracing.js';
 import { awaitSettled, recordSubmission, type SubmissionDeps } from '../submission.js';
 import { answer, checkBodyShape, mediaType, wantsAsync } from './register.post.js';
 import { ErrorBody, RegistrationAccepted } from './schemas.js';
@@ -35,7 +37,7 @@ export async function clientPutRoute(app: FastifyInstance, options: ClientPutRou
         consumes: [...profile.body.contentTypes],
         params: ClientIdParams,
         headers: Type.Object({ prefer: Type.Optional(Type.String({ description: 'respond-async (RFC 7240) for an immediate 202' })) }),
-        response: { 200: RegistrationResponse, 202: RegistrationAccepted, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 413: ErrorBody, 415: ErrorBody },
+        response: { 200: RegistrationResponse, 202: RegistrationAccepted, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 413: ErrorBody, 415: ErrorBody, 429: ErrorBody },
       },
     },
     async (request, reply) => {
@@ -46,7 +48,8 @@ export async function clientPutRoute(app: FastifyInstance, options: ClientPutRou
       checkBodyShape(profile, contentType, body, options.maxBodyBytes);
       const certificate = request.clientCertificate;
       if (!certificate) throw new HttpError(401, 'invalid_client', 'a client certificate is required');
-      const traceparent = typeof request.headers.traceparent === 'string' ? request.headers.traceparent : undefined;
+      // The request span's context when tracing is on (its stages join its trace), else the caller's header if it is valid W3C Trace Context.
+      const traceparent = currentTraceparent() ?? validTraceparent(request.headers.traceparent);
       const { registration } = await recordSubmission(deps, {
         kind: 'update',
         clientId: client.clientId,

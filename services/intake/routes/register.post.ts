@@ -1,9 +1,11 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { validTraceparent } from '../../../shared/domain/trace-context.js';
 import { Type } from 'typebox';
 import type { Profile } from '../../../shared/profiles/types.js';
 import type { Registration } from '../../../shared/domain/registration.js';
 import { JwsFormatError, parseCompactJws } from '../../../shared/jose/compact-jws.js';
 import { HttpError } from '../../../shared/http/fastify-errors.js';
+import { currentTraceparent } from '../../../shared/observability/tracing.js';
 import { awaitSettled, recordSubmission, registrationBody, type SubmissionDeps } from '../submission.js';
 import { ErrorBody, RegistrationAccepted } from './schemas.js';
 import { RegistrationResponse } from './client-schemas.js';
@@ -85,7 +87,7 @@ export async function registerPostRoute(app: FastifyInstance, options: RegisterR
         security: [{ mutualTls: [] }],
         consumes: [...profile.body.contentTypes],
         headers: Type.Object({ prefer: Type.Optional(Type.String()) }),
-        response: { 201: RegistrationResponse, 202: RegistrationAccepted, 400: ErrorBody, 401: ErrorBody, 413: ErrorBody, 415: ErrorBody },
+        response: { 201: RegistrationResponse, 202: RegistrationAccepted, 400: ErrorBody, 401: ErrorBody, 413: ErrorBody, 415: ErrorBody, 429: ErrorBody },
       },
     },
     async (request, reply) => {
@@ -94,7 +96,8 @@ export async function registerPostRoute(app: FastifyInstance, options: RegisterR
       checkBodyShape(profile, contentType, body, options.maxBodyBytes);
       const certificate = request.clientCertificate;
       if (!certificate) throw new HttpError(401, 'invalid_client', 'a client certificate is required');
-      const traceparent = typeof request.headers.traceparent === 'string' ? request.headers.traceparent : undefined;
+      // The request span's context when tracing is on (its stages join its trace), else the caller's header if it is valid W3C Trace Context.
+      const traceparent = currentTraceparent() ?? validTraceparent(request.headers.traceparent);
       const { registration } = await recordSubmission(deps, {
         kind: 'create',
         body: body.trim(),

@@ -1,10 +1,15 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { HttpError } from '../../../shared/http/fastify-errors.js';
+import { applyDirectoryVerdict, MANAGEMENT_REALM, organisationOf } from '../management-auth.js';
 import { registrationBody, type SubmissionDeps } from '../submission.js';
 import { ErrorBody, RequestStatus } from './schemas.js';
 
-/** `GET /register/requests/{request_id}`: status polling, only for the submitting organisation. */
+/**
+ * `GET /register/requests/{request_id}`: status polling, only for the submitting organisation (the
+ * same scoped TPP identity: same issuing CA, same organisation attribute), and only while the
+ * directory accepts the presented certificate and that organisation (401 once revoked).
+ */
 export async function requestStatusRoute(app: FastifyInstance, options: { deps: SubmissionDeps }) {
   const { deps } = options;
   app.get(
@@ -13,16 +18,23 @@ export async function requestStatusRoute(app: FastifyInstance, options: { deps: 
       config: { mtls: true },
       schema: {
         params: Type.Object({ requestId: Type.String({ maxLength: 64 }) }),
-        response: { 200: RequestStatus, 401: ErrorBody, 404: ErrorBody },
+        response: { 200: RequestStatus, 401: ErrorBody, 404: ErrorBody, 503: ErrorBody },
       },
     },
     async (request, reply) => {
       const { requestId } = request.params as { requestId: string };
       const registration = await deps.store.getRegistration(requestId);
+      const presented = request.clientCertificate;
       // Another organisation's request is indistinguishable from an unknown one.
-      if (!registration || registration.certificate.tppIdentity !== request.clientCertificate?.tppIdentity) {
+      if (!registration || !presented || !request.server.certificateIdentities.same(registration.certificate.tppIdentity, registration.certificate.pem, presented)) {
         throw new HttpError(404, 'not_found', 'no such registration request for this client certificate');
       }
+      const verified = registration.verified ?? null;
+      await applyDirectoryVerdict(request, presented, {
+        ssa: verified?.ssa ?? null,
+        organisation: verified ? organisationOf(verified.ssa, verified.orgId, verified.softwareId) : null,
+        challenge: `Bearer realm="${MANAGEMENT_REALM}"`,
+      });
       const body: Record<string, unknown> = {
         request_id: registration.id,
         status: registration.status,

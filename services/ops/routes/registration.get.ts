@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { OpsDeps } from '../deps.js';
 import { HttpError } from '../../../shared/http/fastify-errors.js';
-import { ErrorBody, RegistrationDetail, RequestIdParams, detailOf } from '../views.js';
+import { ErrorBody, RegistrationDetail, RequestIdParams, clientStatusesOf, detailOf } from '../views.js';
 
 /** `GET /admin/registrations/{request_id}`: one request with its full history (no secrets). */
 export async function getRegistrationRoute(app: FastifyInstance, options: { deps: OpsDeps }) {
@@ -12,7 +12,8 @@ export async function getRegistrationRoute(app: FastifyInstance, options: { deps
     async (request, reply) => {
       const registration = await store.getRegistration(request.params.requestId);
       if (!registration) throw new HttpError(404, 'not_found', 'no such registration request');
-      return reply.header('cache-control', 'no-store').send(detailOf(registration));
+      const clients = await clientStatusesOf(store, [registration]);
+      return reply.header('cache-control', 'no-store').send(detailOf(registration, clients.get(registration.clientId ?? '') ?? null));
     },
   );
 }

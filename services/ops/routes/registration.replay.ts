@@ -3,7 +3,7 @@ import { Type, type Static } from 'typebox';
 import { replayRegistration } from '../../../shared/pipeline/replay.js';
 import { actorOf, type OpsDeps } from '../deps.js';
 import { HttpError } from '../../../shared/http/fastify-errors.js';
-import { ActorHeader, ErrorBody, RegistrationSummary, RequestIdParams, StageSchema, summaryOf } from '../views.js';
+import { ActorHeader, ErrorBody, RegistrationSummary, RequestIdParams, StageSchema, clientStatusesOf, summaryOf } from '../views.js';
 
 const ReplayQuery = Type.Object({ force: Type.Optional(Type.Boolean({ default: false })) }, { additionalProperties: false });
 const ActorHeaders = Type.Object({ 'x-actor': Type.Optional(ActorHeader) });
@@ -50,11 +50,12 @@ export async function replayRegistrationRoute(app: FastifyInstance, options: { d
       request.log.info({ requestId: request.params.requestId, actor, force, replayed: result.replayed }, 'replay requested');
       const registration = result.replayed ? result.registration : await deps.store.getRegistration(request.params.requestId);
       if (!registration) throw new HttpError(404, 'not_found', 'no such registration request');
+      const clients = await clientStatusesOf(deps.store, [registration]);
       return reply.header('cache-control', 'no-store').send({
         replayed: result.replayed,
         ...(result.replayed ? { stage: result.stage } : { reason: result.reason }),
         actor,
-        registration: summaryOf(registration),
+        registration: summaryOf(registration, clients.get(registration.clientId ?? '') ?? null),
       });
     },
   );

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
 import type { OpsDeps } from '../deps.js';
-import { ErrorBody, RegistrationSummary, StatusSchema, Timestamp, isoOrUndefined, summaryOf } from '../views.js';
+import { ErrorBody, RegistrationSummary, SearchTerm, StatusSchema, Timestamp, clientStatusesOf, isoOrUndefined, summaryOf } from '../views.js';
 
 const ListQuery = Type.Object(
   {
@@ -10,8 +10,10 @@ const ListQuery = Type.Object(
     since: Type.Optional(Timestamp),
     /** On `updated_at`, exclusive. */
     until: Type.Optional(Timestamp),
-    /** Substring of the last error. */
+    /** Substring of the last error or of the rejection code. */
     error: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    /** One exact id: request, client, software, organisation or TPP identity. */
+    q: Type.Optional(SearchTerm),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
     /** Paging cursor: `next_before` of the previous page (on `submitted_at`). */
     before: Type.Optional(Timestamp),
@@ -28,7 +30,7 @@ const ListBody = Type.Object(
   { additionalProperties: false },
 );
 
-/** `GET /admin/registrations`: newest first, paged by `before` (submission time). */
+/** `GET /admin/registrations`: newest submitted first, paged by `before` (submission time); each row with its client's status now. */
 export async function listRegistrationsRoute(app: FastifyInstance, options: { deps: OpsDeps }) {
   const { store } = options.deps;
   app.get<{ Querystring: ListQuery }>(
@@ -46,11 +48,13 @@ export async function listRegistrationsRoute(app: FastifyInstance, options: { de
         ...(since ? { since } : {}),
         ...(until ? { until } : {}),
         ...(q.error ? { error: q.error } : {}),
+        ...(q.q ? { search: q.q } : {}),
         ...(before ? { before } : {}),
       });
       const last = rows[rows.length - 1];
+      const clients = await clientStatusesOf(store, rows);
       return reply.header('cache-control', 'no-store').send({
-        registrations: rows.map(summaryOf),
+        registrations: rows.map((r) => summaryOf(r, clients.get(r.clientId ?? '') ?? null)),
         next_before: rows.length === limit && last ? last.submittedAt : null,
       });
     },

@@ -13,13 +13,16 @@ import {
   type RdnSequence,
   type SubjectAltNames,
 } from '../../../shared/pki/dn.js';
+import { CertificateRefused, certificateOrganisation, type CertificateOrganisation } from '../../../shared/pki/client-certificate.js';
 import type { CertificateBindingRule, TlsClientAuthClaim } from '../../../shared/profiles/index.js';
 import type { SsaFacts } from './ssa-claims.js';
 import type { ClientCertificateInfo, RuleContext } from './types.js';
 import { list, show } from './util.js';
 
-function includesId(values: readonly string[], id: string | undefined): boolean {
-  return id !== undefined && values.some((v) => v.trim() === id);
+/** The attribute names exactly `id` (one distinct value): several values name several parties. */
+function solelyNames(values: readonly string[], id: string | undefined): boolean {
+  const distinct = new Set(values.map((v) => v.trim()));
+  return id !== undefined && distinct.size === 1 && distinct.has(id);
 }
 
 /** One binding convention applied to a certificate subject. */
@@ -27,15 +30,15 @@ export function bindingHolds(rule: CertificateBindingRule, subject: RdnSequence,
   switch (rule) {
     case 'ob-legacy':
       // OB legacy transport certificates: OU = org id, CN = software statement id.
-      return includesId(getAttribute(subject, 'OU'), facts.orgId) && includesId(getAttribute(subject, 'CN'), facts.softwareId);
+      return solelyNames(getAttribute(subject, 'OU'), facts.orgId) && solelyNames(getAttribute(subject, 'CN'), facts.softwareId);
     case 'obwac':
       // OBWAC/OBSEAL: CN = OB organisation id (organisation-level binding).
-      return includesId(getAttribute(subject, 'CN'), facts.orgId);
+      return solelyNames(getAttribute(subject, 'CN'), facts.orgId);
     case 'ofb': {
       // OFB: UID = software id and organizationIdentifier = OFBBR-<org id> (or, before 2022-08-31, OU = org id).
-      if (!includesId(getAttribute(subject, 'UID'), facts.softwareId) || facts.orgId === undefined) return false;
-      const orgIdentifiers = getAttribute(subject, 'organizationIdentifier').map((v) => v.trim());
-      return orgIdentifiers.includes(`OFBBR-${facts.orgId}`) || includesId(getAttribute(subject, 'OU'), facts.orgId);
+      if (!solelyNames(getAttribute(subject, 'UID'), facts.softwareId) || facts.orgId === undefined) return false;
+      const organisation = certificateOrganisation(subject, ['ofb']);
+      return organisation?.value === facts.orgId;
     }
   }
 }
@@ -46,17 +49,35 @@ const RULE_WORDING: Record<CertificateBindingRule, string> = {
   ofb: 'UID=software_id and organizationIdentifier=OFBBR-org_id (or OU=org_id)',
 };
 
-/** Step 14. */
+/**
+ * Step 14. The convention that applies is the one the TPP identity is read with
+ * (shared/pki/client-certificate.ts `certificateOrganisation`: the first of the profile's rules whose
+ * attribute the subject carries), so the organisation a client is registered under is the one its
+ * certificate names to management and polling. A certificate naming two organisations is refused;
+ * a certificate in the software JWKS binds on its own (SPEC §7.3 alternative binding).
+ */
 export function checkCertificateBinding(ctx: RuleContext, facts: SsaFacts): void {
   const rules = ctx.profile.certificateBinding;
   if (rules.length === 0 || !facts.present) return;
   const cert = ctx.certificate;
   if (!cert) throw reject.unapproved('no client certificate was presented to bind to the software statement');
+  let organisation: CertificateOrganisation | null;
+  try {
+    organisation = certificateOrganisation(cert.subject, rules);
+  } catch (error) {
+    if (error instanceof CertificateRefused) throw reject.unapproved(error.message);
+    throw error;
+  }
   if (cert.inSoftwareJwks) return;
-  if (rules.some((rule) => bindingHolds(rule, cert.subject, facts))) return;
+  if (organisation && organisation.value !== facts.orgId) {
+    throw reject.unapproved(
+      `client certificate '${formatDn(cert.subject)}' names organisation ${show(organisation.value)} (${organisation.attribute}), not SSA org_id ${show(facts.orgId)}`,
+    );
+  }
+  if (organisation?.rule && bindingHolds(organisation.rule, cert.subject, facts)) return;
   throw reject.unapproved(
     `client certificate '${formatDn(cert.subject)}' does not belong to SSA org_id ${show(facts.orgId)} / ` +
-      `software_id ${show(facts.softwareId)} (expected ${rules.map((r) => RULE_WORDING[r]).join(', or ')})`,
+      `software_id ${show(facts.softwareId)} (expected ${(organisation?.rule ? [organisation.rule] : rules).map((r) => RULE_WORDING[r]).join(', or ')})`,
   );
 }
 

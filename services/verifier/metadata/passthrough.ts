@@ -18,7 +18,7 @@ const HANDLED_ELSEWHERE = new Set<string>([...SIGNING_ALG_CLAIMS, ...ENCRYPTION_
 const validators = new Map<string, ReturnType<typeof Compile>>();
 
 function validatorFor(name: string): ReturnType<typeof Compile> | null {
-  const schema = (PASS_THROUGH_SCHEMAS as Record<string, TSchema | undefined>)[name];
+  const schema = Object.hasOwn(PASS_THROUGH_SCHEMAS, name) ? (PASS_THROUGH_SCHEMAS as Record<string, TSchema | undefined>)[name] : undefined;
   if (!schema) return null;
   let validator = validators.get(name);
   if (!validator) {

@@ -235,7 +235,9 @@ function checkStatus(ctx: RuleContext, ssa: Readonly<Record<string, unknown>>, r
 
 /** Scopes one role grants (role names compared case-insensitively). */
 export function roleScopes(table: Readonly<Record<string, readonly string[]>>, role: string): readonly string[] {
-  return table[role] ?? table[role.toUpperCase()] ?? [];
+  // Own members only: a role named `constructor` or `__proto__` is an unknown role, not Object.prototype's.
+  const own = (name: string) => (Object.hasOwn(table, name) ? table[name] : undefined);
+  return own(role) ?? own(role.toUpperCase()) ?? [];
 }
 
 /** SPEC §4 step 8. */

@@ -14,7 +14,12 @@ export interface BullMqQueueOptions {
   redisUrl: string;
   namespace: string;
   policy: RetryPolicy;
+  /** A running job's lock (renewed while it runs); a dead worker's job is redelivered after ≤ 1.5 × this. */
+  leaseMs?: number;
 }
+
+/** `DCR_QUEUE_LEASE_MS`'s default. */
+export const DEFAULT_LEASE_MS = 10_000;
 
 function connectionOf(url: string) {
   const u = new URL(url);
@@ -89,9 +94,12 @@ export class BullMqQueue implements WorkQueue {
         prefix: this.#prefix,
         concurrency: options.concurrency,
         settings: { backoffStrategy: (attemptsMade: number) => backoffDelay(policy, attemptsMade) },
-        // A worker killed mid-job: its lock lapses and the job is redelivered (stages are idempotent).
-        lockDuration: 30_000,
-        stalledInterval: 15_000,
+        // A worker killed (or paused) mid-job: its lock, renewed every lockDuration/2 while the job
+        // runs, lapses, and the next stalled check redelivers the job, so recovery takes at most
+        // lease + lease/2. A paused worker that wakes after that cannot commit over the new
+        // delivery: every transition is a compare-and-set on the record's version.
+        lockDuration: this.#options.leaseMs ?? DEFAULT_LEASE_MS,
+        stalledInterval: Math.max(1000, Math.floor((this.#options.leaseMs ?? DEFAULT_LEASE_MS) / 2)),
         maxStalledCount: 5,
       },
     );
@@ -105,6 +113,19 @@ export class BullMqQueue implements WorkQueue {
         this.#workers.delete(worker);
       },
     };
+  }
+
+  async revive(stage: Stage, jobId: string, data: StageJobData): Promise<'live' | 'revived'> {
+    const queue = this.#queue(stage);
+    const job = await queue.getJob(jobId);
+    if (job) {
+      const state = await job.getState();
+      if (state === 'waiting' || state === 'active' || state === 'delayed' || state === 'prioritized' || state === 'waiting-children') return 'live';
+      // Dead (failed) or done although the request never moved on: the same id must be free to queue again.
+      await job.remove();
+    }
+    await this.enqueue(stage, jobId, data);
+    return 'revived';
   }
 
   async counts(stage: Stage): Promise<QueueCounts> {

@@ -1,6 +1,7 @@
-import { closeSync, fsync, mkdirSync, openSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, fsync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { DataDirLock } from './data-dir-lock.js';
 import { GroupCommit } from './group-commit.js';
 import { WalCheckpointer } from './wal-checkpointer.js';
 
@@ -10,11 +11,14 @@ export class EmbeddedDatabase {
   readonly commits: GroupCommit;
   readonly #walFd: number;
   readonly #checkpointer: WalCheckpointer;
+  readonly #lock: DataDirLock | undefined;
 
-  constructor(sqlite: Database.Database, file: string, checkpoints: { intervalMs?: number; maxWalPages?: number; idleMs?: number } = {}) {
+  constructor(sqlite: Database.Database, file: string, checkpoints: { intervalMs?: number; maxWalPages?: number; idleMs?: number } = {}, lock?: DataDirLock) {
     this.sqlite = sqlite;
+    this.#lock = lock;
     const walFile = `${file}-wal`;
-    this.#walFd = openSync(walFile, 'a'); // created if SQLite has not yet (an empty WAL is no WAL to it)
+    this.#walFd = openSync(walFile, 'a', 0o600); // created if SQLite has not yet (an empty WAL is no WAL to it)
+    chmodSync(walFile, 0o600);
     const fd = this.#walFd;
     // Checkpoints on a worker thread; should it fail, this connection checkpoints again itself.
     sqlite.pragma('wal_autocheckpoint = 0');
@@ -38,6 +42,7 @@ export class EmbeddedDatabase {
     await this.#checkpointer.stop();
     this.sqlite.close();
     closeSync(this.#walFd);
+    this.#lock?.release();
   }
 }
 
@@ -53,8 +58,22 @@ export class EmbeddedDatabase {
  * {@link GroupCommit}: one fsync per event-loop turn, acknowledged only once durable.
  */
 export function openEmbeddedDatabase(dataDir: string, checkpoints: { intervalMs?: number; maxWalPages?: number; idleMs?: number } = {}): EmbeddedDatabase {
-  mkdirSync(dataDir, { recursive: true });
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  // One process per data directory (data-dir-lock.ts); released by close(), or here if opening fails.
+  const lock = DataDirLock.acquire(dataDir);
+  try {
+    return openLocked(dataDir, checkpoints, lock);
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+}
+
+function openLocked(dataDir: string, checkpoints: { intervalMs?: number; maxWalPages?: number; idleMs?: number }, lock: DataDirLock): EmbeddedDatabase {
   const file = join(dataDir, 'dcr.sqlite');
+  // Owner-only, created so before SQLite opens it: SQLite gives its -wal and -shm files the mode of
+  // the database file. Files of an existing database are tightened too (SECURITY.md "Data at rest").
+  closeSync(openSync(file, 'a', 0o600));
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
@@ -131,6 +150,8 @@ export function openEmbeddedDatabase(dataDir: string, checkpoints: { intervalMs?
       doc TEXT NOT NULL
     );
     CREATE INDEX IF NOT EXISTS events_topic ON events (topic, seq);
+    -- an event's place in the log, by id (the events barrier: shared/adapters/authorization-server/events.ts)
+    CREATE INDEX IF NOT EXISTS events_id ON events (id);
     CREATE TABLE IF NOT EXISTS consumer_offsets (
       group_id TEXT NOT NULL,
       topic TEXT NOT NULL,
@@ -139,8 +160,9 @@ export function openEmbeddedDatabase(dataDir: string, checkpoints: { intervalMs?
     );
   `);
   migrate(db);
+  for (const f of [file, `${file}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
   // The schema statements above created the WAL file; the group commit fsyncs it.
-  return new EmbeddedDatabase(db, file, checkpoints);
+  return new EmbeddedDatabase(db, file, checkpoints, lock);
 }
 
 /**
@@ -167,13 +189,24 @@ function migrate(db: Database.Database): void {
     })();
   }
   if (version < 2) {
-    // 2: one registration per software (profiles with `registrationsPerSoftware: 'one'`): the
+    // 2: the submitter's identity as a column (the per-TPP quota counts its requests in progress),
+    // and the outbox by aggregate (retention purges only records with nothing left to publish).
+    db.transaction(() => {
+      db.exec('ALTER TABLE registrations ADD COLUMN tpp TEXT');
+      db.exec(`UPDATE registrations SET tpp = (SELECT p.value ->> '$.tppIdentity' FROM registration_parts p WHERE p.id = registrations.id AND p.part = 'certificate')`);
+      db.exec('CREATE INDEX registrations_tpp ON registrations (tpp, status)');
+      db.exec('CREATE INDEX outbox_aggregate ON outbox (aggregate_id, published_at)');
+      db.pragma('user_version = 2');
+    })();
+  }
+  if (version < 3) {
+    // 3: one registration per software (profiles with `registrationsPerSoftware: 'one'`): the
     // software key of each active client, unique; NULL (many NULLs allowed) once deleted or unused.
     db.transaction(() => {
       db.exec('ALTER TABLE clients ADD COLUMN active_software TEXT');
       db.exec(`UPDATE clients SET active_software = doc ->> '$.activeSoftwareKey' WHERE status = 'active'`);
       db.exec('CREATE UNIQUE INDEX clients_active_software ON clients (active_software)');
-      db.pragma('user_version = 2');
+      db.pragma('user_version = 3');
     })();
   }
 }

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type Database from 'better-sqlite3';
 import type { TopicName } from '../../domain/events.js';
 import type { OutboxEntry } from '../../domain/registration.js';
-import type { DeliveredEvent, EventBus, Subscription } from '../../ports/events.js';
+import type { DeliveredEvent, EventBus, LogPosition, Subscription } from '../../ports/events.js';
 import { toDeliveredEvent } from '../../events/cloudevent.js';
 import type { EmbeddedDatabase } from './database.js';
 import type { GroupCommit } from './group-commit.js';
@@ -39,6 +39,8 @@ export class SqliteEventBus implements EventBus {
       last: db.prepare<[string], { seq: number | null }>('SELECT MAX(seq) AS seq FROM events WHERE topic = ?'),
       offset: db.prepare<[string, string], { seq: number }>('SELECT seq FROM consumer_offsets WHERE group_id = ? AND topic = ?'),
       commit: db.prepare('INSERT OR REPLACE INTO consumer_offsets (group_id, topic, seq) VALUES (?, ?, ?)'),
+      // The first append of an event (a relay that crashed before its mark appends it again, same id).
+      position: db.prepare<[string, string], { seq: number | null }>('SELECT MIN(seq) AS seq FROM events WHERE id = ? AND topic = ?'),
     };
   }
 
@@ -56,6 +58,22 @@ export class SqliteEventBus implements EventBus {
       }),
     );
     for (const topic of new Set(events.map((e) => e.topic))) this.#wake.emit(topic);
+  }
+
+  /** The event's `seq`; read through the group commit, so only a durable append counts. */
+  async positionOf(topic: TopicName, _key: string, eventId: string): Promise<LogPosition | null> {
+    const row = await this.#commits.observed(() => this.#stmt.position.get(eventId, topic));
+    return row?.seq == null ? null : { partition: 0, offset: String(row.seq) };
+  }
+
+  /**
+   * The group's offset is the seq of the last event it handled. Offsets are written lazily (with
+   * the open group-commit batch): the read waits until what it saw is durable, so an offset a crash
+   * could still roll back never passes a barrier.
+   */
+  async committedPast(groupId: string, topic: TopicName, position: LogPosition): Promise<boolean> {
+    const row = await this.#commits.observed(() => this.#stmt.offset.get(groupId, topic));
+    return row !== undefined && BigInt(row.seq) >= BigInt(position.offset);
   }
 
   async subscribe(

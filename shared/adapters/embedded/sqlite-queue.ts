@@ -18,6 +18,11 @@ interface JobRow {
   attempts_made: number;
 }
 
+/**
+ * How long a claimed job stays claimed when its consumer, in this process, lost its bookkeeping.
+ * It does not bound crash recovery: the process holds the data directory alone (data-dir-lock.ts),
+ * so at start-up every claimed job belongs to a dead process and is given back at once.
+ */
 const LOCK_MS = 60_000;
 
 /**
@@ -60,6 +65,8 @@ export class SqliteQueue implements WorkQueue {
         `UPDATE jobs SET state = 'waiting', run_at = ?, locked_until = NULL, attempts_made = attempts_made - 1, last_error = ?, updated_at = ? WHERE id = ?`,
       ),
       recover: db.prepare(`UPDATE jobs SET state = 'waiting', locked_until = NULL WHERE state = 'active' AND locked_until < ?`),
+      recoverAll: db.prepare(`UPDATE jobs SET state = 'waiting', run_at = ?, locked_until = NULL WHERE state = 'active'`),
+      exists: db.prepare<[string], { state: string }>('SELECT state FROM jobs WHERE id = ?'),
       nextRunAt: db.prepare<[string], { run_at: number | null }>(
         `SELECT MIN(run_at) AS run_at FROM jobs WHERE stage = ? AND state = 'waiting'`,
       ),
@@ -67,8 +74,9 @@ export class SqliteQueue implements WorkQueue {
         `SELECT state, (state = 'waiting' AND run_at > ?) AS delayed, COUNT(*) AS n FROM jobs WHERE stage = ? GROUP BY state, delayed`,
       ),
     };
-    // A crash leaves claimed jobs `active`: give them back once their lock has lapsed.
-    this.#commits.lazy(() => this.#stmt.recover.run(Date.now()));
+    // A crash leaves claimed jobs `active`. This process owns the data directory (data-dir-lock.ts),
+    // so whoever claimed them is dead: give them all back now, not when their locks lapse.
+    this.#commits.lazy(() => this.#stmt.recoverAll.run(Date.now()));
   }
 
   async enqueue(stage: Stage, jobId: string, data: StageJobData): Promise<void> {
@@ -159,6 +167,12 @@ export class SqliteQueue implements WorkQueue {
     };
     this.#consumers.add(consumer);
     return consumer;
+  }
+
+  async revive(stage: Stage, jobId: string, data: StageJobData): Promise<'live' | 'revived'> {
+    if (this.#stmt.exists.get(jobId)) return 'live';
+    await this.enqueue(stage, jobId, data);
+    return 'revived';
   }
 
   async counts(stage: Stage): Promise<QueueCounts> {

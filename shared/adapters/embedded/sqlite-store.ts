@@ -1,6 +1,19 @@
 import type { Client } from '../../domain/client.js';
-import type { OutboxEntry, Registration, RegistrationStatus } from '../../domain/registration.js';
-import { activeSoftwareKeyOf, applyRegistrationChange, SoftwareAlreadyRegistered, type ClientChange, type PendingOutboxEntry, type RegistrationChange, type RegistrationFilter, type Store } from '../../ports/store.js';
+import { IN_FLIGHT_STATUSES, type OutboxEntry, type Registration, type RegistrationStatus } from '../../domain/registration.js';
+import {
+  activeSoftwareKeyOf,
+  applyRegistrationChange,
+  type ClientChange,
+  type ClientFilter,
+  type PendingOutboxEntry,
+  type RegistrationChange,
+  type RegistrationFilter,
+  type RetentionCutoffs,
+  type RetentionReport,
+  type Store,
+  SoftwareAlreadyRegistered,
+} from '../../ports/store.js';
+import { compactedRegistration } from '../../retention/compact.js';
 import type Database from 'better-sqlite3';
 import { REGISTRATION_PARTS, type EmbeddedDatabase } from './database.js';
 import type { GroupCommit } from './group-commit.js';
@@ -55,8 +68,8 @@ export class SqliteStore implements Store {
     this.#commits = embedded.commits;
     this.#stmt = {
       insertRegistration: db.prepare(
-        `INSERT INTO registrations (id, submission_key, status, submitted_at, updated_at, last_error, version, doc)
-         VALUES (@id, @submissionKey, @status, @submittedAt, @updatedAt, @lastError, @version, @doc)
+        `INSERT INTO registrations (id, submission_key, status, submitted_at, updated_at, last_error, version, doc, tpp)
+         VALUES (@id, @submissionKey, @status, @submittedAt, @updatedAt, @lastError, @version, @doc, @tpp)
          ON CONFLICT (submission_key) DO NOTHING`,
       ),
       registrationBySubmission: db.prepare<[string], RegistrationRow>(`SELECT ${REGISTRATION_COLUMNS} FROM registrations r WHERE r.submission_key = ?`),
@@ -93,7 +106,25 @@ export class SqliteStore implements Store {
         'SELECT aggregate, aggregate_id, doc FROM outbox WHERE published_at IS NULL AND kind = ? ORDER BY seq LIMIT ?',
       ),
       markPublished: db.prepare('UPDATE outbox SET published_at = ? WHERE id = ?'),
+      pendingEntry: db.prepare<[string, string, string], { one: number }>('SELECT 1 AS one FROM outbox WHERE id = ? AND aggregate = ? AND aggregate_id = ? AND published_at IS NULL'),
       purgePublished: db.prepare('DELETE FROM outbox WHERE published_at IS NOT NULL AND published_at < ?'),
+      countInFlight: db.prepare<[string], { n: number }>(
+        `SELECT COUNT(*) AS n FROM registrations WHERE tpp = ? AND status IN (${IN_FLIGHT_STATUSES.map((st) => `'${st}'`).join(', ')})`,
+      ),
+      // Settled final records past their period with nothing left to publish (retention).
+      expired: db.prepare<{ rejectedBefore: string; auditBefore: string; batch: number }, { id: string }>(
+        `SELECT r.id AS id FROM registrations r
+         WHERE ((r.status = 'rejected' AND r.updated_at < @rejectedBefore) OR (r.status = 'registered' AND r.updated_at < @auditBefore))
+           AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.aggregate_id = r.id AND o.published_at IS NULL)
+         LIMIT @batch`,
+      ),
+      deleteParts: db.prepare('DELETE FROM registration_parts WHERE id = ?'),
+      deleteRegistration: db.prepare('DELETE FROM registrations WHERE id = ?'),
+      uncompacted: db.prepare<{ compactBefore: string; batch: number }, RegistrationRow>(
+        `SELECT ${REGISTRATION_COLUMNS} FROM registrations r
+         WHERE r.status = 'registered' AND r.updated_at < @compactBefore AND r.doc ->> '$.compactedAt' IS NULL
+         LIMIT @batch`,
+      ),
       lease: db.prepare<[string], { owner: string; expires_at: number }>('SELECT owner, expires_at FROM leases WHERE name = ?'),
       upsertLease: db.prepare('INSERT OR REPLACE INTO leases (name, owner, expires_at) VALUES (?, ?, ?)'),
       deleteLease: db.prepare('DELETE FROM leases WHERE name = ? AND owner = ?'),
@@ -127,6 +158,7 @@ export class SqliteStore implements Store {
         lastError: registration.lastError ?? null,
         version: registration.version,
         doc: recordOf(registration),
+        tpp: registration.certificate.tppIdentity,
       });
       if (result.changes === 1) {
         this.#writeParts(registration.id, registration, true);
@@ -164,6 +196,45 @@ export class SqliteStore implements Store {
     }), registrationKey(current.id));
   }
 
+  async findRegistrationBySubmissionKey(submissionKey: string): Promise<Registration | null> {
+    const row = await this.#commits.observed(() => this.#stmt.registrationBySubmission.get(submissionKey));
+    return row ? registrationOf(row) : null;
+  }
+
+  async countInFlight(tppIdentity: string): Promise<number> {
+    return (await this.#commits.observed(() => this.#stmt.countInFlight.get(tppIdentity)))?.n ?? 0;
+  }
+
+  async purgeRetention(cutoffs: RetentionCutoffs): Promise<RetentionReport> {
+    const now = new Date().toISOString();
+    return this.#commits.durable(this.#db.transaction(() => {
+      const expired = this.#stmt.expired.all({ rejectedBefore: cutoffs.rejectedBefore, auditBefore: cutoffs.auditBefore, batch: cutoffs.batch });
+      for (const { id } of expired) {
+        this.#stmt.deleteParts.run(id);
+        this.#stmt.deleteRegistration.run(id);
+      }
+      let compacted = 0;
+      for (const row of this.#stmt.uncompacted.all({ compactBefore: cutoffs.compactBefore, batch: cutoffs.batch })) {
+        const current = registrationOf(row);
+        const next = compactedRegistration(current, now);
+        const result = this.#stmt.updateRegistration.run({
+          id: current.id,
+          expectedVersion: current.version,
+          status: next.status,
+          updatedAt: next.updatedAt,
+          lastError: next.lastError ?? null,
+          version: next.version,
+          doc: recordOf(next),
+        });
+        if (result.changes !== 1) continue;
+        this.#writeParts(current.id, { body: next.body, certificate: next.certificate, verified: null });
+        compacted += 1;
+      }
+      const jtis = this.#stmt.purgeJtis.run(cutoffs.jtiBefore).changes;
+      return { deleted: expired.length, compacted, jtis };
+    }));
+  }
+
   async listRegistrations(filter: RegistrationFilter): Promise<Registration[]> {
     const where: string[] = [];
     const params: Record<string, string | number> = {};
@@ -184,8 +255,16 @@ export class SqliteStore implements Store {
       params.before = filter.before;
     }
     if (filter.error) {
-      where.push("instr(coalesce(last_error, ''), @error) > 0");
+      where.push(`(instr(coalesce(last_error, ''), @error) > 0 OR EXISTS (SELECT 1 FROM registration_parts p
+        WHERE p.id = r.id AND p.part = 'outcome' AND instr(coalesce(p.value ->> '$.error', ''), @error) > 0))`);
       params.error = filter.error;
+    }
+    if (filter.search) {
+      // An exact id: the request, its client (in the record), or who sent it (in its parts).
+      where.push(`(r.id = @search OR r.doc ->> '$.clientId' = @search OR EXISTS (SELECT 1 FROM registration_parts p WHERE p.id = r.id AND (
+        (p.part = 'verified' AND (p.value ->> '$.softwareId' = @search OR p.value ->> '$.orgId' = @search))
+        OR (p.part = 'certificate' AND p.value ->> '$.tppIdentity' = @search))))`);
+      params.search = filter.search;
     }
     params.limit = Math.min(Math.max(filter.limit ?? 50, 1), 10_000);
     const sql = `SELECT ${REGISTRATION_COLUMNS} FROM registrations r ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
@@ -251,6 +330,32 @@ export class SqliteStore implements Store {
     }), clientKey(clientId));
   }
 
+  async listClients(filter: ClientFilter): Promise<Client[]> {
+    const where: string[] = [];
+    const params: Record<string, string | number> = {};
+    if (filter.status) {
+      where.push('status = @status');
+      params.status = filter.status;
+    }
+    if (filter.search) {
+      where.push(`(client_id = @search OR doc ->> '$.softwareId' = @search OR doc ->> '$.orgId' = @search OR doc ->> '$.tppIdentity' = @search)`);
+      params.search = filter.search;
+    }
+    if (filter.clientIds) {
+      where.push('client_id IN (SELECT value FROM json_each(@ids))');
+      params.ids = JSON.stringify(filter.clientIds);
+    }
+    if (filter.before) {
+      where.push("doc ->> '$.createdAt' < @before");
+      params.before = filter.before;
+    }
+    params.limit = Math.min(Math.max(filter.limit ?? 50, 1), 10_000);
+    const sql = `SELECT doc FROM clients ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+                 ORDER BY doc ->> '$.createdAt' DESC, client_id DESC LIMIT @limit`;
+    const statement = this.#db.prepare<Record<string, string | number>, DocRow>(sql);
+    return (await this.#commits.observed(() => statement.all(params))).map((row) => JSON.parse(row.doc) as Client);
+  }
+
   async reserveJti(key: string, requestId: string, expiresAt: number): Promise<'reserved' | 'conflict'> {
     return this.#commits.durable(this.#db.transaction(() => {
       const now = Math.floor(Date.now() / 1000);
@@ -277,6 +382,11 @@ export class SqliteStore implements Store {
         if (Math.random() < 0.01) this.#stmt.purgePublished.run(new Date(Date.now() - 86_400_000).toISOString());
       }),
     );
+  }
+
+  async outboxPending(aggregate: PendingOutboxEntry['aggregate'], aggregateId: string, id: string): Promise<boolean> {
+    // Observed: a mark (a lazy write) counts only once it is durable.
+    return (await this.#commits.observed(() => this.#stmt.pendingEntry.get(id, aggregate, aggregateId))) !== undefined;
   }
 
   async tryAcquireLease(name: string, owner: string, ttlMs: number): Promise<boolean> {

@@ -1,7 +1,19 @@
 import { MongoClient, MongoServerError, type Collection, type Db } from 'mongodb';
 import type { Client } from '../../domain/client.js';
-import type { OutboxEntry, Registration, RegistrationStatus } from '../../domain/registration.js';
-import { activeSoftwareKeyOf, applyRegistrationChange, SoftwareAlreadyRegistered, type ClientChange, type PendingOutboxEntry, type RegistrationChange, type RegistrationFilter, type Store } from '../../ports/store.js';
+import { IN_FLIGHT_STATUSES, type OutboxEntry, type Registration, type RegistrationStatus } from '../../domain/registration.js';
+import {
+  activeSoftwareKeyOf,
+  applyRegistrationChange,
+  type ClientChange,
+  type ClientFilter,
+  type PendingOutboxEntry,
+  type RegistrationChange,
+  type RegistrationFilter,
+  type RetentionCutoffs,
+  type RetentionReport,
+  type Store,
+  SoftwareAlreadyRegistered,
+} from '../../ports/store.js';
 
 type RegistrationDoc = Omit<Registration, 'id'> & { _id: string; outbox: OutboxEntry[] };
 type ClientDoc = Omit<Client, 'clientId'> & { _id: string; outbox: OutboxEntry[] };
@@ -69,6 +81,10 @@ export class MongoStore implements Store {
     await this.#registrations.createIndex({ 'outbox.id': 1 }, { name: 'outbox_pending', sparse: true });
     await this.#clients.createIndex({ 'outbox.id': 1 }, { name: 'outbox_pending', sparse: true });
     await this.#clients.createIndex({ requestId: 1 }, { name: 'requestId' });
+    await this.#clients.createIndex({ createdAt: -1 }, { name: 'createdAt' });
+    // the per-TPP quota on requests in progress
+    await this.#registrations.createIndex({ 'certificate.tppIdentity': 1, status: 1 }, { name: 'tpp_status' });
+    await this.#jtis.createIndex({ expiresAt: 1 }, { name: 'expiresAt' });
     // One registration per software: the key is set only on active clients (unset on delete).
     await this.#clients.createIndex({ activeSoftwareKey: 1 }, { unique: true, sparse: true, name: 'activeSoftwareKey_unique' });
   }
@@ -107,6 +123,42 @@ export class MongoStore implements Store {
     return result.matchedCount === 1 ? applyRegistrationChange(current, change) : null;
   }
 
+  async findRegistrationBySubmissionKey(submissionKey: string): Promise<Registration | null> {
+    const doc = await this.#registrations.findOne({ submissionKey }, { projection: { outbox: 0 } });
+    return doc ? toRegistration(doc) : null;
+  }
+
+  async countInFlight(tppIdentity: string): Promise<number> {
+    return this.#registrations.countDocuments({ 'certificate.tppIdentity': tppIdentity, status: { $in: [...IN_FLIGHT_STATUSES] } });
+  }
+
+  async purgeRetention(cutoffs: RetentionCutoffs): Promise<RetentionReport> {
+    // Settled final records past their period with nothing left to publish (the outbox array is empty).
+    const expired = {
+      $or: [
+        { status: 'rejected' as const, updatedAt: { $lt: cutoffs.rejectedBefore } },
+        { status: 'registered' as const, updatedAt: { $lt: cutoffs.auditBefore } },
+      ],
+      outbox: { $size: 0 },
+    };
+    const ids = (await this.#registrations.find(expired, { projection: { _id: 1 } }).limit(cutoffs.batch).toArray()).map((d) => d._id);
+    const deleted = ids.length ? (await this.#registrations.deleteMany({ _id: { $in: ids }, ...expired })).deletedCount : 0;
+
+    const uncompacted = { status: 'registered' as const, updatedAt: { $lt: cutoffs.compactBefore }, compactedAt: null };
+    const toCompact = (await this.#registrations.find(uncompacted, { projection: { _id: 1 } }).limit(cutoffs.batch).toArray()).map((d) => d._id);
+    const compacted = toCompact.length
+      ? (
+          await this.#registrations.updateMany(
+            { _id: { $in: toCompact }, ...uncompacted },
+            // compactedRegistration (retention/compact.ts), as one update per document
+            { $set: { body: '', verified: null, sealedToken: null, compactedAt: new Date().toISOString() }, $inc: { version: 1 } },
+          )
+        ).modifiedCount
+      : 0;
+    const jtis = (await this.#jtis.deleteMany({ expiresAt: { $lt: cutoffs.jtiBefore } })).deletedCount;
+    return { deleted, compacted, jtis };
+  }
+
   async listRegistrations(filter: RegistrationFilter): Promise<Registration[]> {
     const query: Record<string, unknown> = {};
     if (filter.status) query.status = filter.status;
@@ -115,6 +167,10 @@ export class MongoStore implements Store {
     if (filter.until) updated.$lt = filter.until;
     if (Object.keys(updated).length) query.updatedAt = updated;
     if (filter.before) query.submittedAt = { $lt: filter.before };
+    if (filter.search) {
+      const s = filter.search;
+      query.$or = [{ _id: s }, { clientId: s }, { 'verified.softwareId': s }, { 'verified.orgId': s }, { 'certificate.tppIdentity': s }];
+    }
     const limit = Math.min(Math.max(filter.limit ?? 50, 1), 10_000);
     const docs = await this.#registrations
       .find(query, { projection: { outbox: 0 } })
@@ -122,7 +178,9 @@ export class MongoStore implements Store {
       .limit(filter.error ? 10_000 : limit)
       .toArray();
     const all = docs.map(toRegistration);
-    return (filter.error ? all.filter((r) => (r.lastError ?? '').includes(filter.error ?? '')) : all).slice(0, limit);
+    const error = filter.error;
+    // A substring of the last error or the rejection code, matched here (user text is never a $regex).
+    return (error ? all.filter((r) => (r.lastError ?? '').includes(error) || (r.outcome?.error ?? '').includes(error)) : all).slice(0, limit);
   }
 
   async countRegistrationsByStatus() {
@@ -164,6 +222,20 @@ export class MongoStore implements Store {
       projection: { outbox: 0 },
     });
     return doc ? toClient(doc) : null;
+  }
+
+  async listClients(filter: ClientFilter): Promise<Client[]> {
+    const query: Record<string, unknown> = {};
+    if (filter.status) query.status = filter.status;
+    if (filter.search) {
+      const s = filter.search;
+      query.$or = [{ _id: s }, { softwareId: s }, { orgId: s }, { tppIdentity: s }];
+    }
+    if (filter.clientIds) query._id = { $in: [...filter.clientIds] };
+    if (filter.before) query.createdAt = { $lt: filter.before };
+    const limit = Math.min(Math.max(filter.limit ?? 50, 1), 10_000);
+    const docs = await this.#clients.find(query, { projection: { outbox: 0 } }).sort({ createdAt: -1, _id: -1 }).limit(limit).toArray();
+    return docs.map(toClient);
   }
 
   async reserveJti(key: string, requestId: string, expiresAt: number): Promise<'reserved' | 'conflict'> {
@@ -218,6 +290,15 @@ export class MongoStore implements Store {
           : this.#clients.updateOne({ _id: g.id }, pull as never);
       }),
     );
+  }
+
+  async outboxPending(aggregate: PendingOutboxEntry['aggregate'], aggregateId: string, id: string): Promise<boolean> {
+    // Published entries are pulled from the document's outbox (markPublished).
+    const query = { _id: aggregateId, 'outbox.id': id };
+    const found = aggregate === 'registration'
+      ? await this.#registrations.findOne(query, { projection: { _id: 1 } })
+      : await this.#clients.findOne(query, { projection: { _id: 1 } });
+    return found !== null;
   }
 
   async tryAcquireLease(name: string, owner: string, ttlMs: number): Promise<boolean> {

@@ -1,6 +1,6 @@
 import { loadConfig } from '../shared/config/load.js';
 import type { Config } from '../shared/config/schema.js';
-import { SandboxDirectory } from '../services/directory-sandbox/index.js';
+import { SandboxDirectory, sandboxDirectoryOptions } from '../services/directory-sandbox/index.js';
 import { findDataDir, requireSandbox } from './data-dir.js';
 
 /** The configuration the CLI runs with: the environment's, with the data directory found by {@link findDataDir}. */
@@ -11,5 +11,6 @@ export function cliConfig(env: NodeJS.ProcessEnv = process.env): Config {
 /** The sandbox directory in the data directory; refuses (rather than creating one) unless `create`. */
 export async function openSandbox(config: Config, options: { create?: boolean } = {}): Promise<SandboxDirectory> {
   if (!options.create) requireSandbox(config.dataDir);
-  return SandboxDirectory.open({ dataDir: config.dataDir, baseUrl: config.sandboxUrl });
+  // The profile's ecosystem (CDR Register, Brasil directory) decides the SSA and certificate shapes.
+  return SandboxDirectory.open(sandboxDirectoryOptions(config));
 }

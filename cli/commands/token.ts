@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import type { Config } from '../../shared/config/schema.js';
 import { httpsRequest, type HttpResponse, type MtlsIdentity } from '../../shared/tpp-client/https-client.js';
-import { defaultRegistrationClaims, signRegistrationRequest, type TppCredentials } from '../../shared/tpp-client/registration-request.js';
+import { getProfile } from '../../shared/profiles/index.js';
+import { registrationClaimsFor, registrationRequestFor, type TppCredentials } from '../../shared/tpp-client/registration-request.js';
 import { requestClientCredentials, type TokenAuthMethod } from '../../services/sandbox-as/client-credentials.js';
 import { forgetClient, refreshClients, rememberedClient, rememberedClients, type RememberedClient } from '../client-store.js';
 import { cliConfig, openSandbox } from '../context.js';
@@ -42,8 +43,17 @@ async function accessToken(
   method: TokenAuthMethod,
 ): Promise<{ res: HttpResponse; token: string | null }> {
   const endpoint = await tokenEndpoint(config, url, tpp.identity);
+  const requiredScope = getProfile(config.profile).management.requiredScope;
   const res = await reach(`the AS token endpoint ${endpoint}`, () =>
-    requestClientCredentials({ tokenEndpoint: endpoint, clientId, method, identity: tpp.identity, credentials: tpp.credentials }),
+    requestClientCredentials({
+      tokenEndpoint: endpoint,
+      clientId,
+      method,
+      identity: tpp.identity,
+      credentials: tpp.credentials,
+      // The scope the profile's management endpoints require (CDR: cdr:registration).
+      ...(requiredScope ? { scope: requiredScope } : {}),
+    }),
   );
   // invalid_client covers both "no such client" and "its authentication failed"; when the TPP never
   // registered this client id either, it is almost certainly a typo: say so.
@@ -161,13 +171,19 @@ export function registerTokenCommands(program: Command): void {
           const why = opts.tpp && !remembered ? `TPP ${opts.tpp} has not registered ${clientId} through this CLI` : 'no registration access token is kept for it';
           throw new CliError('usage', `no token for ${clientId} (${why}): pass --token or --as-token`);
         }
-        const body = method === 'PUT' ? await signRegistrationRequest(tpp.credentials, defaultRegistrationClaims(tpp.credentials, config.audiences[0] ?? url)) : undefined;
+        const update =
+          method === 'PUT'
+            ? await registrationRequestFor(config.profile, tpp.credentials, {
+                ...registrationClaimsFor(config.profile, tpp.credentials, config.audiences[0] ?? url),
+                ...(config.profile === 'openfinance-br' ? { client_id: clientId } : {}), // RFC 7592 §2.2 (required in that profile)
+              })
+            : undefined;
         const res = await reach(`the DCR endpoint ${url}`, () =>
           httpsRequest(`${url}/register/${encodeURIComponent(clientId)}`, {
             method,
             identity: tpp.identity,
-            headers: { accept: 'application/json', authorization: `Bearer ${bearer}`, ...(body ? { 'content-type': 'application/jwt' } : {}) },
-            ...(body ? { body } : {}),
+            headers: { accept: 'application/json', authorization: `Bearer ${bearer}`, ...(update ? { 'content-type': update.contentType } : {}) },
+            ...(update ? { body: update.body } : {}),
           }),
         );
         if (method === 'DELETE' && res.status === 204 && opts.tpp) await forgetClient(config, opts.tpp, clientId);

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { Config } from '../../shared/config/schema.js';
 import { httpsRequest, type HttpResponse, type MtlsIdentity } from '../../shared/tpp-client/https-client.js';
-import { defaultRegistrationClaims, signRegistrationRequest } from '../../shared/tpp-client/registration-request.js';
+import { registrationClaimsFor, registrationRequestFor } from '../../shared/tpp-client/registration-request.js';
 import { rememberClient, rememberRequest, requestOwner } from '../client-store.js';
 import { cliConfig } from '../context.js';
 import { CliError, exitForStatus, reach, setExit } from '../exit.js';
@@ -65,12 +65,13 @@ function exitForRequest(status: string, final: boolean): 'ok' | 'rejected' | 'fa
 async function register(config: Config, opts: TppSelection & { url?: string; async?: boolean; timeout: number }): Promise<void> {
   const url = opts.url ?? config.publicUrl;
   const { credentials, identity } = await loadTpp(config, opts);
-  const jwt = await signRegistrationRequest(credentials, defaultRegistrationClaims(credentials, config.audiences[0] ?? url));
+  // The profile's request shape: a signed JWT, or JSON in openfinance-br.
+  const request = await registrationRequestFor(config.profile, credentials, registrationClaimsFor(config.profile, credentials, config.audiences[0] ?? url));
   const res: HttpResponse = await reach(`the DCR endpoint ${url}`, () =>
     httpsRequest(`${url}/register`, {
       method: 'POST',
-      headers: { 'content-type': 'application/jwt', accept: 'application/json', ...(opts.async ? { prefer: 'respond-async' } : {}) },
-      body: jwt,
+      headers: { 'content-type': request.contentType, accept: 'application/json', ...(opts.async ? { prefer: 'respond-async' } : {}) },
+      body: request.body,
       identity,
     }),
   );

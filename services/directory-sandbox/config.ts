@@ -1,5 +1,7 @@
 /** Environment configuration of the stand-alone sandbox directory process. */
 import { ConfigurationError } from '../../shared/domain/errors.js';
+import { isProfileName, PROFILES } from '../../shared/profiles/index.js';
+import { ecosystemOfProfile, type SandboxEcosystem } from './ssa.js';
 
 export interface SandboxProcessConfig {
   dataDir: string;
@@ -7,6 +9,8 @@ export interface SandboxProcessConfig {
   port: number;
   baseUrl: string;
   ssaIssuer: string | undefined;
+  /** From DCR_PROFILE: which directory the sandbox plays. */
+  ecosystem: SandboxEcosystem;
 }
 
 export function loadSandboxConfig(env: NodeJS.ProcessEnv = process.env): SandboxProcessConfig {
@@ -23,5 +27,9 @@ export function loadSandboxConfig(env: NodeJS.ProcessEnv = process.env): Sandbox
   }
   // DCR_SSA_ISSUER may list several accepted issuers (comma list); the sandbox issues as the first.
   const ssaIssuer = env.DCR_SSA_ISSUER?.split(',').map((s) => s.trim()).find((s) => s !== '');
-  return { dataDir, host, port, baseUrl: baseUrl.replace(/\/+$/, ''), ssaIssuer };
+  const profile = env.DCR_PROFILE ?? 'obie-3.3';
+  const ecosystem = ecosystemOfProfile(profile);
+  // CDR / Brasil: sign as that directory (the pipeline trusts the profile's issuer by default).
+  const issuer = ssaIssuer ?? (ecosystem !== 'obie' && isProfileName(profile) ? PROFILES[profile].ssa.defaultIssuers[0] : undefined);
+  return { dataDir, host, port, baseUrl: baseUrl.replace(/\/+$/, ''), ssaIssuer: issuer, ecosystem };
 }

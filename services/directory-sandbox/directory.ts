@@ -12,8 +12,8 @@ import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, PUBLIC_FILE_MODE, isErrno, writeFi
 import { TPP_NAME_PATTERN, newOrgId, newSoftwareId } from './ids.js';
 import { certificateJwk, certificateSha1Thumbprint } from './jwks.js';
 import type { SigningAlg } from './jwks.js';
-import { DEFAULT_SSA_ISSUER, SsaSigner, applyOverrides, ssaClaims } from './ssa.js';
-import type { SsaSubject } from './ssa.js';
+import { DEFAULT_SSA_ISSUER, SsaSigner, applyOverrides, ssaClaimsFor } from './ssa.js';
+import type { SandboxEcosystem, SsaSubject } from './ssa.js';
 import { StateStore, emptyState } from './state.js';
 import type { DirectoryState, OrgStatus, SoftwareStatus, TppRecord } from './state.js';
 import { generateTppMaterial, readTppFiles, transportSubjectDn, writeTppFiles } from './tpp.js';
@@ -72,6 +72,8 @@ export interface SandboxDirectoryOptions {
   baseUrl: string;
   /** SSA `iss`; default `OpenBanking Ltd`. */
   ssaIssuer?: string;
+  /** Which directory the sandbox plays: SSA and certificate shapes (default `obie`). */
+  ecosystem?: SandboxEcosystem;
 }
 
 export interface CreateTppOptions {
@@ -97,6 +99,7 @@ export class SandboxDirectory {
   readonly sandboxDir: string;
   readonly baseUrl: string;
   readonly ssaIssuer: string;
+  readonly ecosystem: SandboxEcosystem;
   /** The sandbox root CA: trust anchor for TPP client certificates and the sandbox's server certificates. */
   readonly caCertPem: string;
   /** `${baseUrl}/directory/jwks`: public SSA signing keys. */
@@ -120,6 +123,7 @@ export class SandboxDirectory {
     sandboxDir: string;
     baseUrl: string;
     ssaIssuer: string;
+    ecosystem: SandboxEcosystem;
     ca: CertificateAuthority;
     signer: SsaSigner;
     directoryJwk: JWK;
@@ -129,6 +133,7 @@ export class SandboxDirectory {
     this.sandboxDir = init.sandboxDir;
     this.baseUrl = init.baseUrl;
     this.ssaIssuer = init.ssaIssuer;
+    this.ecosystem = init.ecosystem;
     this.#ca = init.ca;
     this.#signer = init.signer;
     this.#directoryJwk = init.directoryJwk;
@@ -169,6 +174,7 @@ export class SandboxDirectory {
       sandboxDir,
       baseUrl,
       ssaIssuer: opts.ssaIssuer ?? DEFAULT_SSA_ISSUER,
+      ecosystem: opts.ecosystem ?? 'obie',
       ca,
       signer: new SsaSigner(signingKey, kid),
       directoryJwk,
@@ -282,6 +288,8 @@ export class SandboxDirectory {
       crlUrl: this.crlUrl,
       ocspUrl: this.ocspUrl,
       caIssuersUrl: this.caCertUrl,
+      ecosystem: this.ecosystem,
+      host,
     });
     const createdAt = new Date().toISOString();
     const meta: TppMetadata = {
@@ -297,7 +305,7 @@ export class SandboxDirectory {
       signingKid: material.signingKid,
       transportKid: material.transportKid,
       transportSerial: material.transportSerial,
-      transportSubjectDn: transportSubjectDn(orgId, softwareId),
+      transportSubjectDn: transportSubjectDn(orgId, softwareId, this.ecosystem, host),
       createdAt,
       urls: {
         softwareJwks: this.softwareJwksUrl(orgId, softwareId),
@@ -306,7 +314,7 @@ export class SandboxDirectory {
         orgJwksRevoked: this.orgJwksRevokedUrl(orgId),
       },
     };
-    const ssa = await this.#signer.sign(ssaClaims(this.#ssaSubject(meta, 'Active')));
+    const ssa = await this.#signer.sign(ssaClaimsFor(this.ecosystem, this.#ssaSubject(meta, 'Active')));
     const files: TppFiles = {
       meta,
       transportCertPem: material.transportCertPem,
@@ -314,6 +322,7 @@ export class SandboxDirectory {
       signingPrivateJwk: material.signingPrivateJwk,
       caCertPem: this.caCertPem,
       ssa,
+      ...(material.encryption ? { encryptionPrivateJwk: material.encryption.privateJwk } : {}),
     };
     const tppsDir = join(this.sandboxDir, SANDBOX_FILES.tpps);
     const finalDir = join(tppsDir, name);
@@ -334,6 +343,7 @@ export class SandboxDirectory {
           createdAt,
           signingKey: { kid: material.signingKid, jwk: material.signingPublicJwk },
           transportKey: { kid: material.transportKid, jwk: material.transportJwk, serial: material.transportSerial },
+          ...(material.encryption ? { encryptionKey: { kid: material.encryption.publicJwk.kid as string, jwk: material.encryption.publicJwk } } : {}),
         };
       });
     } finally {
@@ -369,7 +379,7 @@ export class SandboxDirectory {
     const files = await readTppFiles(join(this.sandboxDir, SANDBOX_FILES.tpps, tpp.name));
     const state = await this.#store.read();
     const orgStatus = state.orgs[tpp.orgId]?.status ?? 'Active';
-    return this.#signer.sign(applyOverrides(ssaClaims(this.#ssaSubject(files.meta, orgStatus)), overrides));
+    return this.#signer.sign(applyOverrides(ssaClaimsFor(this.ecosystem, this.#ssaSubject(files.meta, orgStatus)), overrides));
   }
 
   // ---------------------------------------------------------------- revocation and outage
@@ -535,7 +545,7 @@ function statusOfSerial(state: DirectoryState, serial: string): SandboxCertifica
 }
 
 function selectKeys(tpp: TppRecord, set: JwksSet): JWK[] {
-  return [tpp.signingKey, tpp.transportKey]
+  return [tpp.signingKey, tpp.transportKey, ...(tpp.encryptionKey ? [tpp.encryptionKey] : [])]
     .filter((k) => (set === 'revoked') === (k.revokedAt !== undefined))
     .map((k) => structuredClone(k.jwk));
 }

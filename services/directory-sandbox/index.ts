@@ -4,7 +4,7 @@ export type { CreateTppOptions, Jwks, JwksSet, SandboxDirectoryOptions, SandboxT
 export { startSandboxDirectoryServer } from './server.js';
 export type { SandboxServer, SandboxServerOptions } from './server.js';
 export { SandboxConflictError, SandboxInputError, SandboxNotFoundError } from './errors.js';
-export { DEFAULT_SSA_ISSUER } from './ssa.js';
+export { DEFAULT_SSA_ISSUER, ecosystemOfProfile, type SandboxEcosystem } from './ssa.js';
 export { CA_COMMON_NAME } from './ca.js';
 export { TPP_FILES, transportSubjectDn } from './tpp.js';
 export type { TppMetadata } from './tpp.js';
@@ -16,5 +16,5 @@ export type { SandboxCertificateStatus } from './ocsp.js';
  * and with its crypto provider set to Node's WebCrypto.
  */
 export { x509 } from './webcrypto.js';
-export { sandboxTrust } from './trust.js';
+export { sandboxDirectoryOptions, sandboxTrust } from './trust.js';
 export { sandboxCredentials } from './credentials.js';

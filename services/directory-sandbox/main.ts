@@ -14,6 +14,7 @@ async function main(): Promise<void> {
     dataDir: config.dataDir,
     baseUrl: config.baseUrl,
     ...(config.ssaIssuer ? { ssaIssuer: config.ssaIssuer } : {}),
+    ecosystem: config.ecosystem,
   });
   const server = await startSandboxDirectoryServer(dir, { host: config.host, port: config.port });
   console.log(`sandbox directory listening on ${server.url} (base URL ${dir.baseUrl}, data ${dir.sandboxDir})`);

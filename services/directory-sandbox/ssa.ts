@@ -65,6 +65,97 @@ export function ssaClaims(s: SsaSubject, now = new Date()): JWTPayload {
 }
 
 /**
+ * Which directory the sandbox plays (from DCR_PROFILE): the OB Directory (OBIE profiles, fapi2,
+ * rfc7591), the CDR Register (`cdr`) or the Open Finance Brasil directory (`openfinance-br`).
+ */
+export type SandboxEcosystem = 'obie' | 'cdr' | 'openfinance-br';
+
+export function ecosystemOfProfile(profile: string): SandboxEcosystem {
+  return profile === 'cdr' || profile === 'openfinance-br' ? profile : 'obie';
+}
+
+/** The SSA claims of the ecosystem's directory. */
+export function ssaClaimsFor(ecosystem: SandboxEcosystem, s: SsaSubject, now = new Date()): JWTPayload {
+  if (ecosystem === 'cdr') return cdrSsaClaims(s, now);
+  if (ecosystem === 'openfinance-br') return ofbSsaClaims(s, now);
+  return ssaClaims(s, now);
+}
+
+/** The CDR Register's SSA (SPEC §3.3): PS256, `exp` = `iat` + 600, RFC 7591 claim names, one role string. */
+export const CDR_SANDBOX_SCOPE = 'openid profile bank:accounts.basic:read bank:transactions:read common:customer.basic:read cdr:registration';
+
+export function cdrSsaClaims(s: SsaSubject, now = new Date()): JWTPayload {
+  const origin = `https://${s.host}`;
+  const iat = Math.floor(now.getTime() / 1000);
+  return {
+    iss: s.issuer,
+    iat,
+    exp: iat + 600,
+    jti: randomUUID(),
+    legal_entity_id: s.orgId,
+    legal_entity_name: s.orgName.slice(0, 140),
+    org_id: s.orgId,
+    org_name: s.orgName.slice(0, 140),
+    client_name: s.clientName.slice(0, 40),
+    client_description: `Sandbox software product ${s.clientName} of ${s.orgName}`.slice(0, 256),
+    client_uri: `${origin}/`,
+    redirect_uris: [...s.redirectUris],
+    sector_identifier_uri: `${origin}/sector`,
+    logo_uri: `${origin}/logo.png`,
+    tos_uri: `${origin}/tos`,
+    policy_uri: `${origin}/policy`,
+    jwks_uri: s.softwareJwksUrl,
+    revocation_uri: `${origin}/revocation`,
+    recipient_base_uri: origin,
+    software_id: s.softwareId,
+    software_roles: 'data-recipient-software-product',
+    scope: CDR_SANDBOX_SCOPE,
+  };
+}
+
+/** OBIE role names the CLI defaults to, as Open Finance Brasil roles. */
+const OFB_ROLES: Record<string, string> = { AISP: 'DADOS', PISP: 'PAGTO', CBPII: 'DADOS' };
+
+/** The Open Finance Brasil directory's SSA (SPEC §3.3): `software_statement_roles`, `software_api_webhook_uris`. */
+export function ofbSsaClaims(s: SsaSubject, now = new Date()): JWTPayload {
+  const origin = `https://${s.host}`;
+  const roles = [...new Set(s.roles.map((r) => OFB_ROLES[r] ?? r))];
+  return {
+    iss: s.issuer,
+    iat: Math.floor(now.getTime() / 1000),
+    jti: randomUUID(),
+    software_mode: 'Test',
+    software_id: s.softwareId,
+    software_client_id: s.softwareId,
+    software_client_name: s.clientName.slice(0, 40),
+    software_client_description: `Sandbox software ${s.clientName} of ${s.orgName}`.slice(0, 256),
+    software_version: '1.0',
+    software_environment: 'sandbox',
+    software_client_uri: `${origin}/`,
+    software_redirect_uris: [...s.redirectUris],
+    software_roles: roles,
+    software_statement_roles: roles.map((role) => ({ role, authorisation_domain: 'Open Banking', status: 'Active' })),
+    software_api_webhook_uris: [`${origin}/webhook`],
+    software_logo_uri: `${origin}/logo.png`,
+    software_policy_uri: `${origin}/policy`,
+    software_tos_uri: `${origin}/tos`,
+    software_jwks_uri: s.softwareJwksUrl,
+    software_jwks_inactive_uri: s.softwareJwksRevokedUrl,
+    software_jwks_transport_uri: s.softwareJwksUrl,
+    software_jwks_transport_inactive_uri: s.softwareJwksRevokedUrl,
+    org_status: s.orgStatus,
+    org_id: s.orgId,
+    org_name: s.orgName.slice(0, 140),
+    org_number: '00000000000191',
+    organisation_competent_authority_claims: [
+      { authority_id: 'BCB', authority_name: 'Banco Central do Brasil', authority_code: 'BCB', registration_id: `${s.orgId}-OFB`, status: 'Active', authorisation_domain: 'Open Banking', authorisations: roles.map((role) => ({ role, status: 'Active' })) },
+    ],
+    org_jwks_uri: s.orgJwksUrl,
+    org_jwks_inactive_uri: s.orgJwksRevokedUrl,
+  };
+}
+
+/**
  * Merges test overrides into claims: a key whose override value is `undefined` is removed, any
  * other value replaces the claim (shallow).
  */

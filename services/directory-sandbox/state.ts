@@ -41,6 +41,8 @@ export interface TppRecord {
   softwareId: string;
   signingKey: PublishedKey;
   transportKey: PublishedKey & { serial: string };
+  /** Open Finance Brasil: the software's encryption key (`use: enc`). */
+  encryptionKey?: PublishedKey;
   createdAt: string;
 }
 

@@ -2,6 +2,7 @@
  * A TPP's key material (transport certificate for mTLS, signing key) and its files under
  * DATA_DIR/sandbox/tpps/<name>.
  */
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { JWK } from 'jose';
@@ -9,6 +10,7 @@ import type { CertificateAuthority } from './ca.js';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, PUBLIC_FILE_MODE, writeFileAtomic } from './fs-util.js';
 import { certificateJwk, signingJwks } from './jwks.js';
 import type { SigningAlg } from './jwks.js';
+import type { SandboxEcosystem } from './ssa.js';
 import { EC_P256, RSA_PKCS1_SHA256, RSA_PSS_SHA256, exportPrivateKeyPem, generateKeyPair, normaliseSerial } from './webcrypto.js';
 
 export const TPP_FILES = {
@@ -58,6 +60,8 @@ export interface TppMaterial {
   transportSerial: string;
   signingPrivateJwk: JWK;
   signingPublicJwk: JWK;
+  /** Open Finance Brasil: an RSA-OAEP key pair for encryption (`use: enc`), published in the software JWKS. */
+  encryption?: { privateJwk: JWK; publicJwk: JWK };
   signingKid: string;
 }
 
@@ -68,11 +72,29 @@ export interface TppMaterialRequest {
   crlUrl: string;
   ocspUrl: string;
   caIssuersUrl: string;
+  /** Which directory's certificate shape to issue (default the OB Directory's). */
+  ecosystem?: SandboxEcosystem;
+  /** The software's host (`CN` of Open Finance Brasil certificates). */
+  host?: string;
 }
 
 /** OB legacy transport DN: `CN=<softwareId>, OU=<orgId>, O=OpenBanking, C=GB` (SPEC §7.3). */
-export function transportSubjectDn(orgId: string, softwareId: string): string {
+export function transportSubjectDn(orgId: string, softwareId: string, ecosystem: SandboxEcosystem = 'obie', host = ''): string {
+  if (ecosystem === 'openfinance-br') return `CN=${host},UID=${softwareId},2.5.4.97=OFBBR-${orgId},O=Sandbox TPP,C=BR`;
   return `CN=${softwareId},OU=${orgId},O=OpenBanking,C=GB`;
+}
+
+/** OIDs the Open Finance Brasil certificate DN carries (ICP-Brasil-like). */
+const OID_UID = '0.9.2342.19200300.100.1.1';
+const OID_ORGANIZATION_IDENTIFIER = '2.5.4.97';
+
+/** The transport certificate subject, ASN.1 order (least specific first). */
+function transportSubject(req: TppMaterialRequest): Array<Record<string, string[]>> {
+  if (req.ecosystem === 'openfinance-br') {
+    // Open Finance Brasil: UID = software_id, organizationIdentifier = OFBBR-<org_id> (SPEC §7.3).
+    return [{ C: ['BR'] }, { O: ['Sandbox TPP'] }, { [OID_ORGANIZATION_IDENTIFIER]: [`OFBBR-${req.orgId}`] }, { [OID_UID]: [req.softwareId] }, { CN: [req.host ?? req.softwareId] }];
+  }
+  return [{ C: ['GB'] }, { O: ['OpenBanking'] }, { OU: [req.orgId] }, { CN: [req.softwareId] }];
 }
 
 /** Generates the transport key + certificate (RSA 2048, clientAuth) and the signing key. */
@@ -83,7 +105,7 @@ export async function generateTppMaterial(ca: CertificateAuthority, req: TppMate
   ]);
   const cert = await ca.issue({
     // ASN.1 order, least specific first.
-    subject: [{ C: ['GB'] }, { O: ['OpenBanking'] }, { OU: [req.orgId] }, { CN: [req.softwareId] }],
+    subject: transportSubject(req),
     publicKey: transportKeys.publicKey,
     profile: 'tls-client',
     validityDays: TRANSPORT_VALIDITY_DAYS,
@@ -96,7 +118,9 @@ export async function generateTppMaterial(ca: CertificateAuthority, req: TppMate
     signingJwks(signingKeys.privateKey, req.signingAlg),
     exportPrivateKeyPem(transportKeys.privateKey),
   ]);
+  const encryption = req.ecosystem === 'openfinance-br' ? encryptionJwks() : undefined;
   return {
+    ...(encryption ? { encryption } : {}),
     transportCertPem: cert.toString('pem'),
     transportKeyPem,
     transportJwk,
@@ -108,6 +132,15 @@ export async function generateTppMaterial(ca: CertificateAuthority, req: TppMate
   };
 }
 
+/** An RSA-OAEP encryption key (the bank encrypts ID tokens to it); `kid` = its JWK thumbprint. */
+function encryptionJwks(): { privateJwk: JWK; publicJwk: JWK } {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const pub = publicKey.export({ format: 'jwk' }) as JWK;
+  const kid = createHash('sha256').update(JSON.stringify({ e: pub.e, kty: pub.kty, n: pub.n })).digest('base64url');
+  const meta = { kid, use: 'enc', alg: 'RSA-OAEP' };
+  return { privateJwk: { ...(privateKey.export({ format: 'jwk' }) as JWK), ...meta }, publicJwk: { ...pub, ...meta } };
+}
+
 export interface TppFiles {
   meta: TppMetadata;
   transportCertPem: string;
@@ -115,6 +148,8 @@ export interface TppFiles {
   signingPrivateJwk: JWK;
   caCertPem: string;
   ssa: string;
+  /** Open Finance Brasil: the private encryption key (written as encryption.jwk.json, 0600). */
+  encryptionPrivateJwk?: JWK;
 }
 
 /** Writes every file of a TPP into `dir` (created with mode 0700; private keys 0600). */
@@ -127,6 +162,7 @@ export async function writeTppFiles(dir: string, files: TppFiles): Promise<void>
     writeFileAtomic(join(dir, TPP_FILES.transportKey), files.transportKeyPem, PRIVATE_FILE_MODE),
     writeFileAtomic(join(dir, TPP_FILES.caCert), files.caCertPem, PUBLIC_FILE_MODE),
     writeFileAtomic(join(dir, TPP_FILES.ssa), `${files.ssa}\n`, PRIVATE_FILE_MODE),
+    ...(files.encryptionPrivateJwk ? [writeFileAtomic(join(dir, 'encryption.jwk.json'), `${JSON.stringify(files.encryptionPrivateJwk, null, 2)}\n`, PRIVATE_FILE_MODE)] : []),
   ]);
 }
 

@@ -4,10 +4,20 @@ import { join } from 'node:path';
 import type { Config } from '../../shared/config/schema.js';
 import type { Trust } from '../../shared/runtime/trust.js';
 import { trustFromConfig } from '../../shared/runtime/trust.js';
-import { SandboxDirectory } from './directory.js';
+import { SandboxDirectory, type SandboxDirectoryOptions } from './directory.js';
+import { ecosystemOfProfile } from './ssa.js';
 
 const SERVER_CERT = 'intake-server.crt.pem';
 const SERVER_KEY = 'intake-server.key.pem';
+
+/**
+ * How every process (the pipeline, the CLI) opens the sandbox directory for this configuration: it
+ * plays the profile's directory (CDR Register, Open Finance Brasil directory, OB Directory) and signs
+ * SSAs as the first trusted issuer.
+ */
+export function sandboxDirectoryOptions(config: Pick<Config, 'dataDir' | 'sandboxUrl' | 'ssaIssuers' | 'profile'>): SandboxDirectoryOptions {
+  return { dataDir: config.dataDir, baseUrl: config.sandboxUrl, ssaIssuer: config.ssaIssuers[0] ?? 'OpenBanking Ltd', ecosystem: ecosystemOfProfile(config.profile) };
+}
 
 /**
  * Trust for `DCR_SANDBOX=1`: the sandbox CA accepts client certificates and signs the directory's
@@ -16,7 +26,7 @@ const SERVER_KEY = 'intake-server.key.pem';
  * Anything configured explicitly still wins.
  */
 export async function sandboxTrust(config: Config): Promise<{ trust: Trust; directory: SandboxDirectory }> {
-  const directory = await SandboxDirectory.open({ dataDir: config.dataDir, baseUrl: config.sandboxUrl, ssaIssuer: config.ssaIssuers[0] ?? 'OpenBanking Ltd' });
+  const directory = await SandboxDirectory.open(sandboxDirectoryOptions(config));
   const configured = trustFromConfig(config);
   const sandboxHost = new URL(config.sandboxUrl).host;
   let server = configured.server;

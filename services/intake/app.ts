@@ -110,6 +110,7 @@ export async function buildIntakeApp(options: IntakeAppOptions): Promise<Fastify
 
   await app.register(errorsPlugin);
   app.decorate('managementTokens', options.asTokens ?? null);
+  app.decorate('managementProfile', options.profile);
   app.decorate('directoryVerdicts', options.directoryVerdicts ?? null);
   // Before the routes: it collects their schemas as they are added (OpenAPI 3.1, served below).
   await app.register(swagger, {
@@ -120,7 +121,7 @@ export async function buildIntakeApp(options: IntakeAppOptions): Promise<Fastify
         version: '1',
         description:
           'RFC 7591 registration and RFC 7592 management over mutual TLS (OBIE DCR 3.x and other profiles). ' +
-          `Profile: ${options.profile.name}. Every error is JSON {error, error_description}.`,
+          `Profile: ${options.profile.name} (${options.profile.title}; sources: ${options.profile.sources.join(', ')}). Every error is JSON {error, error_description}.`,
       },
       servers: [{ url: options.publicUrl }],
       components: {

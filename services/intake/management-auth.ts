@@ -8,6 +8,8 @@ import type { CredentialVerdict } from '../revocation/credential-check.js';
 import type { CredentialsToCheck } from '../revocation/stage.js';
 import type { AsTokenVerifier } from './as-tokens.js';
 import { HttpError } from '../../shared/http/fastify-errors.js';
+import type { Profile } from '../../shared/profiles/types.js';
+import { refusedKindDescription, tokenKindAccepted, type ManagementCredential } from './management-token-kinds.js';
 
 /** The directory's verdict on an authenticated call's credentials (services/revocation/credential-check.ts). */
 export interface DirectoryVerdicts {
@@ -18,6 +20,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** AS access-token verifier for the management endpoints (null: registration access token only). */
     managementTokens: AsTokenVerifier | null;
+    /** The profile whose `management.tokenKinds` the management endpoints accept (null: every kind). */
+    managementProfile: Pick<Profile, 'name' | 'management'> | null;
     /** Revocation checks on every authenticated call (null: the revocation stage's checks are off). */
     directoryVerdicts: DirectoryVerdicts | null;
   }
@@ -78,6 +82,8 @@ export async function authenticateManagement(
   store: ManagementStore,
   clientId: string,
   asTokens: AsTokenVerifier | null = null,
+  profile: Pick<Profile, 'name' | 'management'> | null = null,
+  credential?: (used: ManagementCredential) => void,
 ): Promise<Client> {
   const presented = bearerToken(request.headers.authorization);
   if (presented.kind === 'none') throw unauthorized('a Bearer registration access token is required', false);
@@ -86,11 +92,18 @@ export async function authenticateManagement(
   const client = await store.getClient(clientId);
   const active = client?.status === 'active' ? client : null;
   let matches = tokenMatches(presented.token, active?.tokenHash ?? DECOY_HASH);
+  if (active && matches && profile && !tokenKindAccepted(profile, 'registration_access_token')) {
+    throw unauthorized(refusedKindDescription(profile, 'registration_access_token'), true);
+  }
+  let used: ManagementCredential | null = matches ? { kind: 'registration_access_token', token: presented.token } : null;
   // OBIE / CDR: a client-credentials access token the bank's AS issued to this client (SPEC §1 rule 4).
   // Asked for an unknown client too (its client_id cannot match), so that path costs the same.
   if (!matches && asTokens) {
     const verdict = await asTokens.verify(presented.token, { clientId: active?.clientId ?? clientId, certificateThumbprint: request.clientCertificate?.thumbprint ?? null });
-    if (verdict.ok && active) matches = true;
+    if (verdict.ok && active) {
+      matches = true;
+      used = { kind: 'client_credentials_access_token' };
+    }
     else if (active && !verdict.ok) request.log.info({ clientId: active.clientId, reason: verdict.reason }, 'management call with a refused access token');
   }
   if (!active || !matches) throw unauthorized('the access token is not valid for this client', true);
@@ -109,6 +122,7 @@ export async function authenticateManagement(
     organisation: organisationOf(verified?.ssa ?? null, verified?.orgId ?? active.orgId, verified?.softwareId ?? active.softwareId),
     challenge: `Bearer realm="${MANAGEMENT_REALM}", error="invalid_token"`,
   });
+  if (used) credential?.(used);
   return active;
 }
 
@@ -141,6 +155,7 @@ export async function applyDirectoryVerdict(
 }
 
 const authenticated = new WeakMap<FastifyRequest, Client>();
+const credentials = new WeakMap<FastifyRequest, ManagementCredential>();
 
 /**
  * A route `onRequest` hook that authenticates the management call on the path's `client_id` before
@@ -151,7 +166,8 @@ export function managementAuthHook(store: ManagementStore): onRequestAsyncHookHa
   return async (request) => {
     const params = request.params as Record<string, unknown> | undefined;
     const clientId = typeof params?.client_id === 'string' && params.client_id.length <= 64 ? params.client_id : '';
-    authenticated.set(request, await authenticateManagement(request, store, clientId, request.server.managementTokens ?? null));
+    const profile = request.server.hasDecorator('managementProfile') ? request.server.managementProfile : null;
+    authenticated.set(request, await authenticateManagement(request, store, clientId, request.server.managementTokens ?? null, profile, (used) => credentials.set(request, used)));
   };
 }
 
@@ -160,4 +176,12 @@ export function managedClient(request: FastifyRequest): Client {
   const client = authenticated.get(request);
   if (!client) throw new Error('management route without the management authentication hook');
   return client;
+}
+
+/**
+ * How {@link managementAuthHook} authenticated this request. The registration access token is
+ * known only when it was the credential presented (its hash is all the store keeps).
+ */
+export function managementCredential(request: FastifyRequest): ManagementCredential | null {
+  return credentials.get(request) ?? null;
 }

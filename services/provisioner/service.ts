@@ -10,6 +10,7 @@ export async function startProvisioner(rt: Runtime): Promise<{ stop(): Promise<v
     store: rt.adapters.store,
     sealer: rt.sealer,
     publicUrl: rt.config.publicUrl,
+    rotateTokenOnUpdate: rt.config.rotateRegistrationToken,
     as: await rt.authorizationServer(),
     // One attempt waits at most this long for an `events` barrier; then it is retried with backoff.
     applyWaitMs: Math.max(1000, rt.config.syncWaitMs),

@@ -1,12 +1,12 @@
 import type { Client } from '../../shared/domain/client.js';
-import { RetryableFailure } from '../../shared/domain/errors.js';
+import { reject, RetryableFailure } from '../../shared/domain/errors.js';
 import { clientEvent } from '../../shared/domain/events.js';
 import { derivedEventId, newAccessToken, newClientId } from '../../shared/domain/ids.js';
-import type { Registration } from '../../shared/domain/registration.js';
+import type { Registration, VerifiedRequest } from '../../shared/domain/registration.js';
 import { hashToken, type TokenSealer } from '../../shared/crypto/token-sealer.js';
 import type { StageSuccess, StageWork } from '../../shared/pipeline/stage-runner.js';
 import type { AuthorizationServerPort } from '../../shared/ports/authorization-server.js';
-import type { Store } from '../../shared/ports/store.js';
+import { SoftwareAlreadyRegistered, type Store } from '../../shared/ports/store.js';
 import type { Profile } from '../../shared/profiles/index.js';
 import { buildRegistrationResponse } from '../../shared/registration/response.js';
 import type { RegisteredMetadata } from '../../shared/registration/registered-metadata.js';
@@ -19,7 +19,7 @@ export interface ProvisioningDeps {
   sealer: TokenSealer;
   publicUrl: string;
   /** RFC 7592 §2.2 token rotation on update (SPEC §6: configurable, default off). */
-  rotateTokenOnUpdate?: boolean;
+  rotateTokenOnUpdate?: boolean | undefined;
   /** The bank's authorization server: told of the client before `registered` is committed. */
   as: AuthorizationServerPort;
   /** How long one attempt waits for the AS to apply a committed change (`events` barrier). */
@@ -72,6 +72,7 @@ export class ProvisioningStage implements StageWork {
       certificateThumbprint: registration.certificate.thumbprint,
       tppIdentity: registration.certificate.tppIdentity,
       clientIdIssuedAt: issuedAt,
+      ...softwareKey(this.deps.profile, verified),
       createdAt: now.toISOString(),
       updatedAt: now.toISOString(),
       version: 0,
@@ -91,7 +92,9 @@ export class ProvisioningStage implements StageWork {
     const eventId = derivedEventId('dcr.client.created', registration.id);
     let stored = existing;
     if (!stored) {
-      const result = await this.deps.store.insertClient(client, [clientEvent('dcr.client.created', client, now, registration.traceparent, eventId)]);
+      const result = await this.deps.store
+        .insertClient(client, [clientEvent('dcr.client.created', client, now, registration.traceparent, eventId)])
+        .catch((error: unknown) => this.#rejectSecondRegistration(error, clientId));
       if (!result.inserted && result.client.requestId !== registration.id) {
         throw new RetryableFailure('client_id_collision', `client id ${clientId} already belongs to request ${result.client.requestId}`);
       }
@@ -100,6 +103,19 @@ export class ProvisioningStage implements StageWork {
     }
     await awaitAtAs(this.deps.as, { clientId, eventId }, this.deps.applyWaitMs);
     return { registration: reserved, set: { outcome: { response: stored.metadata } } };
+  }
+
+  /**
+   * The store's uniqueness conflict (one registration per software) is the TPP's final answer (CDR
+   * reference Data Holder ERR-DCR-001): the client this request already upserted at the AS is
+   * removed there first (idempotent), so the refused registration leaves nothing behind.
+   */
+  async #rejectSecondRegistration(error: unknown, clientId: string): Promise<never> {
+    if (!(error instanceof SoftwareAlreadyRegistered)) throw error;
+    await deleteAtAs(this.deps.as, clientId);
+    throw reject.metadata(
+      `software_id: this software is already registered as client ${error.existingClientId}; update it with PUT /register/${error.existingClientId} or delete it first`,
+    );
   }
 
   /** Step 1: the client id and token, chosen once per request (a lost race adopts the winner's). */
@@ -116,3 +132,15 @@ export class ProvisioningStage implements StageWork {
     throw new RetryableFailure('concurrent_update', `registration ${registration.id} changed while reserving its client id`);
   }
 }
+
+/**
+ * One registration per software (profile `registrationsPerSoftware: 'one'`: CDR, Open Finance
+ * Brasil): the key the store keeps unique among active clients, the software id scoped to the SSA
+ * issuer that vouched for it.
+ */
+export function softwareKey(profile: Profile, verified: Pick<VerifiedRequest, 'ssa' | 'softwareId'>): { activeSoftwareKey?: string } {
+  if (profile.registrationsPerSoftware !== 'one') return {};
+  const issuer = typeof verified.ssa.iss === 'string' ? verified.ssa.iss : '';
+  return { activeSoftwareKey: `${issuer} ${verified.softwareId}` };
+}
+

@@ -18,11 +18,21 @@ export interface UpdateProvisioningDeps {
   store: Store;
   sealer: TokenSealer;
   publicUrl: string;
-  /** RFC 7592 §2.2: issue a new registration access token on every update (SPEC §6, default off). */
-  rotateTokenOnUpdate?: boolean;
+  /**
+   * RFC 7592 §2.2: issue a new registration access token on every update (DCR_ROTATE_REGISTRATION_TOKEN);
+   * absent: the profile's `management.tokenRotation` default. Never where the profile forbids it.
+   */
+  rotateTokenOnUpdate?: boolean | undefined;
   as: AuthorizationServerPort;
   applyWaitMs: number;
   onCommitted?: () => void;
+}
+
+/** Whether updates rotate the registration access token in this deployment. */
+export function rotatesToken(deps: Pick<UpdateProvisioningDeps, 'profile' | 'rotateTokenOnUpdate'>): boolean {
+  const rule = deps.profile.management.tokenRotation;
+  if (rule === 'forbidden') return false;
+  return deps.rotateTokenOnUpdate ?? rule === 'on';
 }
 
 const MAX_CONFLICTS = 10;
@@ -43,7 +53,8 @@ const MAX_CONFLICTS = 10;
 export async function provisionUpdate(deps: UpdateProvisioningDeps, registration: Registration, verified: VerifiedRequest): Promise<StageSuccess> {
   const clientId = registration.clientId;
   if (!clientId) throw new RetryableFailure('pipeline_state', `update request ${registration.id} has no target client`);
-  const current = deps.rotateTokenOnUpdate ? await reserveRotatedToken(deps, registration) : registration;
+  const rotate = rotatesToken(deps);
+  const current = rotate ? await reserveRotatedToken(deps, registration) : registration;
 
   for (let attempt = 0; attempt < MAX_CONFLICTS; attempt++) {
     const client = await deps.store.getClient(clientId);
@@ -81,7 +92,7 @@ export async function provisionUpdate(deps: UpdateProvisioningDeps, registration
       lastRequestId: current.id,
       updatedAt: now.toISOString(),
       ...(legacy ? { tppIdentity: current.certificate.tppIdentity } : {}),
-      ...(deps.rotateTokenOnUpdate && current.tokenHash ? { tokenHash: current.tokenHash } : {}),
+      ...(rotate && current.tokenHash ? { tokenHash: current.tokenHash } : {}),
     };
     const updated: Client = { ...client, ...set };
     await upsertAtAs(deps.as, { clientId, orgId: client.orgId, softwareId: client.softwareId, metadata });

@@ -131,6 +131,26 @@ async function verifySignature(jws: CompactJws, key: ResolvedKey, code: 'invalid
  * Keys never come from the token itself. Throws {@link RegistrationRejection} or
  * {@link RetryableFailure}.
  */
+/**
+ * Open Finance Brasil (2023 revision §7.1 item 5; profile `jwks.requireEncryptionKey`): the JWKS at
+ * the registered `jwks_uri` holds a key for encryption (`"use": "enc"`), which the bank encrypts ID
+ * tokens and messages to. Fetched through the allow-listed fetcher and key cache.
+ */
+export async function checkEncryptionKey(deps: Pick<VerifyDeps, 'profile' | 'keys'>, metadata: RegisteredMetadata): Promise<void> {
+  if (!deps.profile.jwks.requireEncryptionKey) return;
+  const url = metadata.jwks_uri;
+  if (!url) throw reject.metadata('jwks_uri: required, its JWKS must hold an encryption key ("use": "enc")');
+  let keys: Awaited<ReturnType<KeyResolver['keySet']>>;
+  try {
+    keys = await deps.keys.keySet(url);
+  } catch (error) {
+    asRejection(error, 'invalid_client_metadata', `jwks_uri ${url.slice(0, 200)}`);
+  }
+  if (!keys.some((key) => key.use === 'enc')) {
+    throw reject.metadata(`jwks_uri: the JWKS at ${url.slice(0, 200)} holds no encryption key ("use": "enc")`);
+  }
+}
+
 export async function verifyRegistrationRequest(input: VerifyInput, deps: VerifyDeps): Promise<VerifiedRequest> {
   const { profile } = deps;
   const envelope = envelopeForContentType(profile, input.contentType);
@@ -209,6 +229,8 @@ export async function verifyRegistrationRequest(input: VerifyInput, deps: Verify
     envelope,
     ...(input.update ? { update: input.update } : {}),
   });
+
+  await checkEncryptionKey(deps, metadata);
 
   const softwareId = String(metadata.software_id ?? '');
   const orgId = String(metadata.org_id ?? '');

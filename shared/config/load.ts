@@ -1,9 +1,13 @@
 import { Compile } from 'typebox/compile';
 import { ConfigurationError } from '../domain/errors.js';
 import { AS_PROVISIONING_MODES } from '../ports/authorization-server.js';
+import { isProfileName, PROFILES } from '../profiles/index.js';
 import { ConfigSchema, PROFILE_NAMES, REVOCATION_CHECKS, TRACES_SAMPLERS, type Config } from './schema.js';
 
 const validator = Compile(ConfigSchema);
+
+/** The issuer the sandbox directory signs SSAs as in profiles without a directory of their own (services/directory-sandbox/ssa.ts). */
+const SANDBOX_SSA_ISSUER = 'OpenBanking Ltd';
 
 type Env = Record<string, string | undefined>;
 
@@ -39,6 +43,7 @@ const VARIABLE_OF: Record<string, string> = {
   '/leewaySeconds': 'DCR_LEEWAY_SECONDS',
   '/maxRequestLifetimeSeconds': 'DCR_MAX_REQUEST_LIFETIME_SECONDS',
   '/ssaMaxAgeSeconds': 'DCR_SSA_MAX_AGE_SECONDS',
+  '/rotateRegistrationToken': 'DCR_ROTATE_REGISTRATION_TOKEN',
   '/stageAttempts': 'DCR_STAGE_ATTEMPTS',
   '/retryBaseDelayMs': 'DCR_RETRY_BASE_DELAY_MS',
   '/workerConcurrency': 'DCR_WORKER_CONCURRENCY',
@@ -118,6 +123,28 @@ function bool(variable: string, value: string | undefined): boolean | undefined 
 function nullableInteger(variable: string, value: string | undefined): number | null | undefined {
   if (value !== undefined && ['off', 'none', ''].includes(value.trim().toLowerCase())) return value.trim() === '' ? undefined : null;
   return integer(variable, value);
+}
+
+/**
+ * The profile's trusted SSA issuers (`ssa.defaultIssuers`). A profile without a directory of its own
+ * (fapi2, rfc7591) trusts the sandbox directory's issuer in the sandbox; outside it, DCR_SSA_ISSUER
+ * is required where the profile requires an SSA.
+ */
+function defaultSsaIssuers(profile: string, sandbox: boolean): string[] {
+  if (!isProfileName(profile)) return [];
+  const { defaultIssuers, required } = PROFILES[profile].ssa;
+  if (defaultIssuers.length) return [...defaultIssuers];
+  if (sandbox) return [SANDBOX_SSA_ISSUER];
+  if (required) throw new ConfigurationError('DCR_SSA_ISSUER', `is required with DCR_PROFILE=${profile} (the profile has no default SSA issuer)`);
+  return [];
+}
+
+/** `DCR_ROTATE_REGISTRATION_TOKEN` against the profile's rule (RFC 7592 §2.2; Open Finance Brasil forbids rotation). */
+function rotation(profile: string, configured: boolean | undefined): boolean | undefined {
+  if (configured === true && isProfileName(profile) && PROFILES[profile].management.tokenRotation === 'forbidden') {
+    throw new ConfigurationError('DCR_ROTATE_REGISTRATION_TOKEN', `must not be 1 with DCR_PROFILE=${profile}: the profile forbids rotating the registration access token`);
+  }
+  return configured;
 }
 
 /** A comma-separated list where `none` means the empty list. */
@@ -255,7 +282,8 @@ export function loadConfig(env: Env = process.env): Config {
     clientCertHeader: env.DCR_CLIENT_CERT_HEADER || undefined,
     trustedProxies: list(env.DCR_TRUSTED_PROXIES) ?? [],
     directoryJwksUrl: env.DCR_DIRECTORY_JWKS_URL,
-    ssaIssuers: list(env.DCR_SSA_ISSUER) ?? ['OpenBanking Ltd'],
+    // The profile's directory issuer unless configured (cdr: `cdr-register`; SPEC §8 "SSA issuer").
+    ssaIssuers: list(env.DCR_SSA_ISSUER) ?? defaultSsaIssuers(profile, sandbox),
     audiences: list(env.DCR_AUDIENCE) ?? [publicUrl],
     profile,
     allowedFetchHosts: withAsHosts(env, list(env.DCR_ALLOWED_FETCH_HOSTS) ?? []),
@@ -277,7 +305,8 @@ export function loadConfig(env: Env = process.env): Config {
     tokenSealingKey: env.DCR_TOKEN_SEALING_KEY,
     leewaySeconds: integer('DCR_LEEWAY_SECONDS', env.DCR_LEEWAY_SECONDS) ?? 30,
     maxRequestLifetimeSeconds: integer('DCR_MAX_REQUEST_LIFETIME_SECONDS', env.DCR_MAX_REQUEST_LIFETIME_SECONDS) ?? 3600,
-    ssaMaxAgeSeconds: nullableInteger('DCR_SSA_MAX_AGE_SECONDS', env.DCR_SSA_MAX_AGE_SECONDS) ?? null,
+    ssaMaxAgeSeconds: nullableInteger('DCR_SSA_MAX_AGE_SECONDS', env.DCR_SSA_MAX_AGE_SECONDS),
+    rotateRegistrationToken: rotation(profile, bool('DCR_ROTATE_REGISTRATION_TOKEN', env.DCR_ROTATE_REGISTRATION_TOKEN)),
     stageAttempts: integer('DCR_STAGE_ATTEMPTS', env.DCR_STAGE_ATTEMPTS) ?? 5,
     retryBaseDelayMs: integer('DCR_RETRY_BASE_DELAY_MS', env.DCR_RETRY_BASE_DELAY_MS) ?? 1000,
     workerConcurrency: integer('DCR_WORKER_CONCURRENCY', env.DCR_WORKER_CONCURRENCY) ?? 16,

@@ -36,7 +36,8 @@ export const ConfigSchema = Type.Object({
   trustedProxies: Type.Array(Type.String()),
   /** JWKS of the directory's SSA signing keys (`https://…` or `file://…`). */
   directoryJwksUrl: Type.Optional(Type.String()),
-  ssaIssuers: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
+  /** Trusted SSA issuers; empty only in a profile whose SSA is optional (rfc7591). */
+  ssaIssuers: Type.Array(Type.String({ minLength: 1 })),
   audiences: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
   profile: Type.Enum(PROFILE_NAMES),
   /** host[:port] allow-list for every outbound fetch. */
@@ -64,8 +65,18 @@ export const ConfigSchema = Type.Object({
   leewaySeconds: Type.Integer({ minimum: 0, maximum: 60 }),
   /** Maximum accepted `exp - iat` of a request JWT (SPEC §2.4: at least 3600). */
   maxRequestLifetimeSeconds: Type.Integer({ minimum: 60, maximum: 86_400 }),
-  /** OBIE SSA maximum age; null disables the check (conformance reuses one SSA). */
-  ssaMaxAgeSeconds: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()]),
+  /**
+   * SSA maximum age (`now - iat`). Absent: the profile's own rule (Open Finance Brasil: 300 s; the
+   * others none). A number tightens it; null (`off`) switches off only a limit the profile does not
+   * mandate: a profile's own maximum age always holds (shared/profiles `ssa.time.maxAgeSeconds`).
+   */
+  ssaMaxAgeSeconds: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()])),
+  /**
+   * RFC 7592 §2.2 registration access token rotation on update (`DCR_ROTATE_REGISTRATION_TOKEN`).
+   * Absent: the profile's default (`management.tokenRotation`); a profile that forbids rotation
+   * (Open Finance Brasil) refuses `1` at start-up.
+   */
+  rotateRegistrationToken: Type.Optional(Type.Boolean()),
   /** Attempts per stage before a registration is `failed` (BullMQ attempts). */
   stageAttempts: Type.Integer({ minimum: 1, maximum: 50 }),
   /** Base delay of the exponential retry backoff. */

@@ -19,6 +19,13 @@ export interface Client {
   certificateThumbprint: string;
   tppIdentity: string;
   clientIdIssuedAt: number;
+  /**
+   * Profiles with one registration per software (`registrationsPerSoftware: 'one'`): the software's
+   * key (`<SSA issuer> <software id>`, the identity scoped to its issuer) while the client is active.
+   * Stores keep it unique among active clients and drop it when the client is deleted, so a second
+   * client for the same software cannot be inserted, even by two concurrent requests.
+   */
+  activeSoftwareKey?: string;
   createdAt: string;
   updatedAt: string;
   version: number;

@@ -8,13 +8,20 @@
  *   the registration ends `failed` and operators may replay it. Never answered as a 400.
  */
 
-/** The RFC 7591 §3.2.2 error codes a registration can be rejected with. */
-export const REJECTION_CODES = [
+/** The four RFC 7591 §3.2.2 error codes. */
+export const RFC7591_REJECTION_CODES = [
   'invalid_redirect_uri',
   'invalid_client_metadata',
   'invalid_software_statement',
   'unapproved_software_statement',
 ] as const;
+
+/**
+ * Every error code a registration can be rejected with: the RFC 7591 §3.2.2 codes, and the codes
+ * profiles add (RFC 7591 §3.2.2 lets extensions define more): `invalid_webhook_uris` (Open Finance
+ * Brasil DCR items 18–19: a `webhook_uris` value that is not in the SSA's `software_api_webhook_uris`).
+ */
+export const REJECTION_CODES = [...RFC7591_REJECTION_CODES, 'invalid_webhook_uris'] as const;
 export type RejectionCode = (typeof REJECTION_CODES)[number];
 
 export function isRejectionCode(value: unknown): value is RejectionCode {
@@ -82,4 +89,5 @@ export const reject = {
   redirectUri: (description: string) => new RegistrationRejection('invalid_redirect_uri', description),
   softwareStatement: (description: string) => new RegistrationRejection('invalid_software_statement', description),
   unapproved: (description: string) => new RegistrationRejection('unapproved_software_statement', description),
+  webhookUris: (description: string) => new RegistrationRejection('invalid_webhook_uris', description),
 } as const;

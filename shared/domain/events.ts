@@ -36,6 +36,7 @@ const CLIENT_EVENT_MEMBERS = [
   'request_object_signing_alg',
   'application_type',
   'client_name',
+  'webhook_uris',
 ] as const;
 
 export function clientEventData(client: Client): Record<string, unknown> {
@@ -44,6 +45,8 @@ export function clientEventData(client: Client): Record<string, unknown> {
     const value = client.metadata[member];
     if (value !== undefined) data[member] = value;
   }
+  // Roles travel as an array whatever the profile returns (CDR returns the SSA's space-separated string).
+  if (typeof data.software_roles === 'string') data.software_roles = data.software_roles.split(/\s+/).filter(Boolean);
   data.software_id ??= client.softwareId;
   data.org_id ??= client.orgId;
   data.client_id_issued_at = client.clientIdIssuedAt;

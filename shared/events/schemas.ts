@@ -67,6 +67,11 @@ export const ClientEventDataSchema = Type.Object(
     request_object_signing_alg: Alg('JWS algorithm the client signs request objects with.'),
     application_type: Type.Optional(Type.String({ minLength: 1, description: '`web` or `native` (OIDC Registration).' })),
     client_name: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'Human-readable name, for consent screens and logs.' })),
+    webhook_uris: Type.Optional(
+      Type.Array(Type.String({ format: 'uri', pattern: '^https://' }), {
+        description: 'Open Finance Brasil: the base URIs the client receives webhook notifications at (registered with webhook_uris, each one of the SSA software_api_webhook_uris). Start notifying within 10 minutes of the registration or update.',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

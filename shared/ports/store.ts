@@ -1,4 +1,5 @@
 import type { Client, ClientStatus } from '../domain/client.js';
+import { DcrError } from '../domain/errors.js';
 import type { HistoryEntry, OutboxEntry, Registration, RegistrationStatus } from '../domain/registration.js';
 
 /** A state change applied atomically with its history and outbox entries. */
@@ -16,6 +17,26 @@ export function applyRegistrationChange(current: Registration, change: Registrat
     history: change.history?.length ? [...current.history, ...change.history] : current.history,
     version: current.version + 1,
   };
+}
+
+/**
+ * {@link Store.insertClient}: another active client already holds the new client's
+ * `activeSoftwareKey` (one registration per software). Final for the request that caused it.
+ */
+export class SoftwareAlreadyRegistered extends DcrError {
+  readonly code = 'ERR_SOFTWARE_ALREADY_REGISTERED';
+  constructor(
+    readonly softwareKey: string,
+    /** The active client that holds the software. */
+    readonly existingClientId: string,
+  ) {
+    super(`software '${softwareKey}' is already registered as client ${existingClientId}`);
+  }
+}
+
+/** The value a store indexes as unique: the software key of an active client, else none. */
+export function activeSoftwareKeyOf(client: Pick<Client, 'status' | 'activeSoftwareKey'>): string | null {
+  return client.status === 'active' && typeof client.activeSoftwareKey === 'string' ? client.activeSoftwareKey : null;
 }
 
 export interface ClientChange {
@@ -105,7 +126,12 @@ export interface Store {
    */
   purgeRetention(cutoffs: RetentionCutoffs): Promise<RetentionReport>;
 
-  /** Inserts unless the client id exists (idempotent provisioning); returns the stored one. */
+  /**
+   * Inserts unless the client id exists (idempotent provisioning); returns the stored one. Throws
+   * {@link SoftwareAlreadyRegistered} when another active client holds the client's
+   * `activeSoftwareKey` (a unique index in every adapter, so concurrent inserts cannot both win);
+   * a client that is updated to `deleted` gives its key up.
+   */
   insertClient(client: Client, outbox: OutboxEntry[]): Promise<{ inserted: boolean; client: Client }>;
   getClient(clientId: string): Promise<Client | null>;
   updateClient(clientId: string, expectedVersion: number, change: ClientChange): Promise<Client | null>;

@@ -48,7 +48,7 @@ export const cdr: Profile = {
       'grant_types',
       'response_types',
       'id_token_signed_response_alg',
-      'request_object_signing_alg',
+      // request_object_signing_alg is optional: absent ⇒ PS256 (algorithms.metadata[0]) is registered and returned.
       'software_statement',
     ],
     requiredWhenSigned: ['iss', 'iat', 'exp', 'aud', 'jti'],
@@ -99,6 +99,7 @@ export const cdr: Profile = {
     defaultResponseTypes: ['code id_token'],
     applicationTypes: ['web'],
     defaultApplicationType: 'web',
+    implicitRequiresResponseType: null,
   },
 
   ciba: { enabled: false, deliveryModes: [], userCodeParameterSupported: false },
@@ -127,10 +128,9 @@ export const cdr: Profile = {
     },
     requiredClaims: ['software_id', 'org_id', 'redirect_uris', 'jwks_uri', 'software_roles', 'scope'],
     time: { requireIat: true, requireExp: true, maxAgeSeconds: null }, // exp = iat + 600
-    jtiReplayCheck: false, // one registration per software product makes it moot
   },
 
-  jwks: { source: 'ssa', inlineJwks: 'ignore' },
+  jwks: { source: 'ssa', inlineJwks: 'ignore', requireEncryptionKey: false },
 
   certificateBinding: [], // client certificate from the CDR CA (details unconfirmed)
 
@@ -141,6 +141,11 @@ export const cdr: Profile = {
     encs: ['A256GCM', 'A128CBC-HS256'],
   },
 
+  // CDR DCR: with response_type `code` the authorization response is a signed JWT (JARM).
+  authorizationResponseSigning: { requiredWithResponseType: 'code' },
+
+  webhooks: null,
+
   registrationsPerSoftware: 'one', // one client per software product (ERR-DCR-001)
 
   response: { flattenSsaClaims: [...CDR_RESPONSE_SSA_CLAIMS], omitClaims: [...REQUEST_ONLY_CLAIMS] },
@@ -150,5 +155,6 @@ export const cdr: Profile = {
     requiredScope: 'cdr:registration',
     immutableOnUpdate: ['software_id', 'org_id'],
     clientIdRequiredOnUpdate: false,
+    tokenRotation: 'off', // RFC 7592 §2.2 MAY; off unless DCR_ROTATE_REGISTRATION_TOKEN=1
   },
 };

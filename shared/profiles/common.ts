@@ -38,7 +38,14 @@ export const OBIE_ROLE_SCOPES: Readonly<Record<string, readonly string[]>> = {
   CBPII: ['fundsconfirmations'],
 };
 
-/** Open Finance Brasil role → scope mapping (SPEC §2.3). */
+/**
+ * Open Finance Brasil role → scope mapping (SPEC §2.3, §8: the December 2023 revision's table).
+ * DADOS gained the investment (`bank-fixed-incomes`, `credit-fixed-incomes`, `variable-incomes`,
+ * `treasure-titles`, `funds`), exchange (`exchanges`) and credit-portability scopes; PAGTO gained
+ * `recurring-payments` and `nrp-consents` (automatic and non-recurring-payment consents).
+ * Scope names beyond SPEC's list are from the Open Finance Brasil API families, not re-read from
+ * the revision itself (see docs/profiles/openfinance-br.md).
+ */
 export const OFB_ROLE_SCOPES: Readonly<Record<string, readonly string[]>> = {
   DADOS: [
     'openid',
@@ -51,8 +58,15 @@ export const OFB_ROLE_SCOPES: Readonly<Record<string, readonly string[]>> = {
     'loans',
     'unarranged-accounts-overdraft',
     'resources',
+    'bank-fixed-incomes',
+    'credit-fixed-incomes',
+    'variable-incomes',
+    'treasure-titles',
+    'funds',
+    'exchanges',
+    'credit-portability',
   ],
-  PAGTO: ['openid', 'payments'],
+  PAGTO: ['openid', 'payments', 'consents', 'resources', 'recurring-payments', 'nrp-consents'],
   CONTA: ['openid'],
   CCORR: ['openid'],
 };

@@ -86,6 +86,7 @@ export const fapi2: Profile = {
     defaultResponseTypes: ['code'],
     applicationTypes: ['web', 'native'],
     defaultApplicationType: 'web',
+    implicitRequiresResponseType: null,
   },
 
   ciba: { enabled: false, deliveryModes: ['poll', 'ping'], userCodeParameterSupported: false },
@@ -105,16 +106,19 @@ export const fapi2: Profile = {
     claims: OBIE_SSA_CLAIMS,
     requiredClaims: [...OBIE_SSA_REQUIRED],
     time: { requireIat: false, requireExp: false, maxAgeSeconds: null }, // `exp` honoured if present
-    jtiReplayCheck: false,
   },
 
   // The client may register its own jwks_uri / jwks (self_signed_tls_client_auth needs them);
   // otherwise the SSA's software JWKS URL is registered.
-  jwks: { source: 'request-or-ssa', inlineJwks: 'allowed' },
+  jwks: { source: 'request-or-ssa', inlineJwks: 'allowed', requireEncryptionKey: false },
 
   certificateBinding: [], // directory-specific; none by default
 
   idTokenEncryption: { requiredWithResponseType: null, algs: [...ENCRYPTION_ALGS], encs: [...ENCRYPTION_ENCS] },
+
+  authorizationResponseSigning: { requiredWithResponseType: null },
+
+  webhooks: null,
 
   registrationsPerSoftware: 'many',
 
@@ -125,5 +129,6 @@ export const fapi2: Profile = {
     requiredScope: null,
     immutableOnUpdate: ['software_id', 'org_id'],
     clientIdRequiredOnUpdate: true, // RFC 7592 §2.2
+    tokenRotation: 'off', // RFC 7592 §2.2 MAY; off unless DCR_ROTATE_REGISTRATION_TOKEN=1
   },
 };

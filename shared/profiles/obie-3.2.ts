@@ -97,6 +97,7 @@ export const obie32: Profile = {
     defaultResponseTypes: ['code id_token'], // data dictionary default
     applicationTypes: ['web', 'mobile'], // v3.4 draft renames mobile → native
     defaultApplicationType: null,
+    implicitRequiresResponseType: null,
   },
 
   ciba: { enabled: false, deliveryModes: ['poll', 'ping'], userCodeParameterSupported: false },
@@ -118,14 +119,17 @@ export const obie32: Profile = {
     // No `exp` in OB SSAs; the max age is the bank's (DCR_SSA_MAX_AGE_SECONDS). Off by default:
     // conformance-dcr reuses one static SSA for a whole run.
     time: { requireIat: true, requireExp: false, maxAgeSeconds: null },
-    jtiReplayCheck: false, // OB SSAs are reusable (several clients per SSA)
   },
 
-  jwks: { source: 'ssa', inlineJwks: 'ignore' },
+  jwks: { source: 'ssa', inlineJwks: 'ignore', requireEncryptionKey: false },
 
   certificateBinding: ['ob-legacy', 'obwac'],
 
   idTokenEncryption: { requiredWithResponseType: null, algs: [...ENCRYPTION_ALGS], encs: [...ENCRYPTION_ENCS] },
+
+  authorizationResponseSigning: { requiredWithResponseType: null },
+
+  webhooks: null,
 
   registrationsPerSoftware: 'many', // "ASPSPs can choose"; conformance-dcr registers several clients
 
@@ -140,5 +144,6 @@ export const obie32: Profile = {
     requiredScope: null,
     immutableOnUpdate: ['software_id', 'org_id'],
     clientIdRequiredOnUpdate: false, // 0..1 in OBIE; must match the path when sent
+    tokenRotation: 'off', // RFC 7592 §2.2 MAY; off unless DCR_ROTATE_REGISTRATION_TOKEN=1
   },
 };

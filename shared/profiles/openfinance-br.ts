@@ -50,7 +50,8 @@ export const openfinanceBr: Profile = {
 
   time: { ...DEFAULT_TIME },
 
-  redirectUris: { whenOmitted: 'all-ssa-uris', maxLength: 256, maxCount: 50, mustBeInSsa: true },
+  // redirect_uris is required (2023 revision; the Brasil swagger marks it required).
+  redirectUris: { whenOmitted: 'reject', maxLength: 256, maxCount: 50, mustBeInSsa: true },
 
   clientAuth: {
     methods: ['private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth'],
@@ -63,13 +64,15 @@ export const openfinanceBr: Profile = {
   },
 
   grants: {
-    // The OFB example also shows implicit: refused (FAPI).
-    grantTypes: ['authorization_code', 'client_credentials', 'refresh_token'],
+    // `implicit` is accepted with `code id_token` (OIDC Registration §2 pairs them; the OIDF
+    // FAPI1AdvancedFinalBrazilDCR happy flow sends it); the AS issues no implicit-flow tokens (FAPI1-Adv).
+    grantTypes: ['authorization_code', 'client_credentials', 'refresh_token', 'implicit'],
     defaultGrantTypes: ['authorization_code'], // RFC 7591 §2
     responseTypes: ['code id_token', 'code'],
     defaultResponseTypes: ['code'], // RFC 7591 §2 (policy; OFB does not say)
     applicationTypes: ['web'],
     defaultApplicationType: 'web',
+    implicitRequiresResponseType: 'code id_token',
   },
 
   ciba: { enabled: false, deliveryModes: [], userCodeParameterSupported: false },
@@ -111,10 +114,10 @@ export const openfinanceBr: Profile = {
       'iat',
     ],
     time: { requireIat: true, requireExp: false, maxAgeSeconds: 300 }, // iat ≤ 5 min before receipt
-    jtiReplayCheck: false,
   },
 
-  jwks: { source: 'ssa-must-match', inlineJwks: 'forbidden' }, // jwks_uri MUST equal software_jwks_uri
+  // jwks_uri MUST equal software_jwks_uri; the JWKS MUST hold a `use: enc` key (2023 revision §7.1 item 5).
+  jwks: { source: 'ssa-must-match', inlineJwks: 'forbidden', requireEncryptionKey: true },
 
   certificateBinding: ['ofb'],
 
@@ -124,14 +127,20 @@ export const openfinanceBr: Profile = {
     encs: ['A256GCM', 'A128CBC-HS256'],
   },
 
-  registrationsPerSoftware: 'one',
+  authorizationResponseSigning: { requiredWithResponseType: null },
+
+  // DCR items 18–19 (webhook registration): webhook_uris ⊆ SSA software_api_webhook_uris.
+  webhooks: { ssaClaim: 'software_api_webhook_uris' },
+
+  registrationsPerSoftware: 'one', // one client per software (SPEC §8, 2026-12-01 correction)
 
   response: { flattenSsaClaims: 'none', omitClaims: [...REQUEST_ONLY_CLAIMS] },
 
   management: {
-    tokenKinds: ['registration_access_token'], // may rotate
+    tokenKinds: ['registration_access_token'],
     requiredScope: null,
     immutableOnUpdate: ['software_id', 'org_id'],
     clientIdRequiredOnUpdate: true,
+    tokenRotation: 'forbidden', // the registration access token is never rotated (2023 revision §6.1 item 7)
   },
 };

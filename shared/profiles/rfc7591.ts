@@ -90,6 +90,7 @@ export const rfc7591: Profile = {
     defaultResponseTypes: ['code'], // RFC 7591 §2
     applicationTypes: ['web', 'native'],
     defaultApplicationType: 'web',
+    implicitRequiresResponseType: null,
   },
 
   ciba: { enabled: false, deliveryModes: [], userCodeParameterSupported: false },
@@ -109,14 +110,17 @@ export const rfc7591: Profile = {
     claims: OBIE_SSA_CLAIMS,
     requiredClaims: ['software_id'],
     time: { requireIat: false, requireExp: false, maxAgeSeconds: null }, // exp/iat honoured if present
-    jtiReplayCheck: false,
   },
 
-  jwks: { source: 'request', inlineJwks: 'allowed' },
+  jwks: { source: 'request', inlineJwks: 'allowed', requireEncryptionKey: false },
 
   certificateBinding: [],
 
   idTokenEncryption: { requiredWithResponseType: null, algs: [...ENCRYPTION_ALGS], encs: [...ENCRYPTION_ENCS] },
+
+  authorizationResponseSigning: { requiredWithResponseType: null },
+
+  webhooks: null,
 
   registrationsPerSoftware: 'many',
 
@@ -127,5 +131,6 @@ export const rfc7591: Profile = {
     requiredScope: null,
     immutableOnUpdate: ['software_id'],
     clientIdRequiredOnUpdate: true,
+    tokenRotation: 'off', // RFC 7592 §2.2 MAY; off unless DCR_ROTATE_REGISTRATION_TOKEN=1
   },
 };

@@ -79,8 +79,8 @@ export interface SsaTimeRule {
   /** `exp` must be present (CDR). When present it is always honoured (now ≤ exp + leeway). */
   readonly requireExp: boolean;
   /**
-   * Maximum age of the SSA (`now - iat`) in seconds; `null` = no age limit. For OBIE this is the
-   * default of `DCR_SSA_MAX_AGE_SECONDS` (policy may override).
+   * Maximum age of the SSA (`now - iat`) in seconds, the profile's own rule; `null` = the profile
+   * sets none. `DCR_SSA_MAX_AGE_SECONDS` may tighten it, never loosen or switch it off.
    */
   readonly maxAgeSeconds: number | null;
 }
@@ -256,6 +256,12 @@ export interface Profile {
     readonly applicationTypes: readonly string[];
     /** Used when omitted; null = required. */
     readonly defaultApplicationType: string | null;
+    /**
+     * `implicit` in `grant_types` is accepted only together with this response type (Open Finance
+     * Brasil: `code id_token`, OIDC Registration §2 pairs them); null = no such pairing rule (a
+     * profile that lists no `implicit` grant refuses it anyway).
+     */
+    readonly implicitRequiresResponseType: string | null;
   };
 
   /** OBIE 3.3 CIBA metadata (SPEC §2.2). */
@@ -295,12 +301,15 @@ export interface Profile {
     /** SPEC §3.4 step 5. */
     readonly requiredClaims: readonly string[];
     readonly time: SsaTimeRule;
-    /** SPEC §3.4 step 7 (enforced by the replay cache, not here). */
-    readonly jtiReplayCheck: boolean;
   };
 
   /** Where the client's JWKS comes from (SPEC §8 `jwks_uri` row). */
   readonly jwks: {
+    /**
+     * The JWKS at the registered `jwks_uri` must hold a key with `"use": "enc"` (Open Finance Brasil
+     * DCR 2023 revision §7.1 item 5); checked by fetching it (services/verifier/verify-request.ts).
+     */
+    readonly requireEncryptionKey: boolean;
     /**
      * `ssa`: the SSA JWKS URL is registered; a request `jwks_uri` is overridden (RFC 7591 §3.1.1).
      * `ssa-must-match`: a request `jwks_uri`, if sent, must equal the SSA one (OFB).
@@ -322,7 +331,25 @@ export interface Profile {
     readonly encs: readonly string[];
   };
 
-  /** SPEC §4 step 21 (enforced by the provisioner). */
+  /**
+   * JARM (CDR): `authorization_signed_response_alg` is required when this response type is
+   * registered (CDR DCR: with `code`, the authorization response is a signed JWT); null = optional.
+   */
+  readonly authorizationResponseSigning: { readonly requiredWithResponseType: string | null };
+
+  /**
+   * Webhook registration (Open Finance Brasil DCR items 18–19): request `webhook_uris`, each of which
+   * must be in this SSA claim (`software_api_webhook_uris`), else `400 invalid_webhook_uris`;
+   * registered, returned and carried in `dcr.client.*` events. null = `webhook_uris` is not a
+   * metadata member of the profile (ignored like any unknown claim).
+   */
+  readonly webhooks: { readonly ssaClaim: string } | null;
+
+  /**
+   * One client per software (SPEC §8): `one` makes the provisioner register the software's key,
+   * which the store keeps unique among active clients (a second registration: 400
+   * invalid_client_metadata naming the existing client; a deleted client frees it).
+   */
   readonly registrationsPerSoftware: 'many' | 'one';
 
   /** SPEC §5.1. */
@@ -342,5 +369,11 @@ export interface Profile {
     readonly immutableOnUpdate: readonly string[];
     /** RFC 7592 §2.2: `client_id` must be in the PUT body (OBIE: optional, must match if sent). */
     readonly clientIdRequiredOnUpdate: boolean;
+    /**
+     * RFC 7592 §2.2 registration access token rotation on update: `off` (default off, the deployment
+     * may turn it on with DCR_ROTATE_REGISTRATION_TOKEN=1), `on` (default on), `forbidden` (the
+     * profile says the token is never rotated: Open Finance Brasil DCR 2023 revision §6.1 item 7).
+     */
+    readonly tokenRotation: 'off' | 'on' | 'forbidden';
   };
 }

@@ -33,7 +33,10 @@ export const RegisteredMetadataSchema = Type.Object(
     software_id: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
     org_id: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
     /** Active roles of the software from the SSA (OBIE AISP/PISP/CBPII, OFB DADOS/…, CDR product role). */
-    software_roles: Type.Array(Type.String({ minLength: 1 })),
+    /** An array, or the SSA's string where the SSA issues one (CDR `software_roles`, returned as issued). */
+    software_roles: Type.Union([Type.Array(Type.String({ minLength: 1 })), Type.String({ minLength: 1, maxLength: 1024 })]),
+    /** Open Finance Brasil: webhook base URIs, each one of the SSA's `software_api_webhook_uris`. */
+    webhook_uris: Type.Optional(Type.Array(HttpsUrl(2048), { maxItems: 50 })),
     /** JWKS URL of the software (SSA `software_jwks_endpoint` / `jwks_uri` / `software_jwks_uri`, or registered). */
     jwks_uri: Type.Optional(HttpsUrl(2048)),
     jwks: Type.Optional(Type.Object({ keys: Type.Array(Jwk, { maxItems: 100 }) })),

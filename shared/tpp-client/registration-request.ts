@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { importJWK, SignJWT, type CryptoKey, type JWK } from 'jose';
+import { decodeJwt, importJWK, SignJWT, type CryptoKey, type JWK } from 'jose';
 
 /** What a TPP needs to build a registration request (from the sandbox or explicit files). */
 export interface TppCredentials {
@@ -52,4 +52,45 @@ export async function signRegistrationRequest(tpp: TppCredentials, claims: Recor
     keyCache.set(tpp.signingJwk, key);
   }
   return new SignJWT(claims).setProtectedHeader({ alg: tpp.alg, kid: tpp.kid, typ: 'JWT' }).sign(await key);
+}
+
+/**
+ * The request claims a TPP of the profile's ecosystem sends by default: OBIE's ({@link
+ * defaultRegistrationClaims}) elsewhere; CDR: a subset of the Register SSA scope including
+ * `cdr:registration`, response type `code` with a signed authorization response (JARM); Open
+ * Finance Brasil: the JSON metadata of the Brasil DCR (no request JWT claims).
+ */
+export function registrationClaimsFor(profile: string, tpp: TppCredentials, audience: string, now = Math.floor(Date.now() / 1000)): Record<string, unknown> {
+  const obie = defaultRegistrationClaims(tpp, audience, now);
+  if (profile === 'cdr') {
+    const { software_id: _softwareId, ...claims } = obie;
+    return {
+      ...claims,
+      response_types: ['code'],
+      authorization_signed_response_alg: tpp.alg,
+      scope: 'openid bank:accounts.basic:read cdr:registration',
+    };
+  }
+  if (profile === 'openfinance-br') {
+    // Webhooks at every base URI the directory holds for the software (DCR items 18–19).
+    const webhooks = decodeJwt(tpp.ssa).software_api_webhook_uris;
+    return {
+      ...(Array.isArray(webhooks) && webhooks.length > 0 ? { webhook_uris: webhooks } : {}),
+      software_statement: tpp.ssa,
+      redirect_uris: tpp.redirectUris,
+      token_endpoint_auth_method: 'private_key_jwt',
+      token_endpoint_auth_signing_alg: 'PS256',
+      grant_types: ['authorization_code', 'implicit', 'client_credentials', 'refresh_token'],
+      response_types: ['code id_token'],
+      id_token_signed_response_alg: 'PS256',
+      request_object_signing_alg: 'PS256',
+    };
+  }
+  return obie;
+}
+
+/** The request body as the profile takes it: a signed JWT (`application/jwt`) or JSON (`openfinance-br`). */
+export async function registrationRequestFor(profile: string, tpp: TppCredentials, claims: Record<string, unknown>): Promise<{ body: string; contentType: string }> {
+  if (profile === 'openfinance-br') return { body: JSON.stringify(claims), contentType: 'application/json' };
+  return { body: await signRegistrationRequest(tpp, claims), contentType: 'application/jwt' };
 }

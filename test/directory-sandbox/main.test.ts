@@ -24,7 +24,11 @@ describe('sandbox directory process (main.ts)', () => {
       port: 8444,
       baseUrl: 'https://localhost:8444',
       ssaIssuer: undefined,
+      ecosystem: 'obie',
     });
+    // DCR_PROFILE=cdr / openfinance-br: the sandbox plays that directory and signs as its issuer.
+    expect(loadSandboxConfig({ DCR_PROFILE: 'cdr' })).toMatchObject({ ecosystem: 'cdr', ssaIssuer: 'cdr-register' });
+    expect(loadSandboxConfig({ DCR_PROFILE: 'openfinance-br' })).toMatchObject({ ecosystem: 'openfinance-br' });
     expect(
       loadSandboxConfig({ DCR_DATA_DIR: '/d', DCR_SANDBOX_HOST: '0.0.0.0', DCR_SANDBOX_PORT: '9000', DCR_SSA_ISSUER: 'X, Y' }),
     ).toMatchObject({ dataDir: '/d', host: '0.0.0.0', port: 9000, baseUrl: 'https://localhost:9000', ssaIssuer: 'X' });

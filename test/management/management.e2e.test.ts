@@ -68,19 +68,21 @@ describe.each(adapterSets)('RFC 7592 client management end to end, %s', (_name, 
     await pipeline?.stop();
   });
 
-  it.skipIf(skip)('GET answers 200 with the stored registration, without the token, not cached (DCR-005)', async () => {
+  it.skipIf(skip)('GET answers 200 with the stored registration and the presented token, not cached (DCR-005, RFC 7592 §3)', async () => {
     const registered = await register(tpp);
     const res = await manage(pipeline, tpp, 'GET', registered.client_id, { token: registered.registration_access_token });
     expect(res.status).toBe(200);
     expect(res.headers['cache-control']).toBe('no-store');
     expect(String(res.headers['content-type'])).toContain('application/json');
     const body = res.json();
-    const { registration_access_token: token, ...withoutToken } = registered;
-    expect(body).toEqual(withoutToken);
-    expect(body).not.toHaveProperty('registration_access_token');
-    expect(res.text).not.toContain(token);
+    // RFC 7592 §3: the client information response carries registration_access_token and
+    // registration_client_uri; not rotated by a read, so the token presented.
+    expect(body).toEqual(registered);
+    expect(body.registration_client_uri).toBe(`https://localhost:8443/register/${registered.client_id}`);
+    const { registration_access_token: _token, ...withoutToken } = body;
     const stored = await pipeline.rt.adapters.store.getClient(registered.client_id);
-    expect(body).toEqual(stored?.metadata);
+    expect(withoutToken).toEqual(stored?.metadata);
+    expect(stored?.metadata).not.toHaveProperty('registration_access_token');
   });
 
   it.skipIf(skip)('GET without a usable Bearer token: 401 invalid_token with WWW-Authenticate (DCR-007, RFC 6750 §3)', async () => {
@@ -159,10 +161,12 @@ describe.each(adapterSets)('RFC 7592 client management end to end, %s', (_name, 
     expect(body.registration_client_uri).toBe(registered.registration_client_uri);
     expect(body.redirect_uris).toEqual([redirectUris[1]]);
     expect(body.scope).toBe('openid accounts');
-    expect(body).not.toHaveProperty('registration_access_token');
+    // RFC 7592 §3: the update response carries the token; not rotated, so the one presented.
+    expect(body.registration_access_token).toBe(token);
 
     const stored = await pipeline.rt.adapters.store.getClient(registered.client_id);
-    expect(stored?.metadata).toEqual(body);
+    const { registration_access_token: _token, ...withoutToken } = body;
+    expect(stored?.metadata).toEqual(withoutToken);
     expect(stored?.version).toBe(1);
     expect(stored?.requestId).not.toBe(stored?.lastRequestId);
     // No rotation by default: the same token still manages the client and reads the new metadata.

@@ -110,7 +110,7 @@ describe('embedded database: migration of records written before the parts table
         const doc = JSON.parse(db.sqlite.prepare<[], { doc: string }>("SELECT doc FROM registrations WHERE id = 'old'").get()?.doc ?? '{}') as Record<string, unknown>;
         expect(doc).not.toHaveProperty('body');
         expect(doc).not.toHaveProperty('verified');
-        expect(db.sqlite.pragma('user_version', { simple: true })).toBe(2);
+        expect(db.sqlite.pragma('user_version', { simple: true })).toBe(3); // 3: clients.active_software (one registration per software)
         // 2: the submitter's identity as a column, filled in for existing records (the per-TPP quota).
         expect(db.sqlite.prepare<[], { tpp: string | null }>("SELECT tpp FROM registrations WHERE id = 'old'").get()?.tpp).toBe(whole.certificate.tppIdentity);
         // Carries on from there: an update of a migrated record keeps its parts.

@@ -44,7 +44,8 @@ describe('profile tables', () => {
     for (const r of p.grants.defaultResponseTypes) expect(p.grants.responseTypes).toContain(r);
     if (p.grants.defaultApplicationType) expect(p.grants.applicationTypes).toContain(p.grants.defaultApplicationType);
     if (p.clientAuth.defaultMethod) expect(p.clientAuth.methods).toContain(p.clientAuth.defaultMethod);
-    expect(p.grants.grantTypes).not.toContain('implicit');
+    // implicit only where the profile pairs it with a response type (openfinance-br: code id_token).
+    if (p.grants.grantTypes.includes('implicit')) expect(p.grants.responseTypes).toContain(p.grants.implicitRequiresResponseType);
     expect(p.grants.responseTypes).not.toContain('token');
     expect(p.time.maxLifetimeSeconds).toBeGreaterThanOrEqual(3600);
     expect(p.time.leewaySeconds).toBeLessThanOrEqual(60);
@@ -182,7 +183,7 @@ describe('cdr', () => {
     const m = validateRegistrationMetadata(cdrInput());
     expect(m).toMatchObject({
       software_id: SW,
-      software_roles: ['data-recipient-software-product'],
+      software_roles: 'data-recipient-software-product', // as the Register issued it (a string)
       jwks_uri: 'https://www.mockcompany.com.au/jwks',
       scope: 'openid bank:accounts.basic:read cdr:registration',
       client_name: 'Mock Software',
@@ -209,9 +210,27 @@ describe('cdr', () => {
     expectRejection(() => validateRegistrationMetadata(cdrInput(cdrClaims({ token_endpoint_auth_method: 'tls_client_auth' }))), 'invalid_client_metadata', 'token_endpoint_auth_method');
     expectRejection(() => validateRegistrationMetadata(cdrInput(without(cdrClaims(), 'id_token_encrypted_response_alg', 'id_token_encrypted_response_enc'))), 'invalid_client_metadata', 'id_token_encrypted_response_alg');
     expect(() =>
-      validateRegistrationMetadata(cdrInput(without(cdrClaims({ response_types: ['code'] }), 'id_token_encrypted_response_alg', 'id_token_encrypted_response_enc'))),
+      validateRegistrationMetadata(
+        cdrInput(without(cdrClaims({ response_types: ['code'], authorization_signed_response_alg: 'PS256' }), 'id_token_encrypted_response_alg', 'id_token_encrypted_response_enc')),
+      ),
     ).not.toThrow();
     expectRejection(() => validateRegistrationMetadata(cdrInput(cdrClaims({ id_token_encrypted_response_alg: 'RSA1_5' }))), 'invalid_client_metadata', 'RSA1_5');
+  });
+  it('response type code needs authorization_signed_response_alg (JARM), from the allow-list', () => {
+    expectRejection(() => validateRegistrationMetadata(cdrInput(cdrClaims({ response_types: ['code'] }))), 'invalid_client_metadata', 'authorization_signed_response_alg');
+    expectRejection(
+      () => validateRegistrationMetadata(cdrInput(cdrClaims({ response_types: ['code'], authorization_signed_response_alg: 'RS256' }))),
+      'invalid_client_metadata',
+      'RS256',
+    );
+    const m = validateRegistrationMetadata(cdrInput(cdrClaims({ response_types: ['code'], authorization_signed_response_alg: 'ES256' })));
+    expect(m.authorization_signed_response_alg).toBe('ES256');
+    // Not required with the hybrid flow.
+    expect(validateRegistrationMetadata(cdrInput()).authorization_signed_response_alg).toBeUndefined();
+  });
+  it('request_object_signing_alg is optional: absent ⇒ PS256 registered and returned', () => {
+    expect(validateRegistrationMetadata(cdrInput(without(cdrClaims(), 'request_object_signing_alg'))).request_object_signing_alg).toBe('PS256');
+    expect(validateRegistrationMetadata(cdrInput(cdrClaims({ request_object_signing_alg: 'ES256' }))).request_object_signing_alg).toBe('ES256');
   });
 });
 
@@ -268,7 +287,8 @@ describe('openfinance-br', () => {
   });
   it('scope omitted ⇒ the Active roles’ set; inactive roles grant nothing', () => {
     expect(validateRegistrationMetadata(ofbInput()).scope).toBe(
-      'openid accounts credit-cards-accounts consents customers invoice-financings financings loans unarranged-accounts-overdraft resources',
+      'openid accounts credit-cards-accounts consents customers invoice-financings financings loans unarranged-accounts-overdraft resources ' +
+        'bank-fixed-incomes credit-fixed-incomes variable-incomes treasure-titles funds exchanges credit-portability',
     );
     expectRejection(() => validateRegistrationMetadata(ofbInput(ofbBody({ scope: 'openid payments' }))), 'invalid_client_metadata', "'payments'");
     expect(validateRegistrationMetadata(ofbInput(ofbBody({ scope: 'openid consents' }))).scope).toBe('openid consents');
@@ -302,9 +322,35 @@ describe('openfinance-br', () => {
     });
     expect(m.tls_client_auth_subject_dn).toBe(dn);
   });
-  it('PS256 only; implicit refused; org must be Active', () => {
+  it('the 2023 scope table: PAGTO adds recurring-payments and nrp-consents; DADOS the investment, exchange and portability scopes', () => {
+    const pagto = ofbSsa({ software_statement_roles: [{ role: 'PAGTO', authorisation_domain: 'Open Banking', status: 'Active' }] });
+    expect(validateRegistrationMetadata(ofbInput(ofbBody({ scope: 'openid payments recurring-payments nrp-consents' }), pagto)).scope).toBe('openid payments recurring-payments nrp-consents');
+    expect(validateRegistrationMetadata(ofbInput(ofbBody({ scope: 'openid funds exchanges credit-portability' }))).scope).toBe('openid funds exchanges credit-portability');
+    expectRejection(() => validateRegistrationMetadata(ofbInput(ofbBody({ scope: 'openid recurring-payments' }))), 'invalid_client_metadata', "'recurring-payments'");
+  });
+  it('redirect_uris is required', () => {
+    expectRejection(() => validateRegistrationMetadata(ofbInput(without(ofbBody(), 'redirect_uris'))), 'invalid_redirect_uri');
+  });
+  it('implicit is accepted with code id_token only', () => {
+    const m = validateRegistrationMetadata(ofbInput(ofbBody({ grant_types: ['authorization_code', 'implicit', 'client_credentials', 'refresh_token'] })));
+    expect(m.grant_types).toContain('implicit');
+    expectRejection(
+      () => validateRegistrationMetadata(ofbInput(ofbBody({ grant_types: ['authorization_code', 'implicit'], response_types: ['code'] }))),
+      'invalid_client_metadata',
+      "'implicit' requires the response type 'code id_token'",
+    );
+  });
+  it('webhook_uris: each in the SSA software_api_webhook_uris (else invalid_webhook_uris), registered; absent ⇒ none', () => {
+    const ssa = ofbSsa({ software_api_webhook_uris: ['https://tpp.example.com.br/webhook', 'https://hooks.tpp.example.com.br'] });
+    const m = validateRegistrationMetadata(ofbInput(ofbBody({ webhook_uris: ['https://tpp.example.com.br/webhook'] }), ssa));
+    expect(m.webhook_uris).toEqual(['https://tpp.example.com.br/webhook']);
+    expectRejection(() => validateRegistrationMetadata(ofbInput(ofbBody({ webhook_uris: ['https://evil.example.com/hook'] }), ssa)), 'invalid_webhook_uris', 'software_api_webhook_uris');
+    expectRejection(() => validateRegistrationMetadata(ofbInput(ofbBody({ webhook_uris: ['https://tpp.example.com.br/webhook'] }))), 'invalid_webhook_uris');
+    expectRejection(() => validateRegistrationMetadata(ofbInput(ofbBody({ webhook_uris: 'https://tpp.example.com.br/webhook' }), ssa)), 'invalid_webhook_uris', 'array');
+    expect(validateRegistrationMetadata(ofbInput(ofbBody(), ssa)).webhook_uris).toBeUndefined();
+  });
+  it('PS256 only; org must be Active', () => {
     expectRejection(() => validateRegistrationMetadata(ofbInput(ofbBody({ id_token_signed_response_alg: 'ES256' }))), 'invalid_client_metadata', 'ES256');
-    expectRejection(() => validateRegistrationMetadata(ofbInput(ofbBody({ grant_types: ['authorization_code', 'implicit'] }))), 'invalid_client_metadata', 'implicit');
     expectRejection(() => validateRegistrationMetadata(ofbInput(ofbBody(), ofbSsa({ org_status: 'Inactive' }))), 'unapproved_software_statement');
   });
   it('SSA values prevail over the body (client_name)', () => {

@@ -1,12 +1,15 @@
 import type { FastifyInstance } from 'fastify';
-import { managedClient, managementAuthHook } from '../management-auth.js';
+import { managedClient, managementAuthHook, managementCredential } from '../management-auth.js';
 import type { SubmissionDeps } from '../submission.js';
 import { ErrorBody } from './schemas.js';
 import { ClientIdParams, MANAGEMENT_SECURITY, RegistrationResponse } from './client-schemas.js';
 
 /**
- * `GET /register/{client_id}` (RFC 7592 §2.1, OBIE DCR 3.x): the client's current registration.
- * The registration access token is not echoed: only its hash is kept.
+ * `GET /register/{client_id}` (RFC 7592 §2.1, OBIE DCR 3.x): the client's current registration,
+ * with `registration_client_uri` and (RFC 7592 §3; the Open Finance Brasil swagger requires it) the
+ * `registration_access_token` when the call was authenticated with it: the presented token, as it
+ * is never changed by a read. Only its hash is stored, so a call authenticated with an AS access
+ * token (OBIE, CDR) gets the registration without it.
  */
 export async function clientGetRoute(app: FastifyInstance, options: { deps: SubmissionDeps }) {
   const { deps } = options;
@@ -24,7 +27,9 @@ export async function clientGetRoute(app: FastifyInstance, options: { deps: Subm
     },
     async (request, reply) => {
       const client = managedClient(request);
-      return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').code(200).send(client.metadata);
+      const credential = managementCredential(request);
+      const body = credential?.kind === 'registration_access_token' ? { ...client.metadata, registration_access_token: credential.token } : client.metadata;
+      return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').code(200).send(body);
     },
   );
 }

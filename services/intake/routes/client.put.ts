@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { validTraceparent } from '../../../shared/domain/trace-context.js';
 import { Type } from 'typebox';
 import type { Profile } from '../../../shared/profiles/types.js';
-import { managedClient, managementAuthHook } from '../management-auth.js';
+import { managedClient, managementAuthHook, managementCredential } from '../management-auth.js';
 import { HttpError } from '../../../shared/http/fastify-errors.js';
 import { currentTraceparent } from '../../../shared/observability/tracing.js';
 import { awaitSettled, recordSubmission, type SubmissionDeps } from '../submission.js';
@@ -61,7 +61,11 @@ export async function clientPutRoute(app: FastifyInstance, options: ClientPutRou
       request.log.info({ requestId: registration.id, clientId }, 'registration update received');
       const wait = wantsAsync(request.headers.prefer) ? 0 : options.syncWaitMs;
       const settled = await awaitSettled(deps, registration, wait);
-      return answer(reply, deps, settled, 200);
+      // RFC 7592 §3: the response carries the token: the new one when the update rotated it (sealed
+      // on the request), else the one presented (only when the caller presented the registration
+      // access token: an AS access token says nothing of it).
+      const credential = managementCredential(request);
+      return answer(reply, deps, settled, 200, credential?.kind === 'registration_access_token' ? credential.token : undefined);
     },
   );
 }

@@ -47,14 +47,19 @@ export function checkBodyShape(profile: Profile, contentType: string, body: stri
   }
 }
 
-/** Answers with the registration's state: 201/200 registered, 400 rejected, else 202 (poll). */
-export function answer(reply: FastifyReply, deps: SubmissionDeps, registration: Registration, successStatus: 200 | 201) {
+/**
+ * Answers with the registration's state: 201/200 registered, 400 rejected, else 202 (poll).
+ * `presentedToken`: the registration access token an update was authenticated with, returned when
+ * the update did not rotate it (RFC 7592 §3).
+ */
+export function answer(reply: FastifyReply, deps: SubmissionDeps, registration: Registration, successStatus: 200 | 201, presentedToken?: string) {
   // The pipeline's request id on every answer (201, 400, 202): the TPP can quote it, and a 201's
   // body (RFC 7591 §3.2.1) has no member for it.
   reply.header('cache-control', 'no-store').header('pragma', 'no-cache').header('dcr-request-id', registration.id);
   if (registration.status === 'registered') {
     const body = registrationBody(deps, registration);
     if (body) {
+      if (body.registration_access_token === undefined && presentedToken !== undefined) body.registration_access_token = presentedToken;
       if (typeof body.registration_client_uri === 'string') reply.header('location', body.registration_client_uri);
       return reply.code(successStatus).send(body);
     }

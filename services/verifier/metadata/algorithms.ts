@@ -78,3 +78,16 @@ export function checkIdTokenEncryptionRequirement(
     if (algs[name] === undefined) throw reject.metadata(`${name}: required with response type '${needed}'`);
   }
 }
+
+/**
+ * CDR (JARM): `authorization_signed_response_alg` is required when the profile's response type is
+ * registered (CDR DCR: `code` needs a signed authorization response). Its value was checked against
+ * the allow-list by {@link checkAlgorithms}.
+ */
+export function checkAuthorizationSigningRequirement(ctx: RuleContext, responseTypes: readonly string[], algs: AlgorithmMetadata): void {
+  const needed = ctx.profile.authorizationResponseSigning.requiredWithResponseType;
+  if (needed === null || !responseTypes.includes(needed)) return;
+  if (algs.authorization_signed_response_alg === undefined) {
+    throw reject.metadata(`authorization_signed_response_alg: required with response type '${needed}' (signed authorization responses, JARM)`);
+  }
+}

@@ -57,7 +57,12 @@ export function checkResponseTypes(ctx: RuleContext, grantTypes: readonly string
 
   if (requested === undefined) {
     // Default only when a redirect-based grant is registered (else it would contradict RFC 7591 §2.1).
-    return hasCodeGrant ? grants.defaultResponseTypes.map(normaliseResponseType) : [];
+    const defaults = hasCodeGrant ? grants.defaultResponseTypes.map(normaliseResponseType) : [];
+    const paired = grants.implicitRequiresResponseType;
+    if (paired !== null && grantTypes.includes('implicit') && !defaults.includes(normaliseResponseType(paired))) {
+      throw reject.metadata(`grant_types: 'implicit' requires the response type '${paired}'`);
+    }
+    return defaults;
   }
   const result: string[] = [];
   requested.forEach((value, i) => {
@@ -77,6 +82,11 @@ export function checkResponseTypes(ctx: RuleContext, grantTypes: readonly string
   }
   if (hasCodeGrant && codeTypes.length === 0) {
     throw reject.metadata("grant_types: 'authorization_code' requires a response type containing 'code'");
+  }
+  // Open Finance Brasil: `implicit` only with the hybrid response type (OIDC Registration §2).
+  const paired = grants.implicitRequiresResponseType;
+  if (paired !== null && grantTypes.includes('implicit') && !result.includes(normaliseResponseType(paired))) {
+    throw reject.metadata(`grant_types: 'implicit' requires the response type '${paired}'`);
   }
   return result;
 }

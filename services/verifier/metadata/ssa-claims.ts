@@ -100,6 +100,16 @@ function checkIssuer(ctx: RuleContext, ssa: Readonly<Record<string, unknown>>): 
   }
 }
 
+/**
+ * The SSA maximum age in force: the profile's own rule (Open Finance Brasil: 300 s) always holds; the
+ * deployment's `DCR_SSA_MAX_AGE_SECONDS` may tighten it, or set one where the profile has none;
+ * `off` (null) and absent leave the profile's rule.
+ */
+export function effectiveSsaMaxAge(profileMaxAge: number | null, configured: number | null | undefined): number | null {
+  if (configured === undefined || configured === null) return profileMaxAge;
+  return profileMaxAge === null ? configured : Math.min(profileMaxAge, configured);
+}
+
 /** SPEC §3.4 step 4. */
 function checkTime(ctx: RuleContext, ssa: Readonly<Record<string, unknown>>): void {
   const { profile, policy, now } = ctx;
@@ -118,7 +128,7 @@ function checkTime(ctx: RuleContext, ssa: Readonly<Record<string, unknown>>): vo
     const future = futureTimestampProblem(profile, iat, now, leeway);
     if (future) throw ssaFail(`SSA iat ${future}`);
   }
-  const maxAge = policy.ssaMaxAgeSeconds === undefined ? rule.maxAgeSeconds : policy.ssaMaxAgeSeconds;
+  const maxAge = effectiveSsaMaxAge(rule.maxAgeSeconds, policy.ssaMaxAgeSeconds);
   if (maxAge !== null) {
     if (!isInteger(iat)) throw ssaFail('SSA iat: missing, the SSA age cannot be checked');
     if (now - iat > maxAge + leeway) {

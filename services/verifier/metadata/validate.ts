@@ -6,7 +6,7 @@
  * Synchronous, no I/O: the clock, audiences and trusted issuers come in `policy`.
  */
 import { reject, type RegistrationRejection } from '../../../shared/domain/errors.js';
-import { checkAlgorithms, checkIdTokenEncryptionRequirement } from './algorithms.js';
+import { checkAlgorithms, checkAuthorizationSigningRequirement, checkIdTokenEncryptionRequirement } from './algorithms.js';
 import { checkClientAuthentication } from './auth-method.js';
 import { checkCertificateBinding, checkTlsClientAuthIdentity } from './certificate-binding.js';
 import { checkCiba } from './ciba.js';
@@ -23,6 +23,7 @@ import { checkSoftwareStatement, type SsaFacts } from './ssa-claims.js';
 import { checkRequestTime, effectiveLeeway } from './time.js';
 import type { MetadataInput, RuleContext } from './types.js';
 import { checkUpdate } from './update.js';
+import { checkWebhookUris } from './webhooks.js';
 import { claim } from './util.js';
 
 export type { MetadataInput, MetadataPolicy, ClientCertificateInfo, UpdateTarget } from './types.js';
@@ -40,6 +41,20 @@ export function createRuleContext(input: MetadataInput): RuleContext {
     now: policy.now,
     leeway: effectiveLeeway(profile, policy),
   };
+}
+
+/**
+ * `software_roles` as registered and returned: the authorised roles, except where the SSA carries
+ * them as one string (CDR `software_roles` = `data-recipient-software-product`): that string, as the
+ * Register issued it (SSA claims are returned as issued, CDR DCR).
+ */
+function registeredRoles(ctx: RuleContext, facts: SsaFacts): string[] | string {
+  const shape = ctx.profile.ssa.claims.roles;
+  if (shape.kind === 'space-string' && ctx.ssa) {
+    const issued = claim(ctx.ssa, shape.claim);
+    if (typeof issued === 'string') return issued;
+  }
+  return [...facts.authorisedRoles];
 }
 
 /** The result of the steps that read the SSA, for callers that need more than the metadata. */
@@ -85,15 +100,18 @@ export function validateRegistration(input: MetadataInput): MetadataValidationRe
   const grant_types = checkGrantTypes(ctx);
   const response_types = checkResponseTypes(ctx, grant_types);
   checkIdTokenEncryptionRequirement(ctx, response_types, algs);
+  checkAuthorizationSigningRequirement(ctx, response_types, algs);
   const application_type = checkApplicationType(ctx);
   const scope = checkScope(ctx, facts);
   const software_id = checkSoftwareId(ctx, facts);
   const keys = checkJwks(ctx, facts, auth.token_endpoint_auth_method);
   const extra = checkPassThrough(ctx);
+  const webhooks = checkWebhookUris(ctx);
 
   const statement = claim(ctx.claims, 'software_statement');
   const candidate: Record<string, unknown> = {
     ...extra,
+    ...webhooks,
     ...algs,
     ...ciba,
     ...keys,
@@ -103,7 +121,7 @@ export function validateRegistration(input: MetadataInput): MetadataValidationRe
     response_types,
     application_type,
     scope,
-    software_roles: [...facts.authorisedRoles],
+    software_roles: registeredRoles(ctx, facts),
     ...(software_id !== undefined && { software_id }),
     ...(facts.orgId !== undefined && { org_id: facts.orgId }),
     ...(typeof statement === 'string' && { software_statement: statement }),

@@ -199,4 +199,14 @@ function migrate(db: Database.Database): void {
       db.pragma('user_version = 2');
     })();
   }
+  if (version < 3) {
+    // 3: one registration per software (profiles with `registrationsPerSoftware: 'one'`): the
+    // software key of each active client, unique; NULL (many NULLs allowed) once deleted or unused.
+    db.transaction(() => {
+      db.exec('ALTER TABLE clients ADD COLUMN active_software TEXT');
+      db.exec(`UPDATE clients SET active_software = doc ->> '$.activeSoftwareKey' WHERE status = 'active'`);
+      db.exec('CREATE UNIQUE INDEX clients_active_software ON clients (active_software)');
+      db.pragma('user_version = 3');
+    })();
+  }
 }

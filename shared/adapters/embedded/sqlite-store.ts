@@ -1,6 +1,7 @@
 import type { Client } from '../../domain/client.js';
 import { IN_FLIGHT_STATUSES, type OutboxEntry, type Registration, type RegistrationStatus } from '../../domain/registration.js';
 import {
+  activeSoftwareKeyOf,
   applyRegistrationChange,
   type ClientChange,
   type ClientFilter,
@@ -10,6 +11,7 @@ import {
   type RetentionCutoffs,
   type RetentionReport,
   type Store,
+  SoftwareAlreadyRegistered,
 } from '../../ports/store.js';
 import { compactedRegistration } from '../../retention/compact.js';
 import type Database from 'better-sqlite3';
@@ -83,12 +85,13 @@ export class SqliteStore implements Store {
          ON CONFLICT (id) DO NOTHING`,
       ),
       insertClient: db.prepare(
-        `INSERT INTO clients (client_id, request_id, status, version, doc) VALUES (@clientId, @requestId, @status, @version, @doc)
+        `INSERT INTO clients (client_id, request_id, status, version, doc, active_software) VALUES (@clientId, @requestId, @status, @version, @doc, @activeSoftware)
          ON CONFLICT (client_id) DO NOTHING`,
       ),
       clientById: db.prepare<[string], DocRow>('SELECT doc FROM clients WHERE client_id = ?'),
+      clientBySoftware: db.prepare<[string], { client_id: string }>('SELECT client_id FROM clients WHERE active_software = ?'),
       updateClient: db.prepare(
-        `UPDATE clients SET status = @status, version = @version, doc = @doc WHERE client_id = @clientId AND version = @expectedVersion`,
+        `UPDATE clients SET status = @status, version = @version, doc = @doc, active_software = @activeSoftware WHERE client_id = @clientId AND version = @expectedVersion`,
       ),
       countByStatus: db.prepare<[], { status: RegistrationStatus; n: number }>(
         'SELECT status, COUNT(*) AS n FROM registrations GROUP BY status',
@@ -277,22 +280,26 @@ export class SqliteStore implements Store {
   }
 
   async insertClient(client: Client, outbox: OutboxEntry[]) {
-    return this.#commits.durable(this.#db.transaction(() => {
-      const result = this.#stmt.insertClient.run({
+    const activeSoftware = activeSoftwareKeyOf(client);
+    const result = await this.#commits.durable(this.#db.transaction((): { inserted: boolean; client: Client } | { heldBy: string } => {
+      const existing = this.#stmt.clientById.get(client.clientId);
+      if (existing) return { inserted: false, client: JSON.parse(existing.doc) as Client };
+      // The unique index `clients_active_software` is the guarantee; this read only names the holder.
+      const holder = activeSoftware === null ? undefined : this.#stmt.clientBySoftware.get(activeSoftware);
+      if (holder) return { heldBy: holder.client_id };
+      this.#stmt.insertClient.run({
         clientId: client.clientId,
         requestId: client.requestId,
         status: client.status,
         version: client.version,
         doc: JSON.stringify(client),
+        activeSoftware,
       });
-      if (result.changes === 1) {
-        this.#addOutbox('client', client.clientId, outbox);
-        return { inserted: true, client };
-      }
-      const row = this.#stmt.clientById.get(client.clientId);
-      if (!row) throw new Error('client vanished during insert');
-      return { inserted: false, client: JSON.parse(row.doc) as Client };
+      this.#addOutbox('client', client.clientId, outbox);
+      return { inserted: true, client };
     }), clientKey(client.clientId));
+    if ('heldBy' in result) throw new SoftwareAlreadyRegistered(activeSoftware ?? '', result.heldBy);
+    return result;
   }
 
   async getClient(clientId: string): Promise<Client | null> {
@@ -307,12 +314,15 @@ export class SqliteStore implements Store {
       const current = JSON.parse(row.doc) as Client;
       if (current.version !== expectedVersion) return null;
       const next: Client = { ...current, ...change.set, version: expectedVersion + 1 };
+      // A deleted client gives its software up (one registration per software).
+      if (next.status !== 'active') delete next.activeSoftwareKey;
       const result = this.#stmt.updateClient.run({
         clientId,
         expectedVersion,
         status: next.status,
         version: next.version,
         doc: JSON.stringify(next),
+        activeSoftware: activeSoftwareKeyOf(next),
       });
       if (result.changes !== 1) return null;
       this.#addOutbox('client', clientId, change.outbox ?? []);

@@ -2,6 +2,7 @@ import { MongoClient, MongoServerError, type Collection, type Db } from 'mongodb
 import type { Client } from '../../domain/client.js';
 import { IN_FLIGHT_STATUSES, type OutboxEntry, type Registration, type RegistrationStatus } from '../../domain/registration.js';
 import {
+  activeSoftwareKeyOf,
   applyRegistrationChange,
   type ClientChange,
   type ClientFilter,
@@ -11,6 +12,7 @@ import {
   type RetentionCutoffs,
   type RetentionReport,
   type Store,
+  SoftwareAlreadyRegistered,
 } from '../../ports/store.js';
 
 type RegistrationDoc = Omit<Registration, 'id'> & { _id: string; outbox: OutboxEntry[] };
@@ -83,6 +85,8 @@ export class MongoStore implements Store {
     // the per-TPP quota on requests in progress
     await this.#registrations.createIndex({ 'certificate.tppIdentity': 1, status: 1 }, { name: 'tpp_status' });
     await this.#jtis.createIndex({ expiresAt: 1 }, { name: 'expiresAt' });
+    // One registration per software: the key is set only on active clients (unset on delete).
+    await this.#clients.createIndex({ activeSoftwareKey: 1 }, { unique: true, sparse: true, name: 'activeSoftwareKey_unique' });
   }
 
   async insertRegistration(registration: Registration, outbox: OutboxEntry[]) {
@@ -187,15 +191,18 @@ export class MongoStore implements Store {
   }
 
   async insertClient(client: Client, outbox: OutboxEntry[]) {
-    const { clientId, ...rest } = client;
+    const { clientId, activeSoftwareKey: _key, ...rest } = client;
+    const activeSoftwareKey = activeSoftwareKeyOf(client);
     try {
-      await this.#clients.insertOne({ _id: clientId, ...rest, outbox });
+      await this.#clients.insertOne({ _id: clientId, ...rest, ...(activeSoftwareKey !== null ? { activeSoftwareKey } : {}), outbox });
       return { inserted: true, client };
     } catch (error) {
       if (!isDuplicateKey(error)) throw error;
       const existing = await this.#clients.findOne({ _id: clientId }, { projection: { outbox: 0 } });
-      if (!existing) throw error;
-      return { inserted: false, client: toClient(existing) };
+      if (existing) return { inserted: false, client: toClient(existing) };
+      const holder = activeSoftwareKey === null ? null : await this.#clients.findOne({ activeSoftwareKey }, { projection: { _id: 1 } });
+      if (holder) throw new SoftwareAlreadyRegistered(activeSoftwareKey ?? '', holder._id);
+      throw error;
     }
   }
 
@@ -205,7 +212,10 @@ export class MongoStore implements Store {
   }
 
   async updateClient(clientId: string, expectedVersion: number, change: ClientChange): Promise<Client | null> {
-    const update: Record<string, unknown> = { $set: { ...change.set, version: expectedVersion + 1 } };
+    const { activeSoftwareKey: _key, ...set } = change.set;
+    const update: Record<string, unknown> = { $set: { ...set, version: expectedVersion + 1 } };
+    // A deleted client gives its software up (one registration per software); the key never changes otherwise.
+    if (change.set.status !== undefined && change.set.status !== 'active') update.$unset = { activeSoftwareKey: '' };
     if (change.outbox?.length) update.$push = { outbox: { $each: change.outbox } };
     const doc = await this.#clients.findOneAndUpdate({ _id: clientId, version: expectedVersion }, update, {
       returnDocument: 'after',

@@ -100,16 +100,17 @@ describe.skipIf(!hasChromium && !process.env.CI)('ops dashboard in a browser', (
     ids.active = String((await store.getClient(second.json<{ client_id: string }>().client_id))?.requestId);
     ids.rejected = (await globex.post(await globex.sign(globex.claims({ aud: 'https://other-bank.example' })), { prefer: 'respond-async' })).json<{ request_id: string }>().request_id;
     await poll('the rejection', async () => ((await status(ids.rejected)) === 'rejected' ? true : undefined));
-    await pipeline.directory.setOutage(true);
-    ids.failed = (await initech.post(await initech.sign(initech.claims()), { prefer: 'respond-async' })).json<{ request_id: string }>().request_id;
-    await poll('the failure', async () => ((await status(ids.failed)) === 'failed' ? true : undefined));
-    // RFC 7592 §2.3: acme deletes its first client.
+    // RFC 7592 §2.3: acme deletes its first client (before the directory outage below: management
+    // asks the directory about the presented certificate, and fails closed while it cannot).
     const del = await httpsRequest(`${pipeline.intakeUrl}/register/${encodeURIComponent(deletedClient)}`, {
       method: 'DELETE',
       identity: acme.identity,
       headers: { authorization: `Bearer ${created.registration_access_token}` },
     });
     expect(del.status, del.text).toBe(204);
+    await pipeline.directory.setOutage(true);
+    ids.failed = (await initech.post(await initech.sign(initech.claims()), { prefer: 'respond-async' })).json<{ request_id: string }>().request_id;
+    await poll('the failure', async () => ((await status(ids.failed)) === 'failed' ? true : undefined));
 
     // No reload: the list refreshes itself.
     const failedRow = page.locator(`tr.row[data-id="${ids.failed}"]`);

@@ -259,7 +259,7 @@ describe.each(adapterSets)('OBIE conformance-dcr flow with the sandbox AS, %s', 
     expect((await manage('GET', first, `Bearer ${firstToken}`)).status).toBe(200);
   });
 
-  it.skipIf(skip)('tokens signed with the AS key but expired, from another issuer, typed JWT, or for another client: 401', async () => {
+  it.skipIf(skip)('tokens signed with the AS key but expired, from another issuer, typed JWT, for another client or audience, or bound otherwise: 401', async () => {
     const clientId = await register('tls_client_auth');
     const real = decodeJwt(await token(clientId, 'tls_client_auth'));
     const jwk = JSON.parse(await readFile(join(pipeline.dataDir, 'sandbox-as', 'signing-key.jwk.json'), 'utf8')) as JWK;
@@ -274,6 +274,12 @@ describe.each(adapterSets)('OBIE conformance-dcr flow with the sandbox AS, %s', 
       await forge({}, 'JWT'),
       await forge({ client_id: 'SomeOtherClient' }),
       await forge({ cnf: { 'x5t#S256': 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' } }),
+      // Issue 17 finding 6: an audience that is not this service (RFC 9068 §4), no audience at all, and a
+      // confirmation this call cannot prove (an empty cnf, a DPoP key thumbprint).
+      await forge({ aud: 'https://another-resource.example' }),
+      await forge({ aud: undefined }),
+      await forge({ cnf: {} }),
+      await forge({ cnf: { jkt: '0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I' } }),
     ]) {
       const res = await manage('GET', clientId, `Bearer ${forged}`);
       expect(res.status).toBe(401);

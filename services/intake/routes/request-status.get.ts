@@ -7,8 +7,12 @@ import { ErrorBody, RequestStatus } from './schemas.js';
 
 /**
  * `GET /register/requests/{request_id}`: status polling, only for the submitting organisation (the
- * same scoped TPP identity: same issuing CA, same organisation attribute), and only while the
- * directory accepts the presented certificate and that organisation (401 once revoked).
+ * same scoped TPP identity: same issuing CA, same organisation attribute). An answer that carries the
+ * registration (its client and registration access token) is given only while the directory accepts
+ * the presented certificate and that organisation (401 once revoked; 503 while the directory cannot
+ * say, for a check soft-fail does not cover). A request not registered (yet) answers its status
+ * without asking the directory: during a directory outage a TPP still learns that its request
+ * `failed`, and nothing it could use is handed out.
  */
 export async function requestStatusRoute(app: FastifyInstance, options: { deps: SubmissionDeps }) {
   const { deps } = options;
@@ -29,12 +33,14 @@ export async function requestStatusRoute(app: FastifyInstance, options: { deps: 
       if (!registration || !presented || !request.server.certificateIdentities.same(registration.certificate.tppIdentity, registration.certificate.pem, presented)) {
         throw new HttpError(404, 'not_found', 'no such registration request for this client certificate');
       }
-      const verified = registration.verified ?? null;
-      await applyDirectoryVerdict(request, presented, {
-        ssa: verified?.ssa ?? null,
-        organisation: verified ? organisationOf(verified.ssa, verified.orgId, verified.softwareId) : null,
-        challenge: `Bearer realm="${MANAGEMENT_REALM}"`,
-      });
+      if (registration.status === 'registered') {
+        const verified = registration.verified ?? null;
+        await applyDirectoryVerdict(request, presented, {
+          ssa: verified?.ssa ?? null,
+          organisation: verified ? organisationOf(verified.ssa, verified.orgId, verified.softwareId) : null,
+          challenge: `Bearer realm="${MANAGEMENT_REALM}"`,
+        });
+      }
       const body: Record<string, unknown> = {
         request_id: registration.id,
         status: registration.status,

@@ -54,11 +54,21 @@ describe.each(adapterSets)('the reconciler, %s', (_name, infraUrls) => {
       }
       return;
     }
-    const db = new Database(join(pipeline.dataDir, 'dcr.sqlite'));
+    // No busy wait inside this (synchronous) connection: the pipeline's own connection, in this
+    // process, must be able to finish its open group-commit batch between our tries.
+    const db = new Database(join(pipeline.dataDir, 'dcr.sqlite'), { timeout: 0 });
+    const attempt = <T>(run: () => T): T | undefined => {
+      try {
+        return run();
+      } catch (error) {
+        if ((error as { code?: string }).code === 'SQLITE_BUSY') return undefined;
+        throw error;
+      }
+    };
     try {
       // The job row joins the next group commit; wait until it is there, then drop it.
-      await until('the verify job is stored', () => (db.prepare("SELECT COUNT(*) AS n FROM jobs WHERE stage = 'verify'").get() as { n: number }).n, (n) => n === 1);
-      db.prepare('DELETE FROM jobs').run();
+      await until('the verify job is stored', () => attempt(() => (db.prepare("SELECT COUNT(*) AS n FROM jobs WHERE stage = 'verify'").get() as { n: number }).n), (n) => n === 1);
+      await until('the jobs are deleted', () => attempt(() => db.prepare('DELETE FROM jobs').run().changes), (n) => n !== undefined && n >= 1);
     } finally {
       db.close();
     }

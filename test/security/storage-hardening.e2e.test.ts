@@ -191,11 +191,18 @@ describe.each(adapterSets)('time rules are judged at submission, %s', (_name, in
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, (exp + 1) * 1000 - Date.now())));
       expect(Date.now()).toBeGreaterThanOrEqual((exp + 1) * 1000);
 
+      // The outcome signal fires once the request is settled (registered, rejected or failed); the
+      // client's created event may be published a moment before the registration commits.
+      const outcome = pipeline.rt.adapters.signal.watch(requestId);
       stages.push(await startVerifier(pipeline.rt), startRevocation(pipeline.rt), await startProvisioner(pipeline.rt));
-      const settled = await pipeline.waitForEvent(
-        (e) => ['dcr.registration.rejected', 'dcr.registration.failed', 'dcr.client.created'].includes(e.type) && (e.data.request_id === requestId || e.type === 'dcr.client.created'),
-      );
-      expect(settled.type).toBe('dcr.client.created');
+      try {
+        expect(await outcome.wait(30_000)).toBe(true);
+      } finally {
+        outcome.dispose();
+      }
+      const settled = await pipeline.rt.adapters.store.getRegistration(requestId);
+      expect(settled?.status, settled?.lastError ?? '').toBe('registered');
+      expect(pipeline.events.some((e) => e.type === 'dcr.registration.rejected' && e.data.request_id === requestId)).toBe(false);
       const poll = await tpp.get(`/register/requests/${requestId}`);
       expect(poll.status).toBe(200);
       expect(poll.json()).toMatchObject({ status: 'registered' });

@@ -180,20 +180,25 @@ export class SqliteStore implements Store {
     const next = applyRegistrationChange(current, change);
     return this.#commits.durable(this.#db.transaction(() => {
       // Compare-and-set on the version; the parts are rewritten only when the change sets them.
-      const result = this.#stmt.updateRegistration.run({
-        id: current.id,
-        expectedVersion: current.version,
-        status: next.status,
-        updatedAt: next.updatedAt,
-        lastError: next.lastError ?? null,
-        version: next.version,
-        doc: recordOf(next),
-      });
-      if (result.changes !== 1) return null;
+      if (!this.#compareAndSet(current, next)) return null;
       this.#writeParts(current.id, change.set);
       this.#addOutbox('registration', current.id, change.outbox ?? []);
       return next;
     }), registrationKey(current.id));
+  }
+
+  /** Writes `next` iff the stored record is still at `current.version` (inside a transaction). */
+  #compareAndSet(current: Registration, next: Registration): boolean {
+    const result = this.#stmt.updateRegistration.run({
+      id: current.id,
+      expectedVersion: current.version,
+      status: next.status,
+      updatedAt: next.updatedAt,
+      lastError: next.lastError ?? null,
+      version: next.version,
+      doc: recordOf(next),
+    });
+    return result.changes === 1;
   }
 
   async findRegistrationBySubmissionKey(submissionKey: string): Promise<Registration | null> {
@@ -217,17 +222,9 @@ export class SqliteStore implements Store {
       for (const row of this.#stmt.uncompacted.all({ compactBefore: cutoffs.compactBefore, batch: cutoffs.batch })) {
         const current = registrationOf(row);
         const next = compactedRegistration(current, now);
-        const result = this.#stmt.updateRegistration.run({
-          id: current.id,
-          expectedVersion: current.version,
-          status: next.status,
-          updatedAt: next.updatedAt,
-          lastError: next.lastError ?? null,
-          version: next.version,
-          doc: recordOf(next),
-        });
-        if (result.changes !== 1) continue;
-        this.#writeParts(current.id, { body: next.body, certificate: next.certificate, verified: null });
+        if (!this.#compareAndSet(current, next)) continue;
+        // The certificate stays as it was (compact.ts): only the dropped parts are rewritten.
+        this.#writeParts(current.id, { body: next.body, verified: null });
         compacted += 1;
       }
       const jtis = this.#stmt.purgeJtis.run(cutoffs.jtiBefore).changes;

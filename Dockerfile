@@ -45,4 +45,4 @@ RUN mkdir -p /data && chown node:node /data
 # `node` (uid 1000) is the unprivileged user of the official Node.js images.
 USER node
 EXPOSE 8443 8444 8081
-CMD ["node", "dist/services/standalone/main.js"]
+CMD ["node", "dist/sandbox/standalone/main.js"]

@@ -35,8 +35,8 @@ import { existsSync, statSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { TokenSealer, hashToken } from '../shared/crypto/token-sealer.js';
-import { newAccessToken, newClientId, sha256Base64url } from '../shared/domain/ids.js';
+import { TokenSealer, hashToken } from '../platform/crypto/token-sealer.js';
+import { newAccessToken, newClientId, sha256Base64url } from '../core/domain/ids.js';
 
 export interface BulkLoadJob {
   dataDir: string;

@@ -5,7 +5,7 @@
  *   strace -f -c -e trace=fsync,fdatasync -o /tmp/s5.txt  npx tsx bench/count-fsyncs.ts 5
  *   strace -f -c -e trace=fsync,fdatasync -o /tmp/s35.txt npx tsx bench/count-fsyncs.ts 35
  */
-import { httpsRequest } from '../shared/tpp-client/https-client.js';
+import { httpsRequest } from '../sandbox/tpp-client/https-client.js';
 import { createTpps, signedRequests } from './fixtures.js';
 import { startEmbeddedPipeline } from './pipeline.js';
 

@@ -4,8 +4,8 @@
  * JSON metadata.
  */
 import type { JWK } from 'jose';
-import { sandboxCredentials, type SandboxDirectory, type SandboxTpp } from '../services/directory-sandbox/index.js';
-import { defaultRegistrationClaims, signRegistrationRequest, type TppCredentials } from '../shared/tpp-client/registration-request.js';
+import { sandboxCredentials, type SandboxDirectory, type SandboxTpp } from '../sandbox/directory-sandbox/index.js';
+import { defaultRegistrationClaims, signRegistrationRequest, type TppCredentials } from '../sandbox/tpp-client/registration-request.js';
 import type { LoadIdentity, PreparedRequest } from './load-generator.js';
 import type { BoundKeys } from './bound-server.js';
 import { peerMetadata } from './peer-oidc-provider.js';

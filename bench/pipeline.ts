@@ -8,18 +8,18 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../shared/config/load.js';
-import { createRuntime, type Runtime } from '../shared/runtime/runtime.js';
-import { createLogger } from '../shared/runtime/logger.js';
-import { sandboxTrust, type SandboxDirectory } from '../services/directory-sandbox/index.js';
-import { sandboxAuthorizationServer } from '../services/sandbox-as/provisioning.js';
+import { loadConfig } from '../platform/config/load.js';
+import { createRuntime, type Runtime } from '../platform/runtime/runtime.js';
+import { createLogger } from '../platform/runtime/logger.js';
+import { sandboxTrust, type SandboxDirectory } from '../sandbox/directory-sandbox/index.js';
+import { sandboxAuthorizationServer } from '../sandbox/sandbox-as/provisioning.js';
 import { startIntake } from '../services/intake/service.js';
 import { startProvisioner } from '../services/provisioner/service.js';
 import { startRevocation } from '../services/revocation/service.js';
 import { startVerifier } from '../services/verifier/service.js';
 import type { IntakeTls } from './bound-server.js';
 import { startService, stopServices, untilHttpsOk, type ServiceProcess } from './processes.js';
-import { freeTcpPort } from '../test/support/ports.js';
+import { freeTcpPort } from '../testkit/ports.js';
 
 export interface EmbeddedPipeline {
   rt: Runtime;
@@ -50,7 +50,7 @@ export async function startEmbeddedPipeline(extraEnv: Record<string, string> = {
     DCR_MAX_EVENT_LOOP_DELAY_MS: '0',
     ...extraEnv,
   };
-  const config = loadConfig(env);
+  const config = loadConfig(env, { sandboxByDefault: true });
   // Created here (CA, keys, intake certificate), then served by its own process from the same data dir.
   const { trust, directory } = await sandboxTrust(config);
   const sandbox = startService('directory-sandbox', { DCR_DATA_DIR: dataDir, DCR_SANDBOX_PORT: String(sandboxPort), DCR_SANDBOX_BASE_URL: config.sandboxUrl });

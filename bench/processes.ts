@@ -1,7 +1,8 @@
 /** Service processes for the benchmark: `node --import tsx services/<name>/main.ts` with DCR_* env. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { httpsRequest } from '../shared/tpp-client/https-client.js';
+import { httpsRequest } from '../sandbox/tpp-client/https-client.js';
+import { sandboxServiceArgs } from '../testkit/service-entry.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 
@@ -16,7 +17,7 @@ export interface ServiceProcess {
 export function startService(name: string, env: Record<string, string>): ServiceProcess {
   // DCR_BENCH_CPU_PROF_DIR=<dir>: each service writes a V8 CPU profile there when it exits.
   const profile = process.env.DCR_BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.DCR_BENCH_CPU_PROF_DIR}/${name}`] : [];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', `services/${name}/main.ts`], {
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', ...sandboxServiceArgs(name)], {
     cwd: REPO,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -10,8 +10,8 @@
  * templates, the data directory, the sandbox's pid); it runs until the parent sends `stop`, then
  * stops the pipeline (removing the data directory) and exits.
  */
-import { httpsRequest } from '../shared/tpp-client/https-client.js';
-import type { TppCredentials } from '../shared/tpp-client/registration-request.js';
+import { httpsRequest } from '../sandbox/tpp-client/https-client.js';
+import type { TppCredentials } from '../sandbox/tpp-client/registration-request.js';
 import { createTpps, signedRequests } from './fixtures.js';
 import type { LoadIdentity } from './load-generator.js';
 import { startEmbeddedPipeline, type EmbeddedPipeline } from './pipeline.js';

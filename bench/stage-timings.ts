@@ -3,7 +3,7 @@
  * the verifier picks it up, each stage (its queue wait included), and the whole submit → registered.
  * Read from the store after a phase; the timestamps are the writers' clocks (one machine here).
  */
-import type { Registration } from '../shared/domain/registration.js';
+import type { Registration } from '../core/domain/registration.js';
 
 export interface SegmentSummary {
   count: number;

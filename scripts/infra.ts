@@ -8,10 +8,10 @@
  *                     (SIGINT/SIGTERM), then stop them.
  */
 import { Command, Option } from 'commander';
-import { fetchInfra, InfraToolError } from './infra/fetch.js';
+import { fetchInfra, InfraToolError } from '../testkit/fetch.js';
 import { readFileSync } from 'node:fs';
-import { startInfra, type Infra } from './infra/servers.js';
-import { setUpKeycloakRealm } from './infra/keycloak-realm.js';
+import { startInfra, type Infra } from '../testkit/servers.js';
+import { setUpKeycloakRealm } from '../testkit/keycloak-realm.js';
 
 const say = (line: string) => process.stderr.write(`[infra] ${line}\n`);
 

@@ -1,8 +1,8 @@
 /**
  * `npm run start:distributed`: the distributed mode on one machine, in one command. Starts Kafka
- * (KRaft), mongo-java-server and redis-server (scripts/infra/servers.ts; jars fetched on first use),
- * then every service as its own process, `node dist/services/<name>/main.js`, with the shared
- * variables (scripts/infra/distributed-env.ts): the sandbox directory, the provisioner (it runs the
+ * (KRaft), mongo-java-server and redis-server (testkit/servers.ts; jars fetched on first use),
+ * then every service as its own process (`node dist/sandbox/service/main.js <name>`), with the shared
+ * variables (testkit/distributed-env.ts): the sandbox directory, the provisioner (it runs the
  * outbox relay and creates the topics), verifier, revocation, the sandbox AS, intake, ops and
  * gateway-sync, and the notifier when DCR_NOTIFIER_WEBHOOK_URL is set. Prints what to try next.
  * Ctrl-C (SIGINT) or SIGTERM stops the services (intake first), then the servers; nothing is left
@@ -18,11 +18,12 @@ import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
-import { TOPICS } from '../shared/domain/events.js';
-import { SandboxDirectory } from '../services/directory-sandbox/directory.js';
-import { httpsRequest } from '../shared/tpp-client/https-client.js';
-import { distributedServiceEnv } from './infra/distributed-env.js';
-import { spawnWatchdog, startInfra, type Infra } from './infra/servers.js';
+import { TOPICS } from '../core/domain/events.js';
+import { SandboxDirectory } from '../sandbox/directory-sandbox/directory.js';
+import { httpsRequest } from '../sandbox/tpp-client/https-client.js';
+import { distributedServiceEnv } from '../testkit/distributed-env.js';
+import { spawnWatchdog, startInfra, type Infra } from '../testkit/servers.js';
+import { sandboxServiceArgs } from '../testkit/service-entry.js';
 
 const REPO = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const env = process.env;
@@ -101,7 +102,8 @@ async function main(): Promise<void> {
     if (!(await portFree(p))) fail(`port ${p} (${variable}) is in use: is \`npm start\` or another start:distributed running? Stop it or set ${variable}`);
   }
   for (const name of ['intake', 'verifier', 'revocation', 'provisioner', 'ops', 'sandbox-as', 'gateway-sync', 'notifier']) {
-    if (!existsSync(join(REPO, 'dist', 'services', name, 'main.js'))) fail(`dist/services/${name}/main.js is missing: run \`npm run build\` (npm run start:distributed does)`);
+    const [script] = sandboxServiceArgs(name, 'dist');
+    if (!script || !existsSync(join(REPO, script))) fail(`${script} is missing: run \`npm run build\` (npm run start:distributed does)`);
   }
 
   const own = [env.DCR_MONGO_URL, env.DCR_REDIS_URL, env.DCR_KAFKA_BROKERS].filter((v) => v);
@@ -140,8 +142,7 @@ async function main(): Promise<void> {
   const services: Service[] = [];
   let stopping = false;
   const startService = (name: string): Service => {
-    const script = name === 'directory-sandbox' ? 'directory-sandbox' : name;
-    const child = spawn(process.execPath, [join('dist', 'services', script, 'main.js')], {
+    const child = spawn(process.execPath, sandboxServiceArgs(name, 'dist'), {
       cwd: REPO,
       env: { ...process.env, ...shared },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,6 +1,6 @@
 /**
  * Distributed mode: MongoDB (mongo-java-server), Redis/BullMQ and Kafka started on free ports
- * (scripts/infra/servers.ts), the sandbox directory, intake, verifier, revocation and provisioner each
+ * (testkit/servers.ts), the sandbox directory, intake, verifier, revocation and provisioner each
  * its own Node process (`node --import tsx services/<name>/main.ts`), against the bound with the same
  * TLS material in the same run; every process's RSS and CPU sampled.
  */
@@ -9,15 +9,15 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
-import { loadConfig } from '../../shared/config/load.js';
-import { SandboxDirectory, sandboxTrust } from '../../services/directory-sandbox/index.js';
-import { startInfra } from '../../scripts/infra/servers.js';
-import { distributedServiceEnv } from '../../scripts/infra/distributed-env.js';
+import { loadConfig } from '../../platform/config/load.js';
+import { SandboxDirectory, sandboxTrust } from '../../sandbox/directory-sandbox/index.js';
+import { startInfra } from '../../testkit/servers.js';
+import { distributedServiceEnv } from '../../testkit/distributed-env.js';
 import { startBoundServer } from '../bound-server.js';
 import { boundKeys, createTpps, signedRequests } from '../fixtures.js';
-import { freeTcpPort as freePort } from '../../test/support/ports.js';
+import { freeTcpPort as freePort } from '../../testkit/ports.js';
 import { startService, stopServices, until, untilHttpsOk, type ServiceProcess } from '../processes.js';
-import { MongoStore } from '../../shared/adapters/mongo/mongo-store.js';
+import { MongoStore } from '../../platform/adapters/mongo/mongo-store.js';
 import { stageTimings } from '../stage-timings.js';
 import { round2, runPhase, type BenchSettings, type PhaseResult, type ScenarioResult } from '../phase.js';
 import { poolSize, TPP_COUNT } from './embedded.js';
@@ -42,7 +42,7 @@ export async function distributedScenario(settings: BenchSettings): Promise<Scen
       DCR_MAX_EVENT_LOOP_DELAY_MS: '0',
     };
     // The sandbox material (CA, intake server certificate) is created once here, before any service starts.
-    const config = loadConfig(env);
+    const config = loadConfig(env, { sandboxByDefault: true });
     const { trust } = await sandboxTrust(config);
     services.push(startService('directory-sandbox', env));
     const directory = await until(

@@ -4,7 +4,7 @@
  * certificate, client CAs and TLS settings, driven by the same generator in the same run; then ours
  * at a fixed rate of half its maximum for the latency target.
  */
-import { httpsRequest } from '../../shared/tpp-client/https-client.js';
+import { httpsRequest } from '../../sandbox/tpp-client/https-client.js';
 import { startBoundServer } from '../bound-server.js';
 import { boundKeys, createTpps, peerRequests, signedRequests } from '../fixtures.js';
 import { startPeer } from '../peer-oidc-provider.js';

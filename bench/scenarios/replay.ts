@@ -1,10 +1,10 @@
 /**
  * Replay: N registrations fail during a directory outage (DCR_STAGE_ATTEMPTS=1, so each fails on its
- * first attempt), the outage ends, and one bulk replay (`replayMatching` of shared/pipeline/replay.ts,
+ * first attempt), the outage ends, and one bulk replay (`replayMatching` of core/pipeline/replay.ts,
  * what `POST /admin/replay` and `dcr ops replay --all` run) is measured until every one of them is
  * registered. Embedded mode.
  */
-import { replayMatching } from '../../shared/pipeline/replay.js';
+import { replayMatching } from '../../core/pipeline/replay.js';
 import { runLoadInChild } from '../load-generator.js';
 import { createTpps, signedRequests } from '../fixtures.js';
 import { startEmbeddedPipeline } from '../pipeline.js';

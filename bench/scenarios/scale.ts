@@ -27,7 +27,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { httpsRequest } from '../../shared/tpp-client/https-client.js';
+import { httpsRequest } from '../../sandbox/tpp-client/https-client.js';
 import { bulkLoadInChild, type BulkLoadResult, type SampledClient } from '../bulk-load.js';
 import { signedRequests } from '../fixtures.js';
 import type { PreparedRequest } from '../load-generator.js';

@@ -1,4 +1,5 @@
-import { runService } from '../../shared/runtime/bootstrap.js';
-import { startGatewaySync } from './service.js';
+import { runService } from '../../platform/runtime/bootstrap.js';
+import { gatewaySyncService } from './service.js';
 
-await runService('gateway-sync', {}, startGatewaySync);
+// The production entry point: trust and the AS from configuration only (no sandbox code is imported).
+await runService(gatewaySyncService);

@@ -2,9 +2,9 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { MongoClient, MongoServerError, type Collection } from 'mongodb';
-import type { Config } from '../../shared/config/schema.js';
-import type { ClientEventData } from '../../shared/events/schemas.js';
-import type { ClientEvent } from '../../shared/events/validate.js';
+import type { Config } from '../../platform/config/schema.js';
+import type { ClientEventData } from '../../core/events/schemas.js';
+import type { ClientEvent } from '../../core/events/validate.js';
 
 /** One client as the gateway knows it; a deleted client stays as a tombstone so late events lose. */
 export interface RegistryEntry {

@@ -1,3 +1,4 @@
+import type { ServiceDefinition } from '../../platform/runtime/bootstrap.js';
 /**
  * Reference consumer for API gateways: keeps a client registry up to date from `dcr.client.v1`.
  * Copy it. The three things every consumer of the stream must do are here:
@@ -5,11 +6,11 @@
  *   2. dedupe by event id (delivery is at least once);
  *   3. apply in order per client (ignore an event older than the stored one).
  */
-import { TOPICS } from '../../shared/domain/events.js';
-import { isClientEvent, validateEvent } from '../../shared/events/validate.js';
-import type { DeliveredEvent } from '../../shared/ports/events.js';
-import type { Logger } from '../../shared/runtime/logger.js';
-import type { Runtime } from '../../shared/runtime/runtime.js';
+import { TOPICS } from '../../core/domain/events.js';
+import { isClientEvent, validateEvent } from '../../core/events/validate.js';
+import type { DeliveredEvent } from '../../core/ports/events.js';
+import type { Logger } from '../../platform/runtime/logger.js';
+import type { Runtime } from '../../platform/runtime/runtime.js';
 import { openClientRegistry, type ApplyResult, type ClientRegistry } from './registry.js';
 
 export const GATEWAY_SYNC_GROUP = 'gateway-sync';
@@ -55,3 +56,6 @@ export async function startGatewaySync(rt: Runtime): Promise<RunningGatewaySync>
     },
   };
 }
+
+/** The service as a process: services/gateway-sync/main.ts (production), sandbox/service/main.ts (sandbox). */
+export const gatewaySyncService: ServiceDefinition = { name: 'gateway-sync', start: startGatewaySync };

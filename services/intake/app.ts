@@ -1,14 +1,14 @@
 import swagger, { type FastifyDynamicSwaggerOptions } from '@fastify/swagger';
-import { debugRequestLogging } from '../../shared/http/request-log.js';
+import { debugRequestLogging } from '../../platform/http/request-log.js';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import type { Profile } from '../../shared/profiles/types.js';
+import type { Profile } from '../../core/profiles/types.js';
 import { clientCertificatePlugin } from './plugins/client-certificate.js';
 import { clientDeleteRoute } from './routes/client.delete.js';
 import { clientGetRoute } from './routes/client.get.js';
 import { clientPutRoute } from './routes/client.put.js';
 import { RegistrationRequestBody } from './routes/client-schemas.js';
-import { errorsPlugin } from '../../shared/http/fastify-errors.js';
-import { traceHttpRequests } from '../../shared/observability/tracing.js';
+import { errorsPlugin } from '../../platform/http/fastify-errors.js';
+import { traceHttpRequests } from '../../platform/observability/tracing.js';
 import type { AsTokenVerifier } from './as-tokens.js';
 import type { DirectoryVerdicts } from './management-auth.js';
 import { clientErrorHandler, frameworkErrors, protectionPlugin, type ProtectionOptions } from './plugins/protection.js';
@@ -17,7 +17,7 @@ import { healthRoutes } from './routes/health.js';
 import { registerPostRoute } from './routes/register.post.js';
 import { requestStatusRoute } from './routes/request-status.get.js';
 import type { SubmissionDeps } from './submission.js';
-import { DEFAULT_SERVER_TIMEOUTS, serverTimeoutOptions, type ServerTimeouts } from '../../shared/http/server-timeouts.js';
+import { DEFAULT_SERVER_TIMEOUTS, serverTimeoutOptions, type ServerTimeouts } from '../../platform/http/server-timeouts.js';
 
 /** FAPI 1.0 Advanced §8.5 cipher suites for TLS 1.2 (TLS 1.3 suites are all acceptable). */
 export const FAPI_TLS12_CIPHERS = [

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
-import type { Config } from '../../shared/config/schema.js';
-import type { OutboundFetcher } from '../../shared/http/outbound-fetcher.js';
-import type { KeyResolver } from '../../shared/jose/key-resolver.js';
-import type { Profile } from '../../shared/profiles/types.js';
-import type { Logger } from '../../shared/runtime/logger.js';
+import type { Config } from '../../platform/config/schema.js';
+import type { OutboundFetcher } from '../../platform/http/outbound-fetcher.js';
+import type { KeyResolver } from '../../platform/jose/key-resolver.js';
+import type { Profile } from '../../core/profiles/types.js';
+import type { Logger } from '../../platform/runtime/logger.js';
 
 /** What an AS access token must be bound to on a management call. */
 export interface AsTokenContext {

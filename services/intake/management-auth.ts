@@ -1,14 +1,14 @@
 import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
-import type { Client } from '../../shared/domain/client.js';
-import { hashToken, tokenMatches } from '../../shared/crypto/token-sealer.js';
-import type { PresentedCertificate } from '../../shared/domain/registration.js';
-import { isLegacyIdentity } from '../../shared/pki/client-certificate.js';
-import type { Store } from '../../shared/ports/store.js';
+import type { Client } from '../../core/domain/client.js';
+import { hashToken, tokenMatches } from '../../platform/crypto/token-sealer.js';
+import type { PresentedCertificate } from '../../core/domain/registration.js';
+import { isLegacyIdentity } from '../../platform/pki/client-certificate.js';
+import type { Store } from '../../core/ports/store.js';
 import type { CredentialVerdict } from '../revocation/credential-check.js';
 import type { CredentialsToCheck } from '../revocation/stage.js';
 import type { AsTokenVerifier } from './as-tokens.js';
-import { HttpError } from '../../shared/http/fastify-errors.js';
-import type { Profile } from '../../shared/profiles/types.js';
+import { HttpError } from '../../platform/http/fastify-errors.js';
+import type { Profile } from '../../core/profiles/types.js';
 import { refusedKindDescription, tokenKindAccepted, type ManagementCredential } from './management-token-kinds.js';
 
 /** The directory's verdict on an authenticated call's credentials (services/revocation/credential-check.ts). */

@@ -5,7 +5,7 @@
  * protected by an access token of the client-credentials grant); its registration access token is
  * refused. OBIE accepts both; RFC 7591, FAPI 2.0 and Open Finance Brasil the registration access token.
  */
-import type { ManagementTokenKind, Profile } from '../../shared/profiles/types.js';
+import type { ManagementTokenKind, Profile } from '../../core/profiles/types.js';
 
 export function tokenKindAccepted(profile: Pick<Profile, 'management'>, kind: ManagementTokenKind): boolean {
   return profile.management.tokenKinds.includes(kind);

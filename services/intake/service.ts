@@ -1,6 +1,7 @@
+import type { ServiceDefinition } from '../../platform/runtime/bootstrap.js';
 import type { FastifyInstance } from 'fastify';
-import { ConfigurationError } from '../../shared/domain/errors.js';
-import type { Runtime } from '../../shared/runtime/runtime.js';
+import { ConfigurationError } from '../../core/domain/errors.js';
+import type { Runtime } from '../../platform/runtime/runtime.js';
 import { buildIntakeApp } from './app.js';
 import { CredentialCheck } from '../revocation/credential-check.js';
 import { asDiscoveryExtra, createAsTokenVerifier } from './as-tokens.js';
@@ -62,3 +63,13 @@ export async function startIntake(rt: Runtime, options: { listen?: boolean; disc
   const port = typeof address === 'object' && address ? address.port : config.httpsPort;
   return { app, url: `https://${config.host}:${port}`, port, stop: () => app.close() };
 }
+
+/** The service as a process: services/intake/main.ts (production), sandbox/service/main.ts (sandbox). */
+export const intakeService: ServiceDefinition = {
+  name: 'intake',
+  async start(rt) {
+    const intake = await startIntake(rt);
+    rt.logger.info({ url: intake.url }, 'intake listening (mutual TLS)');
+    return intake;
+  },
+};

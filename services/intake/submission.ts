@@ -1,12 +1,12 @@
-import { registrationEvent, stageJob } from '../../shared/domain/events.js';
-import { HttpError } from '../../shared/http/fastify-errors.js';
-import { newRequestId, sha256Base64url } from '../../shared/domain/ids.js';
-import { isSettled, type PresentedCertificate, type Registration, type RequestKind } from '../../shared/domain/registration.js';
-import type { JobDispatcher } from '../../shared/outbox/dispatcher.js';
-import type { OutcomeSignal } from '../../shared/ports/signal.js';
-import type { AuthorizationServerPort } from '../../shared/ports/authorization-server.js';
-import type { Store } from '../../shared/ports/store.js';
-import type { TokenSealer } from '../../shared/crypto/token-sealer.js';
+import { registrationEvent, stageJob } from '../../core/domain/events.js';
+import { HttpError } from '../../platform/http/fastify-errors.js';
+import { newRequestId, sha256Base64url } from '../../core/domain/ids.js';
+import { isSettled, type PresentedCertificate, type Registration, type RequestKind } from '../../core/domain/registration.js';
+import type { JobDispatcher } from '../../core/outbox/dispatcher.js';
+import type { OutcomeSignal } from '../../core/ports/signal.js';
+import type { AuthorizationServerPort } from '../../core/ports/authorization-server.js';
+import type { Store } from '../../core/ports/store.js';
+import type { TokenSealer } from '../../platform/crypto/token-sealer.js';
 
 export interface SubmissionDeps {
   store: Store;

@@ -1,4 +1,5 @@
-import { runService } from '../../shared/runtime/bootstrap.js';
-import { startNotifier } from './service.js';
+import { runService } from '../../platform/runtime/bootstrap.js';
+import { notifierService } from './service.js';
 
-await runService('notifier', {}, (rt) => startNotifier(rt));
+// The production entry point: trust and the AS from configuration only (no sandbox code is imported).
+await runService(notifierService);

@@ -1,3 +1,4 @@
+import type { ServiceDefinition } from '../../platform/runtime/bootstrap.js';
 /**
  * Reference notifier: turns registration outcomes into signed webhooks (see webhook.ts).
  * Notifies `dcr.client.created`, `dcr.registration.rejected` and `dcr.registration.failed`. The
@@ -5,12 +6,12 @@
  * A delivery that still fails after DCR_NOTIFIER_MAX_ATTEMPTS is logged and skipped, so one dead
  * receiver cannot stall the stream; retries hold back later events of the same partition.
  */
-import { ConfigurationError } from '../../shared/domain/errors.js';
-import { TOPICS } from '../../shared/domain/events.js';
-import { validateEvent } from '../../shared/events/validate.js';
-import type { DeliveredEvent } from '../../shared/ports/events.js';
-import type { Logger } from '../../shared/runtime/logger.js';
-import type { Runtime } from '../../shared/runtime/runtime.js';
+import { ConfigurationError } from '../../core/domain/errors.js';
+import { TOPICS } from '../../core/domain/events.js';
+import { validateEvent } from '../../core/events/validate.js';
+import type { DeliveredEvent } from '../../core/ports/events.js';
+import type { Logger } from '../../platform/runtime/logger.js';
+import type { Runtime } from '../../platform/runtime/runtime.js';
 import { WebhookSender, webhookFetcher, type DeliveryOutcome, type WebhookOptions, type WebhookTransport } from './webhook.js';
 
 export const NOTIFIER_GROUP = 'notifier';
@@ -76,3 +77,6 @@ export async function startNotifier(rt: Runtime, options: { fromBeginning?: bool
     },
   };
 }
+
+/** The service as a process: services/notifier/main.ts (production), sandbox/service/main.ts (sandbox). */
+export const notifierService: ServiceDefinition = { name: 'notifier', start: (rt) => startNotifier(rt) };

@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FetchRefused, OutboundFetcher } from '../../shared/http/outbound-fetcher.js';
-import type { Logger } from '../../shared/runtime/logger.js';
+import { FetchRefused, OutboundFetcher } from '../../platform/http/outbound-fetcher.js';
+import type { Logger } from '../../platform/runtime/logger.js';
 
 /**
  * Signed webhooks. `X-DCR-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.

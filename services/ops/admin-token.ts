@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Config } from '../../shared/config/schema.js';
-import { ConfigurationError } from '../../shared/domain/errors.js';
+import type { Config } from '../../platform/config/schema.js';
+import { ConfigurationError } from '../../core/domain/errors.js';
 
 export const ADMIN_TOKEN_FILE = 'admin-token';
 

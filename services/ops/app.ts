@@ -1,10 +1,10 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { debugRequestLogging } from '../../shared/http/request-log.js';
+import { debugRequestLogging } from '../../platform/http/request-log.js';
 import type { OpsDeps } from './deps.js';
 import { requireAdminToken } from './plugins/auth.js';
-import { errorsPlugin } from '../../shared/http/fastify-errors.js';
-import { traceHttpRequests } from '../../shared/observability/tracing.js';
-import { DEFAULT_SERVER_TIMEOUTS, serverTimeoutOptions, type ServerTimeouts } from '../../shared/http/server-timeouts.js';
+import { errorsPlugin } from '../../platform/http/fastify-errors.js';
+import { traceHttpRequests } from '../../platform/observability/tracing.js';
+import { DEFAULT_SERVER_TIMEOUTS, serverTimeoutOptions, type ServerTimeouts } from '../../platform/http/server-timeouts.js';
 import { dashboardRoutes } from './routes/dashboard.get.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoute } from './routes/metrics.get.js';

@@ -1,7 +1,7 @@
-import type { PipelineMetrics } from '../../shared/observability/metrics.js';
-import type { JobDispatcher } from '../../shared/outbox/dispatcher.js';
-import type { WorkQueue } from '../../shared/ports/queue.js';
-import type { Store } from '../../shared/ports/store.js';
+import type { PipelineMetrics } from '../../platform/observability/metrics.js';
+import type { JobDispatcher } from '../../core/outbox/dispatcher.js';
+import type { WorkQueue } from '../../core/ports/queue.js';
+import type { Store } from '../../core/ports/store.js';
 
 /** What the admin API works on: the store, the job dispatcher (replays) and the metrics. */
 export interface OpsDeps {

@@ -1,9 +1,5 @@
-import { runService } from '../../shared/runtime/bootstrap.js';
-import { sandboxTrust } from '../directory-sandbox/index.js';
-import { startOps } from './service.js';
+import { runService } from '../../platform/runtime/bootstrap.js';
+import { opsService } from './service.js';
 
-await runService('ops', { sandboxTrust }, async (rt) => {
-  const ops = await startOps(rt);
-  rt.logger.info({ url: ops.url }, 'ops admin API listening');
-  return ops;
-});
+// The production entry point: trust and the AS from configuration only (no sandbox code is imported).
+await runService(opsService);

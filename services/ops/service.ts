@@ -1,5 +1,6 @@
+import type { ServiceDefinition } from '../../platform/runtime/bootstrap.js';
 import type { FastifyInstance } from 'fastify';
-import type { Runtime } from '../../shared/runtime/runtime.js';
+import type { Runtime } from '../../platform/runtime/runtime.js';
 import { resolveAdminToken, type AdminToken } from './admin-token.js';
 import { buildOpsApp } from './app.js';
 
@@ -54,3 +55,13 @@ export async function startOps(rt: Runtime, options: OpsOptions = {}): Promise<R
   }
   return { app, url, port, token, stop: () => app.close() };
 }
+
+/** The service as a process: services/ops/main.ts (production), sandbox/service/main.ts (sandbox). */
+export const opsService: ServiceDefinition = {
+  name: 'ops',
+  async start(rt) {
+    const ops = await startOps(rt);
+    rt.logger.info({ url: ops.url }, 'ops admin API listening');
+    return ops;
+  },
+};

@@ -1,5 +1,5 @@
-import { STAGES, STAGE_STATUS, type Registration, type RegistrationStatus, type Stage } from '../../shared/domain/registration.js';
-import type { WorkQueue } from '../../shared/ports/queue.js';
+import { STAGES, STAGE_STATUS, type Registration, type RegistrationStatus, type Stage } from '../../core/domain/registration.js';
+import type { WorkQueue } from '../../core/ports/queue.js';
 
 /** The chart windows the dashboard offers, each with the width of one bucket. */
 export const STATS_WINDOWS = {

@@ -1,7 +1,7 @@
 import { Type, type Static } from 'typebox';
-import { CLIENT_STATUSES, type Client, type ClientStatus } from '../../shared/domain/client.js';
-import type { Store } from '../../shared/ports/store.js';
-import { REGISTRATION_STATUSES, STAGES, type Registration, type Stage } from '../../shared/domain/registration.js';
+import { CLIENT_STATUSES, type Client, type ClientStatus } from '../../core/domain/client.js';
+import type { Store } from '../../core/ports/store.js';
+import { REGISTRATION_STATUSES, STAGES, type Registration, type Stage } from '../../core/domain/registration.js';
 
 export const ErrorBody = Type.Object({ error: Type.String(), error_description: Type.String() });
 

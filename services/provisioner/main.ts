@@ -1,6 +1,5 @@
-import { runService } from '../../shared/runtime/bootstrap.js';
-import { sandboxTrust } from '../directory-sandbox/index.js';
-import { sandboxAuthorizationServer } from '../sandbox-as/provisioning.js';
-import { startProvisioner } from './service.js';
+import { runService } from '../../platform/runtime/bootstrap.js';
+import { provisionerService } from './service.js';
 
-await runService('provisioner', { sandboxTrust, sandboxAuthorizationServer, relay: true }, startProvisioner);
+// The production entry point: trust and the AS from configuration only (no sandbox code is imported).
+await runService(provisionerService);

@@ -1,6 +1,7 @@
-import type { Runtime } from '../../shared/runtime/runtime.js';
-import { stageRunnerDeps } from '../../shared/runtime/stage-deps.js';
-import { StageRunner } from '../../shared/pipeline/stage-runner.js';
+import type { ServiceDefinition } from '../../platform/runtime/bootstrap.js';
+import type { Runtime } from '../../platform/runtime/runtime.js';
+import { stageRunnerDeps } from '../../platform/runtime/stage-deps.js';
+import { StageRunner } from '../../core/pipeline/stage-runner.js';
 import { ProvisioningStage } from './stage.js';
 
 /** The provisioner; its process also runs the outbox relay (create the runtime with `relay: true`). */
@@ -19,3 +20,6 @@ export async function startProvisioner(rt: Runtime): Promise<{ stop(): Promise<v
   const consumer = new StageRunner(stage, stageRunnerDeps(rt)).start(rt.config.workerConcurrency);
   return { stop: () => consumer.close() };
 }
+
+/** The service as a process: services/provisioner/main.ts (production), sandbox/service/main.ts (sandbox). */
+export const provisionerService: ServiceDefinition = { name: 'provisioner', relay: true, start: startProvisioner };

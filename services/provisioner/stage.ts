@@ -1,16 +1,16 @@
-import type { Client } from '../../shared/domain/client.js';
-import { reject, RetryableFailure } from '../../shared/domain/errors.js';
-import { clientEvent } from '../../shared/domain/events.js';
-import { derivedEventId, newAccessToken, newClientId } from '../../shared/domain/ids.js';
-import type { Registration, VerifiedRequest } from '../../shared/domain/registration.js';
-import { hashToken, type TokenSealer } from '../../shared/crypto/token-sealer.js';
-import type { StageSuccess, StageWork } from '../../shared/pipeline/stage-runner.js';
-import type { AuthorizationServerPort } from '../../shared/ports/authorization-server.js';
-import { SoftwareAlreadyRegistered, type Store } from '../../shared/ports/store.js';
-import type { Profile } from '../../shared/profiles/index.js';
-import { buildRegistrationResponse } from '../../shared/registration/response.js';
-import type { RegisteredMetadata } from '../../shared/registration/registered-metadata.js';
-import { awaitAtAs, deleteAtAs, upsertAtAs } from './at-authorization-server.js';
+import type { Client } from '../../core/domain/client.js';
+import { reject, RetryableFailure } from '../../core/domain/errors.js';
+import { clientEvent } from '../../core/domain/events.js';
+import { derivedEventId, newAccessToken, newClientId } from '../../core/domain/ids.js';
+import type { Registration, VerifiedRequest } from '../../core/domain/registration.js';
+import { hashToken, type TokenSealer } from '../../platform/crypto/token-sealer.js';
+import type { StageSuccess, StageWork } from '../../core/pipeline/stage-runner.js';
+import type { AuthorizationServerPort } from '../../core/ports/authorization-server.js';
+import { SoftwareAlreadyRegistered, type Store } from '../../core/ports/store.js';
+import type { Profile } from '../../core/profiles/index.js';
+import { buildRegistrationResponse } from '../../core/registration/response.js';
+import type { RegisteredMetadata } from '../../core/registration/registered-metadata.js';
+import { awaitAtAs, deleteAtAs, upsertAtAs } from '../../core/clients/at-authorization-server.js';
 import { provisionUpdate } from './update-client.js';
 
 export interface ProvisioningDeps {

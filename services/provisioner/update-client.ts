@@ -1,17 +1,17 @@
-import { isLegacyIdentity, legacyIdentity } from '../../shared/pki/client-certificate.js';
-import type { Client } from '../../shared/domain/client.js';
-import { reject, RetryableFailure } from '../../shared/domain/errors.js';
-import { clientEvent } from '../../shared/domain/events.js';
-import { derivedEventId, newAccessToken } from '../../shared/domain/ids.js';
-import type { AuthorizationServerPort } from '../../shared/ports/authorization-server.js';
-import type { Registration, VerifiedRequest } from '../../shared/domain/registration.js';
-import { hashToken, type TokenSealer } from '../../shared/crypto/token-sealer.js';
-import type { StageSuccess } from '../../shared/pipeline/stage-runner.js';
-import type { Store } from '../../shared/ports/store.js';
-import type { Profile } from '../../shared/profiles/index.js';
-import { buildRegistrationResponse } from '../../shared/registration/response.js';
-import type { RegisteredMetadata } from '../../shared/registration/registered-metadata.js';
-import { awaitAtAs, deleteAtAs, upsertAtAs } from './at-authorization-server.js';
+import { isLegacyIdentity, legacyIdentity } from '../../platform/pki/client-certificate.js';
+import type { Client } from '../../core/domain/client.js';
+import { reject, RetryableFailure } from '../../core/domain/errors.js';
+import { clientEvent } from '../../core/domain/events.js';
+import { derivedEventId, newAccessToken } from '../../core/domain/ids.js';
+import type { AuthorizationServerPort } from '../../core/ports/authorization-server.js';
+import type { Registration, VerifiedRequest } from '../../core/domain/registration.js';
+import { hashToken, type TokenSealer } from '../../platform/crypto/token-sealer.js';
+import type { StageSuccess } from '../../core/pipeline/stage-runner.js';
+import type { Store } from '../../core/ports/store.js';
+import type { Profile } from '../../core/profiles/index.js';
+import { buildRegistrationResponse } from '../../core/registration/response.js';
+import type { RegisteredMetadata } from '../../core/registration/registered-metadata.js';
+import { awaitAtAs, deleteAtAs, upsertAtAs } from '../../core/clients/at-authorization-server.js';
 
 export interface UpdateProvisioningDeps {
   profile: Profile;
@@ -76,7 +76,7 @@ export async function provisionUpdate(deps: UpdateProvisioningDeps, registration
       throw reject.metadata('client_id: the client has been deleted');
     }
     // A client stored before identities were scoped to their CA carries the legacy form; the intake
-    // matched it under today's rules (shared/pki/client-certificate.ts), and the update rewrites it.
+    // matched it under today's rules (platform/pki/client-certificate.ts), and the update rewrites it.
     const legacy = isLegacyIdentity(client.tppIdentity);
     if (legacy ? legacyIdentity(current.certificate.pem) !== client.tppIdentity : client.tppIdentity !== current.certificate.tppIdentity) {
       throw reject.metadata('client_id: the client certificate does not belong to the organisation that registered this client');

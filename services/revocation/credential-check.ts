@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { RegistrationRejection, RetryableFailure } from '../../shared/domain/errors.js';
-import type { Runtime } from '../../shared/runtime/runtime.js';
-import type { Logger } from '../../shared/runtime/logger.js';
+import { RegistrationRejection, RetryableFailure } from '../../core/domain/errors.js';
+import type { Runtime } from '../../platform/runtime/runtime.js';
+import type { Logger } from '../../platform/runtime/logger.js';
 import { TrustAnchors } from './pki.js';
 import { revocationCache } from './service.js';
 import { RevocationStage, type CredentialsToCheck } from './stage.js';

@@ -1,5 +1,5 @@
-import { runService } from '../../shared/runtime/bootstrap.js';
-import { sandboxTrust } from '../directory-sandbox/index.js';
-import { startRevocation } from './service.js';
+import { runService } from '../../platform/runtime/bootstrap.js';
+import { revocationService } from './service.js';
 
-await runService('revocation', { sandboxTrust }, startRevocation);
+// The production entry point: trust and the AS from configuration only (no sandbox code is imported).
+await runService(revocationService);

@@ -20,7 +20,7 @@ import {
   id_pkix_ocsp_basic,
 } from '@peculiar/asn1-ocsp';
 
-import { BoundedMemo } from '../../shared/util/bounded-memo.js';
+import { BoundedMemo } from '../../platform/util/bounded-memo.js';
 
 x509.cryptoProvider.set(globalThis.crypto);
 

@@ -1,7 +1,8 @@
-import type { Runtime } from '../../shared/runtime/runtime.js';
-import { stageRunnerDeps } from '../../shared/runtime/stage-deps.js';
-import { StageRunner } from '../../shared/pipeline/stage-runner.js';
-import type { OutboundFetcher } from '../../shared/http/outbound-fetcher.js';
+import type { ServiceDefinition } from '../../platform/runtime/bootstrap.js';
+import type { Runtime } from '../../platform/runtime/runtime.js';
+import { stageRunnerDeps } from '../../platform/runtime/stage-deps.js';
+import { StageRunner } from '../../core/pipeline/stage-runner.js';
+import type { OutboundFetcher } from '../../platform/http/outbound-fetcher.js';
 import { MemoryRevocationCache, RedisRevocationCache, type RevocationCache } from './cache.js';
 import { TrustAnchors } from './pki.js';
 import { RevocationStage } from './stage.js';
@@ -45,3 +46,6 @@ export function startRevocation(rt: Runtime, options: RevocationOptions = {}): {
     },
   };
 }
+
+/** The service as a process: services/revocation/main.ts (production), sandbox/service/main.ts (sandbox). */
+export const revocationService: ServiceDefinition = { name: 'revocation', start: (rt) => startRevocation(rt) };

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { FetchFailed, FetchRefused, type OutboundFetcher } from '../../shared/http/outbound-fetcher.js';
+import { FetchFailed, FetchRefused, type OutboundFetcher } from '../../platform/http/outbound-fetcher.js';
 import type { CacheEntry, RevocationCache } from './cache.js';
-import { BoundedMemo } from '../../shared/util/bounded-memo.js';
+import { BoundedMemo } from '../../platform/util/bounded-memo.js';
 import {
   checkCrlCurrent,
   checkOcspCurrent,

@@ -1,13 +1,13 @@
 import type { JWK } from 'jose';
-import type { Config, RevocationCheck } from '../../shared/config/schema.js';
-import { RegistrationRejection, reject, RetryableFailure } from '../../shared/domain/errors.js';
-import type { Registration } from '../../shared/domain/registration.js';
-import type { OutboundFetcher } from '../../shared/http/outbound-fetcher.js';
-import type { StageSuccess, StageWork } from '../../shared/pipeline/stage-runner.js';
-import type { Store } from '../../shared/ports/store.js';
-import type { Profile } from '../../shared/profiles/index.js';
-import type { Logger } from '../../shared/runtime/logger.js';
-import { BoundedMemo } from '../../shared/util/bounded-memo.js';
+import type { Config, RevocationCheck } from '../../platform/config/schema.js';
+import { RegistrationRejection, reject, RetryableFailure } from '../../core/domain/errors.js';
+import type { Registration } from '../../core/domain/registration.js';
+import type { OutboundFetcher } from '../../platform/http/outbound-fetcher.js';
+import type { StageSuccess, StageWork } from '../../core/pipeline/stage-runner.js';
+import type { Store } from '../../core/ports/store.js';
+import type { Profile } from '../../core/profiles/index.js';
+import type { Logger } from '../../platform/runtime/logger.js';
+import { BoundedMemo } from '../../platform/util/bounded-memo.js';
 import type { RevocationCache } from './cache.js';
 import {
   CertificateInvalid,

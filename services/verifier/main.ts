@@ -1,5 +1,5 @@
-import { runService } from '../../shared/runtime/bootstrap.js';
-import { sandboxTrust } from '../directory-sandbox/index.js';
-import { startVerifier } from './service.js';
+import { runService } from '../../platform/runtime/bootstrap.js';
+import { verifierService } from './service.js';
 
-await runService('verifier', { sandboxTrust }, startVerifier);
+// The production entry point: trust and the AS from configuration only (no sandbox code is imported).
+await runService(verifierService);

@@ -1,7 +1,8 @@
-import type { Runtime } from '../../shared/runtime/runtime.js';
-import { stageRunnerDeps } from '../../shared/runtime/stage-deps.js';
-import { StageRunner } from '../../shared/pipeline/stage-runner.js';
-import { BoundedMemo } from '../../shared/util/bounded-memo.js';
+import type { ServiceDefinition } from '../../platform/runtime/bootstrap.js';
+import type { Runtime } from '../../platform/runtime/runtime.js';
+import { stageRunnerDeps } from '../../platform/runtime/stage-deps.js';
+import { StageRunner } from '../../core/pipeline/stage-runner.js';
+import { BoundedMemo } from '../../platform/util/bounded-memo.js';
 import type { RegisteredCustomValidator } from './metadata/custom-validator.js';
 import { VerificationStage } from './stage.js';
 import { loadCustomValidators, readValidatorsFile } from './validators.js';
@@ -43,3 +44,6 @@ export async function startVerifier(rt: Runtime): Promise<Stoppable> {
   const consumer = new StageRunner(stage, stageRunnerDeps(rt)).start(config.workerConcurrency);
   return { stop: () => consumer.close() };
 }
+
+/** The service as a process: services/verifier/main.ts (production), sandbox/service/main.ts (sandbox). */
+export const verifierService: ServiceDefinition = { name: 'verifier', start: startVerifier };

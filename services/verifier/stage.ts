@@ -1,8 +1,8 @@
-import { RetryableFailure } from '../../shared/domain/errors.js';
-import { registrationEvent } from '../../shared/domain/events.js';
-import type { Registration } from '../../shared/domain/registration.js';
-import type { StageSuccess, StageWork } from '../../shared/pipeline/stage-runner.js';
-import type { Store } from '../../shared/ports/store.js';
+import { RetryableFailure } from '../../core/domain/errors.js';
+import { registrationEvent } from '../../core/domain/events.js';
+import type { Registration } from '../../core/domain/registration.js';
+import type { StageSuccess, StageWork } from '../../core/pipeline/stage-runner.js';
+import type { Store } from '../../core/ports/store.js';
 import type { UpdateTarget } from './metadata/types.js';
 import { verifyRegistrationRequest, type VerifyDeps } from './verify-request.js';
 

@@ -18,9 +18,9 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Type, type Static } from 'typebox';
 import { Compile } from 'typebox/compile';
-import { ConfigurationError } from '../../shared/domain/errors.js';
-import { parseStrictJson } from '../../shared/jose/strict-json.js';
-import { PROFILE_NAMES } from '../../shared/profiles/index.js';
+import { ConfigurationError } from '../../core/domain/errors.js';
+import { parseStrictJson } from '../../platform/jose/strict-json.js';
+import { PROFILE_NAMES } from '../../core/profiles/index.js';
 import type { CustomValidator, CustomValidatorModule, RegisteredCustomValidator } from './metadata/custom-validator.js';
 
 export const VALIDATORS_FILE_VARIABLE = 'DCR_VALIDATORS_FILE';

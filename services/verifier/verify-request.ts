@@ -1,17 +1,17 @@
 import { compactVerify, errors as joseErrors } from 'jose';
-import { reject, RegistrationRejection, RetryableFailure } from '../../shared/domain/errors.js';
-import type { PresentedCertificate, VerifiedRequest } from '../../shared/domain/registration.js';
-import { FetchFailed, FetchRefused } from '../../shared/http/outbound-fetcher.js';
-import { JwsFormatError, parseCompactJws, type CompactJws } from '../../shared/jose/compact-jws.js';
-import { KeyNotFound, type KeyResolver, type ResolvedKey } from '../../shared/jose/key-resolver.js';
-import { parseStrictJson } from '../../shared/jose/strict-json.js';
-import { certificateSubject, type RdnSequence } from '../../shared/pki/dn.js';
-import type { BoundedMemo } from '../../shared/util/bounded-memo.js';
-import { envelopeForContentType, type Profile } from '../../shared/profiles/index.js';
+import { reject, RegistrationRejection, RetryableFailure } from '../../core/domain/errors.js';
+import type { PresentedCertificate, VerifiedRequest } from '../../core/domain/registration.js';
+import { FetchFailed, FetchRefused } from '../../platform/http/outbound-fetcher.js';
+import { JwsFormatError, parseCompactJws, type CompactJws } from '../../platform/jose/compact-jws.js';
+import { KeyNotFound, type KeyResolver, type ResolvedKey } from '../../platform/jose/key-resolver.js';
+import { parseStrictJson } from '../../platform/jose/strict-json.js';
+import { certificateSubject, type RdnSequence } from '../../platform/pki/dn.js';
+import type { BoundedMemo } from '../../platform/util/bounded-memo.js';
+import { envelopeForContentType, type Profile } from '../../core/profiles/index.js';
 import { validateRegistrationMetadata } from './metadata/validate.js';
 import type { MetadataPolicy, UpdateTarget } from './metadata/types.js';
 import { runCustomValidators, type CustomValidatorContext, type RegisteredCustomValidator, type ValidationPhase } from './metadata/custom-validator.js';
-import { RegisteredMetadataSchema, RegisteredMetadataValidator, type RegisteredMetadata } from '../../shared/registration/registered-metadata.js';
+import { RegisteredMetadataSchema, RegisteredMetadataValidator, type RegisteredMetadata } from '../../core/registration/registered-metadata.js';
 
 const MAX_SSA_BYTES = 16 * 1024;
 const MAX_BODY_BYTES = 64 * 1024;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../shared/config/load.js';
-import { ConfigurationError } from '../../shared/domain/errors.js';
-import { getProfile } from '../../shared/profiles/index.js';
+import { loadConfig } from '../../platform/config/load.js';
+import { ConfigurationError } from '../../core/domain/errors.js';
+import { getProfile } from '../../core/profiles/index.js';
 import { asDiscoveryMembers, createAsTokenVerifier, type AsTokenVerifierDeps } from '../../services/intake/as-tokens.js';
 
 const base = { DCR_DATA_DIR: '/tmp/dcr-as-config', DCR_SANDBOX: '1' };

@@ -1,5 +1,5 @@
 /**
- * The authorization-server port's contract (shared/ports/authorization-server.ts), run against every
+ * The authorization-server port's contract (core/ports/authorization-server.ts), run against every
  * adapter that provisions into a real AS (test/as/keycloak-flow.e2e.test.ts, test/as/sandbox-as-port.test.ts):
  * - upsert twice with the same client id: one client at the AS, with the last call's metadata;
  * - delete: the client is gone; delete of an absent client resolves;
@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AsClientRefused, type AuthorizationServerPort } from '../../shared/ports/authorization-server.js';
+import { AsClientRefused, type AuthorizationServerPort } from '../../core/ports/authorization-server.js';
 
 export interface AsPortHarness {
   as: AuthorizationServerPort;

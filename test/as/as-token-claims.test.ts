@@ -6,11 +6,11 @@
  */
 import { exportJWK, generateKeyPair, SignJWT, type JWTPayload } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../shared/config/load.js';
-import { getProfile } from '../../shared/profiles/index.js';
-import { KeyNotFound } from '../../shared/jose/key-resolver.js';
-import type { Logger } from '../../shared/runtime/logger.js';
-import type { OutboundRequest, OutboundResponse } from '../../shared/http/outbound-fetcher.js';
+import { loadConfig } from '../../platform/config/load.js';
+import { getProfile } from '../../core/profiles/index.js';
+import { KeyNotFound } from '../../platform/jose/key-resolver.js';
+import type { Logger } from '../../platform/runtime/logger.js';
+import type { OutboundRequest, OutboundResponse } from '../../platform/http/outbound-fetcher.js';
 import { createAsTokenVerifier, type AsTokenVerifier } from '../../services/intake/as-tokens.js';
 
 const ISSUER = 'https://as.bank.example';

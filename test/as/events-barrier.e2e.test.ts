@@ -12,15 +12,15 @@
  *   once the gateway has consumed: `registered`.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { TOPICS } from '../../shared/domain/events.js';
-import { isSettled, type Registration } from '../../shared/domain/registration.js';
-import { replayRegistration } from '../../shared/pipeline/replay.js';
-import type { DeliveredEvent, Subscription } from '../../shared/ports/events.js';
-import type { Runtime } from '../../shared/runtime/runtime.js';
-import { requestClientCredentials, SANDBOX_AS_GROUP, startSandboxAs, type RunningSandboxAs, type TokenAuthMethod } from '../../services/sandbox-as/index.js';
-import { httpsRequest, type HttpResponse } from '../../shared/tpp-client/https-client.js';
+import { TOPICS } from '../../core/domain/events.js';
+import { isSettled, type Registration } from '../../core/domain/registration.js';
+import { replayRegistration } from '../../core/pipeline/replay.js';
+import type { DeliveredEvent, Subscription } from '../../core/ports/events.js';
+import type { Runtime } from '../../platform/runtime/runtime.js';
+import { requestClientCredentials, SANDBOX_AS_GROUP, startSandboxAs, type RunningSandboxAs, type TokenAuthMethod } from '../../sandbox/sandbox-as/index.js';
+import { httpsRequest, type HttpResponse } from '../../sandbox/tpp-client/https-client.js';
 import { startTestPipeline, type InfraUrls, type TestPipeline, type TestTpp } from '../support/pipeline.js';
-import { freeTcpPort } from '../support/ports.js';
+import { freeTcpPort } from '../../testkit/ports.js';
 
 const infra = inject('infra') as InfraUrls;
 const adapterSets: Array<[string, InfraUrls | undefined]> = [

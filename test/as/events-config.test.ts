@@ -6,12 +6,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../shared/config/load.js';
-import { ConfigurationError } from '../../shared/domain/errors.js';
-import { openAdapters } from '../../shared/runtime/adapters.js';
-import { openAuthorizationServer } from '../../shared/runtime/authorization-server.js';
-import { createLogger } from '../../shared/runtime/logger.js';
-import { OutboundFetcher } from '../../shared/http/outbound-fetcher.js';
+import { loadConfig } from '../../platform/config/load.js';
+import { ConfigurationError } from '../../core/domain/errors.js';
+import { openAdapters } from '../../platform/runtime/adapters.js';
+import { openAuthorizationServer } from '../../platform/runtime/authorization-server.js';
+import { createLogger } from '../../platform/runtime/logger.js';
+import { OutboundFetcher } from '../../platform/http/outbound-fetcher.js';
 
 const base = { DCR_DATA_DIR: '/tmp/dcr-events-config', DCR_SANDBOX: '1', DCR_AS_PROVISIONING: 'events' };
 

@@ -4,10 +4,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { httpsRequest, type HttpResponse } from '../../shared/tpp-client/https-client.js';
-import { requestClientCredentials, startSandboxAs, type RunningSandboxAs } from '../../services/sandbox-as/index.js';
+import { httpsRequest, type HttpResponse } from '../../sandbox/tpp-client/https-client.js';
+import { requestClientCredentials, startSandboxAs, type RunningSandboxAs } from '../../sandbox/sandbox-as/index.js';
 import { startTestPipeline, type TestPipeline, type TestTpp } from '../support/pipeline.js';
-import { freeTcpPort } from '../support/ports.js';
+import { freeTcpPort } from '../../testkit/ports.js';
 
 async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -12,11 +12,11 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeJwt, decodeProtectedHeader, importJWK, SignJWT, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { httpsRequest, type HttpResponse } from '../../shared/tpp-client/https-client.js';
-import { requestClientCredentials, startSandboxAs, type RunningSandboxAs, type TokenAuthMethod } from '../../services/sandbox-as/index.js';
+import { httpsRequest, type HttpResponse } from '../../sandbox/tpp-client/https-client.js';
+import { requestClientCredentials, startSandboxAs, type RunningSandboxAs, type TokenAuthMethod } from '../../sandbox/sandbox-as/index.js';
 import { startTestPipeline, type InfraUrls, type TestPipeline, type TestTpp } from '../support/pipeline.js';
 import { conformanceDcrClaims } from '../support/conformance-dcr.js';
-import { freeTcpPort } from '../support/ports.js';
+import { freeTcpPort } from '../../testkit/ports.js';
 
 const infra = inject('infra') as InfraUrls;
 const adapterSets: Array<[string, InfraUrls | undefined]> = [

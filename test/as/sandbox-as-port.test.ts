@@ -1,5 +1,5 @@
 /** The sandbox adapter (DCR_AS_PROVISIONING=sandbox) under the port's shared contract (test/as/as-port.contract.ts). */
-import { openAsStore, SandboxAsProvisioning } from '../../services/sandbox-as/index.js';
+import { openAsStore, SandboxAsProvisioning } from '../../sandbox/sandbox-as/index.js';
 import { startTestPipeline } from '../support/pipeline.js';
 import { describeAsPortContract } from './as-port.contract.js';
 

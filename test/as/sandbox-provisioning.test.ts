@@ -6,13 +6,13 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Store } from '../../shared/ports/store.js';
-import { StageRunner } from '../../shared/pipeline/stage-runner.js';
-import { stageRunnerDeps } from '../../shared/runtime/stage-deps.js';
+import type { Store } from '../../core/ports/store.js';
+import { StageRunner } from '../../core/pipeline/stage-runner.js';
+import { stageRunnerDeps } from '../../platform/runtime/stage-deps.js';
 import { ProvisioningStage } from '../../services/provisioner/stage.js';
 import { startRevocation } from '../../services/revocation/service.js';
 import { startVerifier } from '../../services/verifier/service.js';
-import { openAsStore, SandboxAsProvisioning, type AsStore } from '../../services/sandbox-as/index.js';
+import { openAsStore, SandboxAsProvisioning, type AsStore } from '../../sandbox/sandbox-as/index.js';
 import { startTestPipeline, type TestPipeline } from '../support/pipeline.js';
 
 function asClientCount(dataDir: string): number {

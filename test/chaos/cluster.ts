@@ -16,12 +16,13 @@ import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
-import { loadConfig } from '../../shared/config/load.js';
-import { httpsRequest } from '../../shared/tpp-client/https-client.js';
-import { SandboxDirectory, sandboxTrust } from '../../services/directory-sandbox/index.js';
+import { loadConfig } from '../../platform/config/load.js';
+import { httpsRequest } from '../../sandbox/tpp-client/https-client.js';
+import { SandboxDirectory, sandboxTrust } from '../../sandbox/directory-sandbox/index.js';
 import { startInfra, type Infra } from '../support/infra.js';
 import { distributedServiceEnv } from '../support/distributed-env.js';
-import { freeTcpPort } from '../support/ports.js';
+import { freeTcpPort } from '../../testkit/ports.js';
+import { sandboxServiceArgs } from '../../testkit/service-entry.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -176,7 +177,7 @@ export class ChaosCluster {
         DCR_LOG_LEVEL: 'warn',
       };
       // The sandbox material (CA, intake server certificate) is created once here, before any service starts.
-      await sandboxTrust(loadConfig(env));
+      await sandboxTrust(loadConfig(env, { sandboxByDefault: true }));
       const directory = await SandboxDirectory.open({ dataDir, baseUrl: env.DCR_SANDBOX_BASE_URL as string });
       const logDir = join(workDir, 'services');
       mkdirSync(logDir, { recursive: true });
@@ -243,7 +244,7 @@ export class ChaosCluster {
     const worker = (WORKERS as readonly string[]).includes(m.name);
     // Workers log at info for their one "<name> started" line (stage runners log nothing per job below warn).
     const env = { ...process.env, ...this.env, ...(worker ? { DCR_LOG_LEVEL: 'info' } : {}) };
-    const child = spawn(process.execPath, ['--import', 'tsx', `services/${m.name}/main.ts`], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', ...sandboxServiceArgs(m.name)], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
     m.child = child;
     m.starts++;
     m.expectedExit = false;

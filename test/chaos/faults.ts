@@ -12,7 +12,7 @@
  */
 import { Queue } from 'bullmq';
 import type { MongoClient } from 'mongodb';
-import { REGISTRATION_STATUSES, SETTLED_STATUSES, type Stage } from '../../shared/domain/registration.js';
+import { REGISTRATION_STATUSES, SETTLED_STATUSES, type Stage } from '../../core/domain/registration.js';
 import type { ChaosCluster, ServiceName } from './cluster.js';
 import type { LoadProgress } from './load.js';
 

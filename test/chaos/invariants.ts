@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { Kafka, logLevel } from 'kafkajs';
 import type { MongoClient } from 'mongodb';
-import { STAGES } from '../../shared/domain/registration.js';
+import { STAGES } from '../../core/domain/registration.js';
 import type { RequestRecord } from './load.js';
 
 export interface QueueState {

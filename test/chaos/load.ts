@@ -10,7 +10,7 @@
 import { X509Certificate } from 'node:crypto';
 import { request, type RequestOptions } from 'node:https';
 import type { SecureContext } from 'node:tls';
-import { sha256Base64url } from '../../shared/domain/ids.js';
+import { sha256Base64url } from '../../core/domain/ids.js';
 import { contextFor, type LoadIdentity, type PreparedRequest } from '../../bench/load-generator.js';
 
 export type Answer = 'registered' | 'accepted' | 'rejected' | 'unexpected' | 'unanswered';

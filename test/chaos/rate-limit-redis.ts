@@ -10,10 +10,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createConnection } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { errorsPlugin } from '../../shared/http/fastify-errors.js';
+import { errorsPlugin } from '../../platform/http/fastify-errors.js';
 import { protectionPlugin } from '../../services/intake/plugins/protection.js';
 import { healthRoutes } from '../../services/intake/routes/health.js';
-import { freeTcpPort } from '../support/ports.js';
+import { freeTcpPort } from '../../testkit/ports.js';
 
 const LIMIT = 5;
 

@@ -7,7 +7,7 @@
  * invariants show what was left.
  */
 import type { MongoClient } from 'mongodb';
-import { REGISTRATION_STATUSES, SETTLED_STATUSES, STAGES } from '../../shared/domain/registration.js';
+import { REGISTRATION_STATUSES, SETTLED_STATUSES, STAGES } from '../../core/domain/registration.js';
 import type { ChaosCluster } from './cluster.js';
 import { queueCounts } from './invariants.js';
 

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { EXIT } from '../../cli/exit.js';
+import { EXIT } from '../../sandbox/cli/exit.js';
 import type { InfraUrls } from '../support/pipeline.js';
-import { freeTcpPort } from '../support/ports.js';
+import { freeTcpPort } from '../../testkit/ports.js';
 import { ANSI, baseEnv, runCli, startStandalone, type CliResult, type StartedPipeline } from './helpers.js';
 
 /**

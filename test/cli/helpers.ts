@@ -3,8 +3,8 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 export const REPO = resolve(import.meta.dirname, '../..');
-const CLI_MAIN = resolve(REPO, 'cli/main.ts');
-const STANDALONE = resolve(REPO, 'services/standalone/main.ts');
+const CLI_MAIN = resolve(REPO, 'sandbox/cli/main.ts');
+const STANDALONE = resolve(REPO, 'sandbox/standalone/main.ts');
 /** tsx by path: the processes run in other directories, where `--import tsx` would not resolve. */
 const TSX = pathToFileURL(resolve(REPO, 'node_modules/tsx/dist/loader.mjs')).href;
 
@@ -51,7 +51,7 @@ export interface StartedPipeline {
 }
 
 /**
- * `npm start` in a process of its own (services/standalone/main.ts from source), resolved once the
+ * `npm start` in a process of its own (sandbox/standalone/main.ts from source), resolved once the
  * banner has been printed. `wrap` runs it under another command (e.g. `script` for a terminal).
  */
 export function startStandalone(env: Record<string, string | undefined>, options: { wrap?: (argv: string[]) => string[]; timeoutMs?: number } = {}): Promise<StartedPipeline> {

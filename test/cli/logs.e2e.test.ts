@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freeTcpPort } from '../support/ports.js';
+import { freeTcpPort } from '../../testkit/ports.js';
 import { ANSI, baseEnv, startStandalone, type StartedPipeline } from './helpers.js';
 
 /** util-linux `script`: runs the command on a pseudo-terminal, as a person's shell does. */

@@ -2,14 +2,14 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findDataDir } from '../../cli/data-dir.js';
-import { CliError } from '../../cli/exit.js';
-import { parseMilliseconds, parseRoles } from '../../cli/options.js';
-import { useColour } from '../../cli/ui.js';
-import { defaultLogFormat } from '../../shared/runtime/logger.js';
-import { eventLine } from '../../services/standalone/event-lines.js';
-import { sandboxStateLines } from '../../services/standalone/sandbox-notices.js';
-import type { DeliveredEvent } from '../../shared/ports/events.js';
+import { findDataDir } from '../../sandbox/cli/data-dir.js';
+import { CliError } from '../../sandbox/cli/exit.js';
+import { parseMilliseconds, parseRoles } from '../../sandbox/cli/options.js';
+import { useColour } from '../../sandbox/cli/ui.js';
+import { defaultLogFormat } from '../../platform/runtime/logger.js';
+import { eventLine } from '../../sandbox/standalone/event-lines.js';
+import { sandboxStateLines } from '../../sandbox/standalone/sandbox-notices.js';
+import type { DeliveredEvent } from '../../core/ports/events.js';
 
 describe('the CLI finds its data directory like git finds .git', () => {
   let root: string;

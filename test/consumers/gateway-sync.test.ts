@@ -1,8 +1,8 @@
 // The reference gateway consumer keeps its client registry in step with dcr.client.v1: idempotent
 // (dedupe by event id), ordered per client (older events lose), on both adapter sets.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { DeliveredEvent } from '../../shared/ports/events.js';
-import { httpsRequest } from '../../shared/tpp-client/https-client.js';
+import type { DeliveredEvent } from '../../core/ports/events.js';
+import { httpsRequest } from '../../sandbox/tpp-client/https-client.js';
 import { startGatewaySync, type RunningGatewaySync } from '../../services/gateway-sync/service.js';
 import { startTestPipeline, type InfraUrls, type TestPipeline, type TestTpp } from '../support/pipeline.js';
 

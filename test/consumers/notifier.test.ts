@@ -10,14 +10,14 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
-import { TOPICS } from '../../shared/domain/events.js';
-import type { DeliveredEvent } from '../../shared/ports/events.js';
-import { validateEvent } from '../../shared/events/validate.js';
+import { TOPICS } from '../../core/domain/events.js';
+import type { DeliveredEvent } from '../../core/ports/events.js';
+import { validateEvent } from '../../core/events/validate.js';
 import { Notifier, startNotifier } from '../../services/notifier/service.js';
 import { verifyWebhookSignature, webhookFetcher, type WebhookOptions } from '../../services/notifier/webhook.js';
-import { SandboxDirectory } from '../../services/directory-sandbox/index.js';
+import { SandboxDirectory } from '../../sandbox/directory-sandbox/index.js';
 import { startTestPipeline, type InfraUrls, type TestPipeline } from '../support/pipeline.js';
-import { freeTcpPort } from '../support/ports.js';
+import { freeTcpPort } from '../../testkit/ports.js';
 
 const SECRET = 'whsec_test_0123456789abcdef0123456789abcdef';
 

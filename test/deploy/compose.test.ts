@@ -10,6 +10,7 @@ import Ajv2019Module from 'ajv/dist/2019.js';
 import addFormatsModule from 'ajv-formats';
 import { parseDocument } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { sandboxServiceArgs } from '../../testkit/service-entry.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const require = createRequire(import.meta.url);
@@ -190,8 +191,8 @@ describe('docker-compose.yml', () => {
 
     it('kafka is a single KRaft node with single-broker replication settings', () => {
       expect(service('kafka').image).toMatch(/^apache\/kafka:(3\.9\.\d+|4\.\d+\.\d+)$/);
-      // The same Kafka line as the tests and the local distributed mode (scripts/infra/pom.xml).
-      const tested = /<kafka\.version>([^<]+)<\/kafka\.version>/.exec(readFileSync(join(ROOT, 'scripts', 'infra', 'pom.xml'), 'utf8'))?.[1];
+      // The same Kafka line as the tests and the local distributed mode (testkit/pom.xml).
+      const tested = /<kafka\.version>([^<]+)<\/kafka\.version>/.exec(readFileSync(join(ROOT, 'testkit', 'pom.xml'), 'utf8'))?.[1];
       expect(String(service('kafka').image).split(':')[1]).toBe(tested);
       const env = envOf('kafka');
       expect(env.KAFKA_PROCESS_ROLES?.split(',').sort()).toEqual(['broker', 'controller']);
@@ -205,10 +206,13 @@ describe('docker-compose.yml', () => {
   });
 
   describe('application services', () => {
-    it.each(APP_SERVICES)('%s runs node dist/services/<name>/main.js, built from services/<name>/main.ts', (name) => {
-      expect(commandOf(name)).toEqual(['node', `dist/services/${name}/main.js`]);
-      const source = `services/${name}/main.ts`;
-      expect(existsSync(join(ROOT, source)), `missing source file ${source} (compose service "${name}")`).toBe(true);
+    // The compose file is the sandbox deployment (DCR_SANDBOX=1 and the sandbox directory), so it runs
+    // each service through the sandbox launcher; services/<name>/main.ts is the production entry point.
+    it.each(APP_SERVICES)('%s runs its sandbox entry point (dist/sandbox/service/main.js <name> for a product service)', (name) => {
+      expect(commandOf(name)).toEqual(['node', ...sandboxServiceArgs(name, 'dist')]);
+      for (const source of sandboxServiceArgs(name).slice(0, 1).concat(name === 'directory-sandbox' ? [] : [`services/${name}/service.ts`])) {
+        expect(existsSync(join(ROOT, source)), `missing source file ${source} (compose service "${name}")`).toBe(true);
+      }
     });
 
     it.each(APP_SERVICES)('%s is built from the Dockerfile and restarts unless stopped', (name) => {

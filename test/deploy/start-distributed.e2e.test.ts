@@ -3,11 +3,11 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { SandboxDirectory, sandboxCredentials } from '../../services/directory-sandbox/index.js';
-import { httpsRequest } from '../../shared/tpp-client/https-client.js';
-import { defaultRegistrationClaims, signRegistrationRequest } from '../../shared/tpp-client/registration-request.js';
+import { SandboxDirectory, sandboxCredentials } from '../../sandbox/directory-sandbox/index.js';
+import { httpsRequest } from '../../sandbox/tpp-client/https-client.js';
+import { defaultRegistrationClaims, signRegistrationRequest } from '../../sandbox/tpp-client/registration-request.js';
 import type { InfraUrls } from '../support/pipeline.js';
-import { freeTcpPort } from '../support/ports.js';
+import { freeTcpPort } from '../../testkit/ports.js';
 
 const infra = inject('infra') as InfraUrls;
 

@@ -3,7 +3,7 @@
  * performs one operation, to prove that a running server sees changes made by another process.
  * Usage: node --import tsx child-action.ts <dataDir> <baseUrl> <action> [arg]
  */
-import { SandboxDirectory } from '../../services/directory-sandbox/index.js';
+import { SandboxDirectory } from '../../sandbox/directory-sandbox/index.js';
 
 const [dataDir, baseUrl, action, arg] = process.argv.slice(2);
 if (!dataDir || !baseUrl || !action) throw new Error('usage: child-action.ts <dataDir> <baseUrl> <action> [arg]');

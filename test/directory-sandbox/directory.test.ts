@@ -9,8 +9,8 @@ import {
   SandboxInputError,
   SandboxNotFoundError,
   x509,
-} from '../../services/directory-sandbox/index.js';
-import type { SandboxTpp } from '../../services/directory-sandbox/index.js';
+} from '../../sandbox/directory-sandbox/index.js';
+import type { SandboxTpp } from '../../sandbox/directory-sandbox/index.js';
 import { makeTempDir } from './helpers.js';
 
 const BASE_URL = 'https://localhost:8444';

@@ -3,10 +3,10 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadSandboxConfig } from '../../services/directory-sandbox/config.js';
+import { loadSandboxConfig } from '../../sandbox/directory-sandbox/config.js';
 import { freePort, httpsGet, makeTempDir } from './helpers.js';
 
-const MAIN = fileURLToPath(new URL('../../services/directory-sandbox/main.ts', import.meta.url));
+const MAIN = fileURLToPath(new URL('../../sandbox/directory-sandbox/main.ts', import.meta.url));
 
 describe('sandbox directory process (main.ts)', () => {
   let tmp: { path: string; cleanup(): Promise<void> };

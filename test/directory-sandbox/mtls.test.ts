@@ -3,8 +3,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Server } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SandboxDirectory } from '../../services/directory-sandbox/index.js';
-import type { SandboxTpp } from '../../services/directory-sandbox/index.js';
+import { SandboxDirectory } from '../../sandbox/directory-sandbox/index.js';
+import type { SandboxTpp } from '../../sandbox/directory-sandbox/index.js';
 import { httpsGet, makeTempDir } from './helpers.js';
 
 describe('transport certificates with Node tls (mTLS)', () => {

@@ -6,8 +6,8 @@ import { promisify } from 'node:util';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import type { JWK, JWTPayload } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SandboxDirectory, startSandboxDirectoryServer, x509 } from '../../services/directory-sandbox/index.js';
-import type { SandboxServer, SandboxTpp } from '../../services/directory-sandbox/index.js';
+import { SandboxDirectory, startSandboxDirectoryServer, x509 } from '../../sandbox/directory-sandbox/index.js';
+import type { SandboxServer, SandboxTpp } from '../../sandbox/directory-sandbox/index.js';
 import { freePort, httpsGet, makeTempDir } from './helpers.js';
 
 const execFileAsync = promisify(execFile);

@@ -1,5 +1,5 @@
 /**
- * The events barrier (shared/adapters/authorization-server/events.ts) on the real buses: the
+ * The events barrier (platform/adapters/authorization-server/events.ts) on the real buses: the
  * embedded SQLite log and Kafka. It may pass only once the client's outbox entry is published and
  * every named group has committed its offset past the event; a group whose handler is still busy
  * with the event, or that never subscribed, holds it back.
@@ -9,14 +9,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
-import { EventsBarrierAuthorizationServer } from '../../shared/adapters/authorization-server/events.js';
-import { loadConfig } from '../../shared/config/load.js';
-import type { Client } from '../../shared/domain/client.js';
-import { clientEvent, TOPICS } from '../../shared/domain/events.js';
-import { derivedEventId } from '../../shared/domain/ids.js';
-import { OutboxRelay } from '../../shared/outbox/dispatcher.js';
-import type { DeliveredEvent, Subscription } from '../../shared/ports/events.js';
-import { openAdapters, type Adapters } from '../../shared/runtime/adapters.js';
+import { EventsBarrierAuthorizationServer } from '../../platform/adapters/authorization-server/events.js';
+import { loadConfig } from '../../platform/config/load.js';
+import type { Client } from '../../core/domain/client.js';
+import { clientEvent, TOPICS } from '../../core/domain/events.js';
+import { derivedEventId } from '../../core/domain/ids.js';
+import { OutboxRelay } from '../../core/outbox/dispatcher.js';
+import type { DeliveredEvent, Subscription } from '../../core/ports/events.js';
+import { openAdapters, type Adapters } from '../../platform/runtime/adapters.js';
 import type { InfraUrls } from '../support/pipeline.js';
 
 const infra = inject('infra') as InfraUrls;

@@ -7,11 +7,11 @@ import { Parser, fromFile, DiagnosticSeverity } from '@asyncapi/parser';
 import AjvModule from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { describe, expect, it } from 'vitest';
-import { CLIENT_EVENT_TYPES, REGISTRATION_EVENT_TYPES, TOPICS } from '../../shared/domain/events.js';
-import { toKafkaRecord } from '../../shared/events/cloudevent.js';
-import { EVENT_SCHEMAS, EVENT_TYPES, FORBIDDEN_MEMBERS, schemaFileName, topicOf } from '../../shared/events/schemas.js';
-import { validateEvent } from '../../shared/events/validate.js';
-import type { DeliveredEvent } from '../../shared/ports/events.js';
+import { CLIENT_EVENT_TYPES, REGISTRATION_EVENT_TYPES, TOPICS } from '../../core/domain/events.js';
+import { toKafkaRecord } from '../../core/events/cloudevent.js';
+import { EVENT_SCHEMAS, EVENT_TYPES, FORBIDDEN_MEMBERS, schemaFileName, topicOf } from '../../core/events/schemas.js';
+import { validateEvent } from '../../core/events/validate.js';
+import type { DeliveredEvent } from '../../core/ports/events.js';
 
 const CONTRACTS = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'contracts');
 
@@ -42,7 +42,7 @@ function clientCreated(overrides: Partial<DeliveredEvent> = {}): DeliveredEvent 
 }
 
 describe('event contract files (v1)', () => {
-  it.each(EVENT_TYPES)('contracts/events/%s.v1.schema.json is generated from shared/events/schemas.ts', async (type) => {
+  it.each(EVENT_TYPES)('contracts/events/%s.v1.schema.json is generated from core/events/schemas.ts', async (type) => {
     await expect(`${JSON.stringify(EVENT_SCHEMAS[type], null, 2)}\n`).toMatchFileSnapshot(join(CONTRACTS, 'events', schemaFileName(type)));
   });
 

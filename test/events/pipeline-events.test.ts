@@ -1,10 +1,10 @@
 // Every event a real pipeline run emits validates against its v1 JSON Schema, and none of them
 // carries the registration access token.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { EVENT_TYPES } from '../../shared/events/schemas.js';
-import { validateEvent } from '../../shared/events/validate.js';
-import { replayRegistration } from '../../shared/pipeline/replay.js';
-import { httpsRequest, type HttpResponse } from '../../shared/tpp-client/https-client.js';
+import { EVENT_TYPES } from '../../core/events/schemas.js';
+import { validateEvent } from '../../core/events/validate.js';
+import { replayRegistration } from '../../core/pipeline/replay.js';
+import { httpsRequest, type HttpResponse } from '../../sandbox/tpp-client/https-client.js';
 import { startTestPipeline, type InfraUrls, type TestPipeline, type TestTpp } from '../support/pipeline.js';
 
 const infra = inject('infra') as InfraUrls;

@@ -10,7 +10,7 @@
  */
 import { Agent, request } from 'node:https';
 import fc from 'fast-check';
-import type { MtlsIdentity } from '../../shared/tpp-client/https-client.js';
+import type { MtlsIdentity } from '../../sandbox/tpp-client/https-client.js';
 
 export interface FuzzInput {
   kind: string;

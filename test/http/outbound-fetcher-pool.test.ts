@@ -8,8 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FetchRefused, OutboundFetcher } from '../../shared/http/outbound-fetcher.js';
-import { SandboxDirectory } from '../../services/directory-sandbox/index.js';
+import { FetchRefused, OutboundFetcher } from '../../platform/http/outbound-fetcher.js';
+import { SandboxDirectory } from '../../sandbox/directory-sandbox/index.js';
 
 describe('the outbound fetcher pools connections per allow-listed host', () => {
   let dir: string;

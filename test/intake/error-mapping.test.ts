@@ -5,8 +5,8 @@ import Database from 'better-sqlite3';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { errorsPlugin } from '../../shared/http/fastify-errors.js';
-import { freeTcpPort } from '../support/ports.js';
+import { errorsPlugin } from '../../platform/http/fastify-errors.js';
+import { freeTcpPort } from '../../testkit/ports.js';
 
 /** Real driver errors, raised by real outages, through the error handler every service uses. */
 describe('error mapping: a backing service that is down is a 503 to retry, not a 500', () => {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { TokenSealer } from '../../shared/crypto/token-sealer.js';
-import type { Registration } from '../../shared/domain/registration.js';
+import { TokenSealer } from '../../platform/crypto/token-sealer.js';
+import type { Registration } from '../../core/domain/registration.js';
 import { registrationBody } from '../../services/intake/submission.js';
 
 const sealer = new TokenSealer(randomBytes(32));

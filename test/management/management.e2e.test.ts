@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { hashToken } from '../../shared/crypto/token-sealer.js';
-import type { DeliveredEvent } from '../../shared/ports/events.js';
-import { StageRunner } from '../../shared/pipeline/stage-runner.js';
-import { stageRunnerDeps } from '../../shared/runtime/stage-deps.js';
-import { httpsRequest, type HttpResponse } from '../../shared/tpp-client/https-client.js';
+import { hashToken } from '../../platform/crypto/token-sealer.js';
+import type { DeliveredEvent } from '../../core/ports/events.js';
+import { StageRunner } from '../../core/pipeline/stage-runner.js';
+import { stageRunnerDeps } from '../../platform/runtime/stage-deps.js';
+import { httpsRequest, type HttpResponse } from '../../sandbox/tpp-client/https-client.js';
 import { ProvisioningStage } from '../../services/provisioner/stage.js';
 import { startRevocation } from '../../services/revocation/service.js';
 import { startVerifier } from '../../services/verifier/service.js';

@@ -1,8 +1,8 @@
 import { trace } from '@opentelemetry/api';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../shared/config/load.js';
-import { ConfigurationError } from '../../shared/domain/errors.js';
-import { currentTraceparent, startTracing } from '../../shared/observability/tracing.js';
+import { loadConfig } from '../../platform/config/load.js';
+import { ConfigurationError } from '../../core/domain/errors.js';
+import { currentTraceparent, startTracing } from '../../platform/observability/tracing.js';
 import { startOtlpReceiver } from '../support/otlp-receiver.js';
 
 const base = { DCR_SANDBOX: '1', DCR_DATA_DIR: '/tmp/dcr-tracing-config' };

@@ -3,9 +3,9 @@ import { stat, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { ConfigurationError } from '../../shared/domain/errors.js';
-import type { Registration, RegistrationStatus } from '../../shared/domain/registration.js';
-import type { Runtime } from '../../shared/runtime/runtime.js';
+import { ConfigurationError } from '../../core/domain/errors.js';
+import type { Registration, RegistrationStatus } from '../../core/domain/registration.js';
+import type { Runtime } from '../../platform/runtime/runtime.js';
 import { startOps, type RunningOps } from '../../services/ops/service.js';
 import { startTestPipeline, type InfraUrls, type TestPipeline, type TestTpp } from '../support/pipeline.js';
 
@@ -209,7 +209,7 @@ describe.each(adapterSets)('operations: failures, replay, metrics, %s', (_name, 
   });
 
   it.skipIf(skip)('dcr ops: lists failures, shows a timeline, counts a dry run and replays everything with progress', async () => {
-    const cliMain = resolve('cli/main.ts');
+    const cliMain = resolve('sandbox/cli/main.ts');
     const dcr = async (...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => {
       const script = `const { run } = await import(${JSON.stringify(cliMain)}); await run(['node', 'dcr', ...process.argv.slice(1)]);`;
       // No DCR_ADMIN_TOKEN: the CLI finds the sandbox token file under DCR_DATA_DIR.

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Registration, RegistrationStatus } from '../../shared/domain/registration.js';
-import { httpsRequest } from '../../shared/tpp-client/https-client.js';
+import type { Registration, RegistrationStatus } from '../../core/domain/registration.js';
+import { httpsRequest } from '../../sandbox/tpp-client/https-client.js';
 import { startOps, type RunningOps } from '../../services/ops/service.js';
 import { startTestPipeline, type InfraUrls, type TestPipeline, type TestTpp } from '../support/pipeline.js';
 

@@ -1,13 +1,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { BullMqQueue } from '../../shared/adapters/bullmq/bullmq-queue.js';
-import { KafkaEventBus } from '../../shared/adapters/kafka/kafka-event-bus.js';
-import { MongoStore } from '../../shared/adapters/mongo/mongo-store.js';
-import { registrationEvent } from '../../shared/domain/events.js';
-import type { Registration } from '../../shared/domain/registration.js';
-import { OutboxRelay } from '../../shared/outbox/dispatcher.js';
-import type { Store } from '../../shared/ports/store.js';
+import { BullMqQueue } from '../../platform/adapters/bullmq/bullmq-queue.js';
+import { KafkaEventBus } from '../../platform/adapters/kafka/kafka-event-bus.js';
+import { MongoStore } from '../../platform/adapters/mongo/mongo-store.js';
+import { registrationEvent } from '../../core/domain/events.js';
+import type { Registration } from '../../core/domain/registration.js';
+import { OutboxRelay } from '../../core/outbox/dispatcher.js';
+import type { Store } from '../../core/ports/store.js';
 import { aRegistration } from '../support/registration.js';
 
 const infra = inject('infra');

@@ -5,7 +5,7 @@
  * intake's after a DELETE), the test would wait for its event until it times out.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { httpsRequest } from '../../shared/tpp-client/https-client.js';
+import { httpsRequest } from '../../sandbox/tpp-client/https-client.js';
 import { startTestPipeline, type InfraUrls, type TestPipeline, type TestTpp } from '../support/pipeline.js';
 
 const infra = inject('infra') as InfraUrls;

@@ -7,8 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { BullMqQueue } from '../../shared/adapters/bullmq/bullmq-queue.js';
-import type { JobContext } from '../../shared/ports/queue.js';
+import { BullMqQueue } from '../../platform/adapters/bullmq/bullmq-queue.js';
+import type { JobContext } from '../../core/ports/queue.js';
 
 const infra = inject('infra');
 

@@ -7,9 +7,9 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openEmbeddedDatabase } from '../../shared/adapters/embedded/database.js';
-import { SqliteQueue } from '../../shared/adapters/embedded/sqlite-queue.js';
-import { ConfigurationError } from '../../shared/domain/errors.js';
+import { openEmbeddedDatabase } from '../../platform/adapters/embedded/database.js';
+import { SqliteQueue } from '../../platform/adapters/embedded/sqlite-queue.js';
+import { ConfigurationError } from '../../core/domain/errors.js';
 
 describe('the embedded data directory lock', () => {
   let dir: string;

@@ -6,19 +6,20 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { MongoClient } from 'mongodb';
 import { Kafka, logLevel } from 'kafkajs';
-import { SandboxDirectory, sandboxCredentials } from '../../services/directory-sandbox/index.js';
-import { httpsRequest } from '../../shared/tpp-client/https-client.js';
-import { defaultRegistrationClaims, signRegistrationRequest } from '../../shared/tpp-client/registration-request.js';
+import { SandboxDirectory, sandboxCredentials } from '../../sandbox/directory-sandbox/index.js';
+import { httpsRequest } from '../../sandbox/tpp-client/https-client.js';
+import { defaultRegistrationClaims, signRegistrationRequest } from '../../sandbox/tpp-client/registration-request.js';
 import type { InfraUrls } from '../support/pipeline.js';
-import { freeTcpPort } from '../support/ports.js';
+import { freeTcpPort } from '../../testkit/ports.js';
 import { distributedServiceEnv } from '../support/distributed-env.js';
 import { attribute, startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.js';
+import { sandboxServiceArgs } from '../../testkit/service-entry.js';
 
 const infra = inject('infra') as InfraUrls;
 
-/** Starts `services/<name>/main.ts` as its own Node process (the distributed deployment). */
+/** Starts one service as its own Node process (the distributed deployment), in sandbox mode. */
 function startService(name: string, env: Record<string, string>, logs: string[]): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', `services/${name}/main.ts`], {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...sandboxServiceArgs(name)], {
     cwd: process.cwd(),
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

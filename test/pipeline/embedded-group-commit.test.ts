@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { statSync } from 'node:fs';
-import { BatchRolledBackError, DurabilityError, GroupCommit } from '../../shared/adapters/embedded/group-commit.js';
-import { openEmbeddedDatabase } from '../../shared/adapters/embedded/database.js';
-import { SqliteQueue } from '../../shared/adapters/embedded/sqlite-queue.js';
+import { BatchRolledBackError, DurabilityError, GroupCommit } from '../../platform/adapters/embedded/group-commit.js';
+import { openEmbeddedDatabase } from '../../platform/adapters/embedded/database.js';
+import { SqliteQueue } from '../../platform/adapters/embedded/sqlite-queue.js';
 
 describe('GroupCommit (embedded SQLite)', () => {
   let dir: string;

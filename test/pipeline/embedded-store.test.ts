@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openEmbeddedDatabase, type EmbeddedDatabase } from '../../shared/adapters/embedded/database.js';
-import { SqliteStore } from '../../shared/adapters/embedded/sqlite-store.js';
-import type { Registration } from '../../shared/domain/registration.js';
+import { openEmbeddedDatabase, type EmbeddedDatabase } from '../../platform/adapters/embedded/database.js';
+import { SqliteStore } from '../../platform/adapters/embedded/sqlite-store.js';
+import type { Registration } from '../../core/domain/registration.js';
 import { aRegistration } from '../support/registration.js';
 
 const at = '2026-03-01T00:00:00.000Z';

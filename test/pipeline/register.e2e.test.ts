@@ -1,7 +1,7 @@
 import { generateKeyPair, exportJWK, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { httpsRequest } from '../../shared/tpp-client/https-client.js';
-import { hashToken } from '../../shared/crypto/token-sealer.js';
+import { httpsRequest } from '../../sandbox/tpp-client/https-client.js';
+import { hashToken } from '../../platform/crypto/token-sealer.js';
 import { startTestPipeline, type InfraUrls, type TestPipeline, type TestTpp } from '../support/pipeline.js';
 
 const infra = inject('infra') as InfraUrls;

@@ -7,9 +7,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { openEmbeddedDatabase } from '../../shared/adapters/embedded/database.js';
-import { SqliteQueue } from '../../shared/adapters/embedded/sqlite-queue.js';
-import type { JobContext } from '../../shared/ports/queue.js';
+import { openEmbeddedDatabase } from '../../platform/adapters/embedded/database.js';
+import { SqliteQueue } from '../../platform/adapters/embedded/sqlite-queue.js';
+import type { JobContext } from '../../core/ports/queue.js';
 
 describe('embedded queue: a last attempt that throws is kept, not dropped', () => {
   it('runs the last attempt again until the handler returns, then removes the job', async () => {

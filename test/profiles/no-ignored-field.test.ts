@@ -1,5 +1,5 @@
 /**
- * No declared profile field is ignored: every property of the `Profile` type (shared/profiles/types.ts),
+ * No declared profile field is ignored: every property of the `Profile` type (core/profiles/types.ts),
  * at every depth, is read somewhere in the product code outside the profile tables. Uses the
  * TypeScript language service's "find all references" on each property declaration, so a field
  * that only the tables (and tests) mention fails here with its path.
@@ -10,7 +10,7 @@ import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const TYPES = join(ROOT, 'shared/profiles/types.ts');
+const TYPES = join(ROOT, 'core/profiles/types.ts');
 /** Files that declare data (the tables) rather than read it. */
 const TABLES = /^shared\/profiles\/(types|common|cdr|fapi2|obie-3\.[123]|openfinance-br|rfc7591)\.ts$/;
 
@@ -115,7 +115,7 @@ function readDeclarations(program: ts.Program): Set<ts.Declaration> {
 describe('every field of the Profile type is read by the product code', () => {
   const program = languageService().getProgram();
   const source = program?.getSourceFile(TYPES);
-  if (!program || !source) throw new Error('shared/profiles/types.ts is not in the program');
+  if (!program || !source) throw new Error('core/profiles/types.ts is not in the program');
   const fields = profileFields(source);
 
   it('enumerates the fields the brief names (sanity)', () => {

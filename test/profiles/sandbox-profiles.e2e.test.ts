@@ -6,11 +6,11 @@
  */
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { httpsRequest, type HttpResponse } from '../../shared/tpp-client/https-client.js';
-import { registrationClaimsFor, registrationRequestFor } from '../../shared/tpp-client/registration-request.js';
-import { requestClientCredentials, startSandboxAs, type RunningSandboxAs } from '../../services/sandbox-as/index.js';
+import { httpsRequest, type HttpResponse } from '../../sandbox/tpp-client/https-client.js';
+import { registrationClaimsFor, registrationRequestFor } from '../../sandbox/tpp-client/registration-request.js';
+import { requestClientCredentials, startSandboxAs, type RunningSandboxAs } from '../../sandbox/sandbox-as/index.js';
 import { startTestPipeline, type InfraUrls, type TestPipeline, type TestTpp } from '../support/pipeline.js';
-import { freeTcpPort } from '../support/ports.js';
+import { freeTcpPort } from '../../testkit/ports.js';
 
 const infra = inject('infra') as InfraUrls;
 const adapterSets: Array<[string, InfraUrls | undefined]> = [

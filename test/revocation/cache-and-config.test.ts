@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../shared/config/load.js';
-import { ConfigurationError } from '../../shared/domain/errors.js';
+import { loadConfig } from '../../platform/config/load.js';
+import { ConfigurationError } from '../../core/domain/errors.js';
 import { MemoryRevocationCache, RedisRevocationCache, type RevocationCache } from '../../services/revocation/cache.js';
 import { startInfra, type Infra } from '../support/infra.js';
 

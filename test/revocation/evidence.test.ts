@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { OCSPResponse, OCSPResponseStatus } from '@peculiar/asn1-ocsp';
-import { SandboxDirectory, startSandboxDirectoryServer, type SandboxServer } from '../../services/directory-sandbox/index.js';
-import { OutboundFetcher } from '../../shared/http/outbound-fetcher.js';
+import { SandboxDirectory, startSandboxDirectoryServer, type SandboxServer } from '../../sandbox/directory-sandbox/index.js';
+import { OutboundFetcher } from '../../platform/http/outbound-fetcher.js';
 import {
   EvidenceUnusable,
   TrustAnchors,
@@ -20,13 +20,13 @@ import {
   verifiedCrl,
   verifiedOcsp,
 } from '../../services/revocation/pki.js';
-import { freeTcpPort } from '../support/ports.js';
-import { RegistrationRejection, RetryableFailure } from '../../shared/domain/errors.js';
-import type { Registration } from '../../shared/domain/registration.js';
-import { getProfile } from '../../shared/profiles/index.js';
-import { createLogger } from '../../shared/runtime/logger.js';
-import type { Store } from '../../shared/ports/store.js';
-import type { RevocationCheck } from '../../shared/config/schema.js';
+import { freeTcpPort } from '../../testkit/ports.js';
+import { RegistrationRejection, RetryableFailure } from '../../core/domain/errors.js';
+import type { Registration } from '../../core/domain/registration.js';
+import { getProfile } from '../../core/profiles/index.js';
+import { createLogger } from '../../platform/runtime/logger.js';
+import type { Store } from '../../core/ports/store.js';
+import type { RevocationCheck } from '../../platform/config/schema.js';
 import { MemoryRevocationCache, type CacheEntry } from '../../services/revocation/cache.js';
 import { RevocationStage } from '../../services/revocation/stage.js';
 import { DirectorySources, SourceUnavailable } from '../../services/revocation/sources.js';

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:net';
-import { isSettled, type Registration } from '../../shared/domain/registration.js';
-import { FetchFailed, OutboundFetcher, type FetchResult } from '../../shared/http/outbound-fetcher.js';
-import type { Runtime } from '../../shared/runtime/runtime.js';
+import { isSettled, type Registration } from '../../core/domain/registration.js';
+import { FetchFailed, OutboundFetcher, type FetchResult } from '../../platform/http/outbound-fetcher.js';
+import type { Runtime } from '../../platform/runtime/runtime.js';
 import { startProvisioner } from '../../services/provisioner/service.js';
 import { startRevocation, type RevocationOptions } from '../../services/revocation/service.js';
 import { startVerifier } from '../../services/verifier/service.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { replayRegistration } from '../../shared/pipeline/replay.js';
-import { FetchRefused } from '../../shared/http/outbound-fetcher.js';
+import { replayRegistration } from '../../core/pipeline/replay.js';
+import { FetchRefused } from '../../platform/http/outbound-fetcher.js';
 import { MemoryRevocationCache } from '../../services/revocation/cache.js';
 import { TrustAnchors, parseCertificate } from '../../services/revocation/pki.js';
 import { DirectorySources, SourceUnavailable } from '../../services/revocation/sources.js';

@@ -5,13 +5,13 @@ import { join } from 'node:path';
 import { connect, type ConnectionOptions } from 'node:tls';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { SandboxDirectory, type SandboxTpp } from '../../services/directory-sandbox/index.js';
+import { SandboxDirectory, type SandboxTpp } from '../../sandbox/directory-sandbox/index.js';
 import { FAPI_TLS12_CIPHERS } from '../../services/intake/app.js';
-import { errorsPlugin } from '../../shared/http/fastify-errors.js';
+import { errorsPlugin } from '../../platform/http/fastify-errors.js';
 import { protectionPlugin } from '../../services/intake/plugins/protection.js';
 import { healthRoutes } from '../../services/intake/routes/health.js';
 import { startIntake } from '../../services/intake/service.js';
-import { httpsRequest } from '../../shared/tpp-client/https-client.js';
+import { httpsRequest } from '../../sandbox/tpp-client/https-client.js';
 import { startTestPipeline, type InfraUrls, type TestPipeline, type TestTpp } from '../support/pipeline.js';
 
 const infra = inject('infra') as InfraUrls | undefined;

@@ -2,8 +2,8 @@
 // adapter sets: unbounded storage (retention, per-TPP quota), SSA roles named after
 // Object.prototype members, unvalidated traceparent.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { resolveAttributeType, tryParseDn } from '../../shared/pki/dn.js';
-import { httpsRequest } from '../../shared/tpp-client/https-client.js';
+import { resolveAttributeType, tryParseDn } from '../../platform/pki/dn.js';
+import { httpsRequest } from '../../sandbox/tpp-client/https-client.js';
 import { startProvisioner } from '../../services/provisioner/service.js';
 import { startRevocation } from '../../services/revocation/service.js';
 import { startVerifier } from '../../services/verifier/service.js';

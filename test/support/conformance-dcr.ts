@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { certificateSubject, goSubjectString } from '../../shared/pki/dn.js';
+import { certificateSubject, goSubjectString } from '../../platform/pki/dn.js';
 import type { TestTpp } from './pipeline.js';
 
 /** What conformance-dcr reads from discovery before building its request (SPEC §11.1). */

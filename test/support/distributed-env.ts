@@ -1,2 +1,2 @@
-/** Moved to scripts/infra/distributed-env.ts (the launcher uses it too). */
-export * from '../../scripts/infra/distributed-env.js';
+/** Moved to testkit/distributed-env.ts (the launcher uses it too). */
+export * from '../../testkit/distributed-env.js';

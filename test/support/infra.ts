@@ -1,2 +1,2 @@
-/** The infrastructure starters live in scripts/infra/servers.ts (the launcher and the bench use them too). */
-export * from '../../scripts/infra/servers.js';
+/** The infrastructure starters live in testkit/servers.ts (the launcher and the bench use them too). */
+export * from '../../testkit/servers.js';

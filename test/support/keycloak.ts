@@ -1,2 +1,2 @@
-/** The Keycloak realm set-up lives in scripts/infra/keycloak-realm.ts (the infra CLI and the README recipe use it too). */
-export * from '../../scripts/infra/keycloak-realm.js';
+/** The Keycloak realm set-up lives in testkit/keycloak-realm.ts (the infra CLI and the README recipe use it too). */
+export * from '../../testkit/keycloak-realm.js';

@@ -2,20 +2,20 @@ import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { loadConfig } from '../../shared/config/load.js';
-import type { DeliveredEvent } from '../../shared/ports/events.js';
-import { TOPICS, type TopicName } from '../../shared/domain/events.js';
-import { createRuntime, type Runtime } from '../../shared/runtime/runtime.js';
-import { createLogger } from '../../shared/runtime/logger.js';
-import { httpsRequest, type HttpResponse, type MtlsIdentity } from '../../shared/tpp-client/https-client.js';
-import { defaultRegistrationClaims, signRegistrationRequest, type TppCredentials } from '../../shared/tpp-client/registration-request.js';
-import { sandboxCredentials, sandboxTrust, startSandboxDirectoryServer, SANDBOX_FILES, type SandboxDirectory, type SandboxServer, type SandboxTpp } from '../../services/directory-sandbox/index.js';
-import { sandboxAuthorizationServer } from '../../services/sandbox-as/provisioning.js';
+import { loadConfig } from '../../platform/config/load.js';
+import type { DeliveredEvent } from '../../core/ports/events.js';
+import { TOPICS, type TopicName } from '../../core/domain/events.js';
+import { createRuntime, type Runtime } from '../../platform/runtime/runtime.js';
+import { createLogger } from '../../platform/runtime/logger.js';
+import { httpsRequest, type HttpResponse, type MtlsIdentity } from '../../sandbox/tpp-client/https-client.js';
+import { defaultRegistrationClaims, signRegistrationRequest, type TppCredentials } from '../../sandbox/tpp-client/registration-request.js';
+import { sandboxCredentials, sandboxTrust, startSandboxDirectoryServer, SANDBOX_FILES, type SandboxDirectory, type SandboxServer, type SandboxTpp } from '../../sandbox/directory-sandbox/index.js';
+import { sandboxAuthorizationServer } from '../../sandbox/sandbox-as/provisioning.js';
 import { startIntake, type RunningIntake } from '../../services/intake/service.js';
 import { startProvisioner } from '../../services/provisioner/service.js';
 import { startRevocation } from '../../services/revocation/service.js';
 import { startVerifier } from '../../services/verifier/service.js';
-import { freeTcpPort } from './ports.js';
+import { freeTcpPort } from '../../testkit/ports.js';
 
 export type InfraUrls = { mongoUrl: string; redisUrl: string; kafkaBrokers: string } | null;
 
@@ -80,7 +80,7 @@ export async function startTestPipeline(
       : {}),
     ...options.env,
   };
-  const config = loadConfig(env);
+  const config = loadConfig(env, { sandboxByDefault: true });
   const { trust, directory } = await sandboxTrust(config);
   const sandbox: SandboxServer = await startSandboxDirectoryServer(directory, { host: '127.0.0.1', port: sandboxPort });
   const rt = await createRuntime(config, trust, 'test', { relay: true, logger: createLogger('test', 'silent'), sandboxAuthorizationServer });

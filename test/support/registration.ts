@@ -1,4 +1,4 @@
-import type { Registration } from '../../shared/domain/registration.js';
+import type { Registration } from '../../core/domain/registration.js';
 
 /**
  * A registration record for store-level tests: `received`, generation 0, version 0, a placeholder

@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CertificateAuthority, generateRootCa } from '../../services/directory-sandbox/ca.js';
-import { exportPrivateKeyPem, generateKeyPair, RSA_PKCS1_SHA256, type x509 } from '../../services/directory-sandbox/webcrypto.js';
+import { CertificateAuthority, generateRootCa } from '../../sandbox/directory-sandbox/ca.js';
+import { exportPrivateKeyPem, generateKeyPair, RSA_PKCS1_SHA256, type x509 } from '../../sandbox/directory-sandbox/webcrypto.js';
 
 /**
  * A second CA the intake trusts (`DCR_CLIENT_CA_FILE`), beside the sandbox directory's: another

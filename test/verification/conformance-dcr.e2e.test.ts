@@ -9,9 +9,9 @@
  */
 import { constants, createPrivateKey, sign as cryptoSign, type JsonWebKey } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REJECTION_CODES } from '../../shared/domain/errors.js';
-import type { Registration } from '../../shared/domain/registration.js';
-import { httpsRequest, type HttpResponse } from '../../shared/tpp-client/https-client.js';
+import { REJECTION_CODES } from '../../core/domain/errors.js';
+import type { Registration } from '../../core/domain/registration.js';
+import { httpsRequest, type HttpResponse } from '../../sandbox/tpp-client/https-client.js';
 import { startTestPipeline, type TestPipeline, type TestTpp } from '../support/pipeline.js';
 import { conformanceDcrClaims } from '../support/conformance-dcr.js';
 

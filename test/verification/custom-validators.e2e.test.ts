@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startVerifier } from '../../services/verifier/service.js';
-import { ConfigurationError } from '../../shared/domain/errors.js';
-import type { Runtime } from '../../shared/runtime/runtime.js';
-import { httpsRequest } from '../../shared/tpp-client/https-client.js';
+import { ConfigurationError } from '../../core/domain/errors.js';
+import type { Runtime } from '../../platform/runtime/runtime.js';
+import { httpsRequest } from '../../sandbox/tpp-client/https-client.js';
 import { startTestPipeline, type TestPipeline, type TestTpp } from '../support/pipeline.js';
 
 const EXAMPLE = resolve(import.meta.dirname, '../../services/verifier/metadata/examples/require-software-mode-live.ts');

@@ -7,8 +7,8 @@
 import { constants, createHmac, createPrivateKey, createPublicKey, sign as cryptoSign, X509Certificate, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { CompactEncrypt, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Registration } from '../../shared/domain/registration.js';
-import type { HttpResponse } from '../../shared/tpp-client/https-client.js';
+import type { Registration } from '../../core/domain/registration.js';
+import type { HttpResponse } from '../../sandbox/tpp-client/https-client.js';
 import { startTestPipeline, type TestPipeline, type TestTpp } from '../support/pipeline.js';
 
 const b64u = (value: string | Uint8Array) => Buffer.from(value).toString('base64url');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { RegistrationRejection, RetryableFailure } from '../../shared/domain/errors.js';
-import { getProfile } from '../../shared/profiles/index.js';
+import { RegistrationRejection, RetryableFailure } from '../../core/domain/errors.js';
+import { getProfile } from '../../core/profiles/index.js';
 import {
   orderValidators,
   runCustomValidators,

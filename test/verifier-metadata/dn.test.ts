@@ -15,7 +15,7 @@ import {
   parseDn,
   resolveAttributeType,
   tryParseDn,
-} from '../../shared/pki/dn.js';
+} from '../../platform/pki/dn.js';
 import { OB_SUBJECT_DN, ORG_ID, SOFTWARE_ID, buildCertificate, obLegacyCertificate } from './fixtures.js';
 
 /** C=GB / O="Org, Ltd" / organizationIdentifier / CN+UID / OU=a+OU=b, in ASN.1 order. */

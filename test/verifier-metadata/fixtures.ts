@@ -22,9 +22,9 @@ import {
   id_ce_subjectAltName,
 } from '@peculiar/asn1-x509';
 import { expect } from 'vitest';
-import { RegistrationRejection, type RejectionCode } from '../../shared/domain/errors.js';
-import { certificateSubject, parseDn, type RdnSequence } from '../../shared/pki/dn.js';
-import { getProfile, type Profile, type ProfileName } from '../../shared/profiles/index.js';
+import { RegistrationRejection, type RejectionCode } from '../../core/domain/errors.js';
+import { certificateSubject, parseDn, type RdnSequence } from '../../platform/pki/dn.js';
+import { getProfile, type Profile, type ProfileName } from '../../core/profiles/index.js';
 import type { MetadataInput } from '../../services/verifier/metadata/types.js';
 
 export const NOW = 1_760_000_000;

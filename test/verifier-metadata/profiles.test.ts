@@ -7,7 +7,7 @@ import {
   envelopeForContentType,
   getProfile,
   mediaType,
-} from '../../shared/profiles/index.js';
+} from '../../core/profiles/index.js';
 import { validateRegistrationMetadata } from '../../services/verifier/metadata/validate.js';
 import {
   NOW,
@@ -23,7 +23,7 @@ import {
   obieSsa,
   without,
 } from './fixtures.js';
-import { certificateSubject, OID } from '../../shared/pki/dn.js';
+import { certificateSubject, OID } from '../../platform/pki/dn.js';
 
 describe('profile tables', () => {
   it('has one table per profile name, looked up by getProfile', () => {

@@ -4,8 +4,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { RegistrationRejection, type RejectionCode } from '../../shared/domain/errors.js';
-import { OBIE_ROLE_SCOPES } from '../../shared/profiles/common.js';
+import { RegistrationRejection, type RejectionCode } from '../../core/domain/errors.js';
+import { OBIE_ROLE_SCOPES } from '../../core/profiles/common.js';
 import { validateRegistrationMetadata } from '../../services/verifier/metadata/validate.js';
 import type { MetadataInput } from '../../services/verifier/metadata/types.js';
 import { AUDIENCE, NOW, SSA_ISSUER, SSA_JWS, input, obieSsa } from './fixtures.js';

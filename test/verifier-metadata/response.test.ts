@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { getProfile } from '../../shared/profiles/index.js';
-import { buildRegistrationResponse } from '../../shared/registration/response.js';
+import { getProfile } from '../../core/profiles/index.js';
+import { buildRegistrationResponse } from '../../core/registration/response.js';
 import { validateRegistrationMetadata } from '../../services/verifier/metadata/validate.js';
 import { ORG_ID, OB_SUBJECT_DN, SOFTWARE_ID, SSA_JWS, input, obieClaims, obieSsa, without } from './fixtures.js';
 

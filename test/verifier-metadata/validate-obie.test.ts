@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigurationError } from '../../shared/domain/errors.js';
-import { certificateSubject } from '../../shared/pki/dn.js';
-import { CIBA_GRANT_TYPE } from '../../shared/profiles/index.js';
+import { ConfigurationError } from '../../core/domain/errors.js';
+import { certificateSubject } from '../../platform/pki/dn.js';
+import { CIBA_GRANT_TYPE } from '../../core/profiles/index.js';
 import { validateRegistration, validateRegistrationMetadata } from '../../services/verifier/metadata/validate.js';
 import {
   AUDIENCE,

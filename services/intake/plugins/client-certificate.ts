@@ -2,11 +2,11 @@ import { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import type { PresentedCertificate } from '../../../shared/domain/registration.js';
-import { allowsClientAuth, CertificateIdentities, CertificateRefused, issuingCa } from '../../../shared/pki/client-certificate.js';
-import type { CertificateBindingRule } from '../../../shared/profiles/types.js';
-import { HttpError } from '../../../shared/http/fastify-errors.js';
-import { BoundedMemo } from '../../../shared/util/bounded-memo.js';
+import type { PresentedCertificate } from '../../../core/domain/registration.js';
+import { allowsClientAuth, CertificateIdentities, CertificateRefused, issuingCa } from '../../../platform/pki/client-certificate.js';
+import type { CertificateBindingRule } from '../../../core/profiles/types.js';
+import { HttpError } from '../../../platform/http/fastify-errors.js';
+import { BoundedMemo } from '../../../platform/util/bounded-memo.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -14,7 +14,7 @@ declare module 'fastify' {
     clientCertificate: PresentedCertificate | null;
   }
   interface FastifyInstance {
-    /** Scoped TPP identities of client certificates (shared/pki/client-certificate.ts). */
+    /** Scoped TPP identities of client certificates (platform/pki/client-certificate.ts). */
     certificateIdentities: CertificateIdentities;
   }
   interface FastifyContextConfig {

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { RetryableFailure } from '../../../shared/domain/errors.js';
-import { HttpError } from '../../../shared/http/fastify-errors.js';
-import { deleteClient, deletedEventId } from '../../provisioner/delete-client.js';
+import { RetryableFailure } from '../../../core/domain/errors.js';
+import { HttpError } from '../../../platform/http/fastify-errors.js';
+import { deleteClient, deletedEventId } from '../../../core/clients/delete-client.js';
 import { managedClient, managementAuthHook } from '../management-auth.js';
 import type { SubmissionDeps } from '../submission.js';
 import { ErrorBody } from './schemas.js';

@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify';
-import { validTraceparent } from '../../../shared/domain/trace-context.js';
+import { validTraceparent } from '../../../core/domain/trace-context.js';
 import { Type } from 'typebox';
-import type { Profile } from '../../../shared/profiles/types.js';
+import type { Profile } from '../../../core/profiles/types.js';
 import { managedClient, managementAuthHook, managementCredential } from '../management-auth.js';
-import { HttpError } from '../../../shared/http/fastify-errors.js';
-import { currentTraceparent } from '../../../shared/observability/tracing.js';
+import { HttpError } from '../../../platform/http/fastify-errors.js';
+import { currentTraceparent } from '../../../platform/observability/tracing.js';
 import { awaitSettled, recordSubmission, type SubmissionDeps } from '../submission.js';
 import { answer, checkBodyShape, mediaType, wantsAsync } from './register.post.js';
 import { ErrorBody, RegistrationAccepted } from './schemas.js';

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { discoveryMetadata, type Profile } from '../../../shared/profiles/index.js';
+import { discoveryMetadata, type Profile } from '../../../core/profiles/index.js';
 
 export function discoveryDocument(profile: Profile, publicUrl: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   const registrationEndpoint = `${publicUrl}/register`;

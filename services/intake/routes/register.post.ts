@@ -1,11 +1,11 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { validTraceparent } from '../../../shared/domain/trace-context.js';
+import { validTraceparent } from '../../../core/domain/trace-context.js';
 import { Type } from 'typebox';
-import type { Profile } from '../../../shared/profiles/types.js';
-import type { Registration } from '../../../shared/domain/registration.js';
-import { JwsFormatError, parseCompactJws } from '../../../shared/jose/compact-jws.js';
-import { HttpError } from '../../../shared/http/fastify-errors.js';
-import { currentTraceparent } from '../../../shared/observability/tracing.js';
+import type { Profile } from '../../../core/profiles/types.js';
+import type { Registration } from '../../../core/domain/registration.js';
+import { JwsFormatError, parseCompactJws } from '../../../platform/jose/compact-jws.js';
+import { HttpError } from '../../../platform/http/fastify-errors.js';
+import { currentTraceparent } from '../../../platform/observability/tracing.js';
 import { awaitSettled, recordSubmission, registrationBody, type SubmissionDeps } from '../submission.js';
 import { ErrorBody, RegistrationAccepted } from './schemas.js';
 import { RegistrationResponse } from './client-schemas.js';

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { HttpError } from '../../../shared/http/fastify-errors.js';
+import { HttpError } from '../../../platform/http/fastify-errors.js';
 import { applyDirectoryVerdict, MANAGEMENT_REALM, organisationOf } from '../management-auth.js';
 import { registrationBody, type SubmissionDeps } from '../submission.js';
 import { ErrorBody, RequestStatus } from './schemas.js';

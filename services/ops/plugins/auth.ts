@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { HttpError } from '../../../shared/http/fastify-errors.js';
+import { HttpError } from '../../../platform/http/fastify-errors.js';
 
 const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest();
 

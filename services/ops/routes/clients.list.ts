@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
-import { CLIENT_STATUSES } from '../../../shared/domain/client.js';
+import { CLIENT_STATUSES } from '../../../core/domain/client.js';
 import type { OpsDeps } from '../deps.js';
 import { ClientView, ErrorBody, SearchTerm, Timestamp, clientViewOf, isoOrUndefined } from '../views.js';
 

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { PipelineMetrics } from '../../../shared/observability/metrics.js';
+import type { PipelineMetrics } from '../../../platform/observability/metrics.js';
 
 /** `GET /metrics`: Prometheus text exposition of this runtime's registry (behind the admin token). */
 export async function metricsRoute(app: FastifyInstance, options: { metrics: PipelineMetrics }) {

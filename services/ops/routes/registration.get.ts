@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { OpsDeps } from '../deps.js';
-import { HttpError } from '../../../shared/http/fastify-errors.js';
+import { HttpError } from '../../../platform/http/fastify-errors.js';
 import { ErrorBody, RegistrationDetail, RequestIdParams, clientStatusesOf, detailOf } from '../views.js';
 
 /** `GET /admin/registrations/{request_id}`: one request with its full history (no secrets). */

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
-import { replayRegistration } from '../../../shared/pipeline/replay.js';
+import { replayRegistration } from '../../../core/pipeline/replay.js';
 import { actorOf, type OpsDeps } from '../deps.js';
-import { HttpError } from '../../../shared/http/fastify-errors.js';
+import { HttpError } from '../../../platform/http/fastify-errors.js';
 import { ActorHeader, ErrorBody, RegistrationSummary, RequestIdParams, StageSchema, clientStatusesOf, summaryOf } from '../views.js';
 
 const ReplayQuery = Type.Object({ force: Type.Optional(Type.Boolean({ default: false })) }, { additionalProperties: false });

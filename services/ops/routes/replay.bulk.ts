@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
-import { replayMatching } from '../../../shared/pipeline/replay.js';
+import { replayMatching } from '../../../core/pipeline/replay.js';
 import { actorOf, type OpsDeps } from '../deps.js';
-import { HttpError } from '../../../shared/http/fastify-errors.js';
+import { HttpError } from '../../../platform/http/fastify-errors.js';
 import { ActorHeader, ErrorBody, Timestamp, isoOrUndefined } from '../views.js';
 
 const BulkFilter = Type.Object(

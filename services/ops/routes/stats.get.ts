@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
-import { STAGES } from '../../../shared/domain/registration.js';
+import { STAGES } from '../../../core/domain/registration.js';
 import type { OpsDeps } from '../deps.js';
 import { OUTCOMES, STATS_WINDOWS, registrationStats, type QueueHistory, type StatsWindow } from '../stats.js';
 import { ErrorBody } from '../views.js';

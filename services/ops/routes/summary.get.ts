@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { REGISTRATION_STATUSES, STAGES } from '../../../shared/domain/registration.js';
-import { OUTBOX_LAG_CAP } from '../../../shared/observability/metrics.js';
+import { REGISTRATION_STATUSES, STAGES } from '../../../core/domain/registration.js';
+import { OUTBOX_LAG_CAP } from '../../../platform/observability/metrics.js';
 import type { OpsDeps } from '../deps.js';
 import { ErrorBody } from '../views.js';
 

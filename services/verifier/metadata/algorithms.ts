@@ -4,7 +4,7 @@
  * Encryption metadata: key-management/content algorithms from the profile list, `*_enc` needs its
  * `*_alg`; CDR requires ID token encryption for the hybrid flow.
  */
-import { reject } from '../../../shared/domain/errors.js';
+import { reject } from '../../../core/domain/errors.js';
 import type { RuleContext } from './types.js';
 import { list, optionalString, show } from './util.js';
 

@@ -5,9 +5,9 @@
  * `tls_client_auth_dn` is stored as `tls_client_auth_subject_dn`).
  */
 import { isIP } from 'node:net';
-import { reject } from '../../../shared/domain/errors.js';
-import { tryParseDn } from '../../../shared/pki/dn.js';
-import type { TlsClientAuthClaim, TokenEndpointAuthMethod } from '../../../shared/profiles/index.js';
+import { reject } from '../../../core/domain/errors.js';
+import { tryParseDn } from '../../../platform/pki/dn.js';
+import type { TlsClientAuthClaim, TokenEndpointAuthMethod } from '../../../core/profiles/index.js';
 import type { RuleContext } from './types.js';
 import { claim, isPresent, list, show } from './util.js';
 

@@ -4,7 +4,7 @@
  * value describes the presented certificate (`invalid_client_metadata`).
  */
 import { isIP } from 'node:net';
-import { reject } from '../../../shared/domain/errors.js';
+import { reject } from '../../../core/domain/errors.js';
 import {
   certificateSubjectAltNames,
   dnMatchesCertificate,
@@ -12,9 +12,9 @@ import {
   getAttribute,
   type RdnSequence,
   type SubjectAltNames,
-} from '../../../shared/pki/dn.js';
-import { CertificateRefused, certificateOrganisation, type CertificateOrganisation } from '../../../shared/pki/client-certificate.js';
-import type { CertificateBindingRule, TlsClientAuthClaim } from '../../../shared/profiles/index.js';
+} from '../../../platform/pki/dn.js';
+import { CertificateRefused, certificateOrganisation, type CertificateOrganisation } from '../../../platform/pki/client-certificate.js';
+import type { CertificateBindingRule, TlsClientAuthClaim } from '../../../core/profiles/index.js';
 import type { SsaFacts } from './ssa-claims.js';
 import type { ClientCertificateInfo, RuleContext } from './types.js';
 import { list, show } from './util.js';
@@ -51,7 +51,7 @@ const RULE_WORDING: Record<CertificateBindingRule, string> = {
 
 /**
  * Step 14. The convention that applies is the one the TPP identity is read with
- * (shared/pki/client-certificate.ts `certificateOrganisation`: the first of the profile's rules whose
+ * (platform/pki/client-certificate.ts `certificateOrganisation`: the first of the profile's rules whose
  * attribute the subject carries), so the organisation a client is registered under is the one its
  * certificate names to management and polling. A certificate naming two organisations is refused;
  * a certificate in the software JWKS binds on its own (SPEC §7.3 alternative binding).

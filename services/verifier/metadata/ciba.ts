@@ -6,8 +6,8 @@
  * - `backchannel_user_code_parameter_supported` optional, must be `false`.
  * Without the grant none of them may be sent (policy).
  */
-import { reject } from '../../../shared/domain/errors.js';
-import { CIBA_GRANT_TYPE } from '../../../shared/profiles/index.js';
+import { reject } from '../../../core/domain/errors.js';
+import { CIBA_GRANT_TYPE } from '../../../core/profiles/index.js';
 import type { RuleContext } from './types.js';
 import { claim, httpsUrlProblem, isPresent, list, optionalString, show } from './util.js';
 

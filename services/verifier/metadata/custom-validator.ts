@@ -14,9 +14,9 @@ import {
   RegistrationRejection,
   RetryableFailure,
   type RejectionCode,
-} from '../../../shared/domain/errors.js';
-import type { Profile, ProfileName } from '../../../shared/profiles/index.js';
-import type { RegisteredMetadata } from '../../../shared/registration/registered-metadata.js';
+} from '../../../core/domain/errors.js';
+import type { Profile, ProfileName } from '../../../core/profiles/index.js';
+import type { RegisteredMetadata } from '../../../core/registration/registered-metadata.js';
 import type { ClientCertificateInfo } from './types.js';
 
 /** What a validator sees. Everything is verified and read-only. */

@@ -2,7 +2,7 @@
  * SPEC §2.2 / §2.3 / §4 step 18: `grant_types`, `response_types` (RFC 7591 §2.1 consistency) and
  * `application_type`. Conformance DCR-011: `response_types` [`id_token`, `token`] → 400.
  */
-import { reject } from '../../../shared/domain/errors.js';
+import { reject } from '../../../core/domain/errors.js';
 import type { RuleContext } from './types.js';
 import { claim, isPresent, list, show } from './util.js';
 

@@ -1,7 +1,7 @@
 /**
  * SPEC §4 steps 10–11 (request JWT `iss`, `aud`) and the `software_id` equality of step 18.
  */
-import { ConfigurationError, reject } from '../../../shared/domain/errors.js';
+import { ConfigurationError, reject } from '../../../core/domain/errors.js';
 import type { SsaFacts } from './ssa-claims.js';
 import type { RuleContext } from './types.js';
 import { claim, isPresent, matchesPattern, show } from './util.js';

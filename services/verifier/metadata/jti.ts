@@ -2,7 +2,7 @@
  * SPEC §4 step 13 (format part): `jti` is present with the profile's format. The replay cache
  * (same `jti`, different bytes) belongs to the JOSE stage, which has the shared store.
  */
-import { reject } from '../../../shared/domain/errors.js';
+import { reject } from '../../../core/domain/errors.js';
 import type { RuleContext } from './types.js';
 import { claim, isPresent, matchesPattern, show } from './util.js';
 

@@ -5,7 +5,7 @@
  * `jwks_uri`/`jwks`, else the SSA URL; RFC 7591: the request's. `jwks` + `jwks_uri` together are
  * refused (RFC 7591 §2).
  */
-import { reject } from '../../../shared/domain/errors.js';
+import { reject } from '../../../core/domain/errors.js';
 import type { SsaFacts } from './ssa-claims.js';
 import type { RuleContext } from './types.js';
 import { claim, httpsUrlProblem, isPlainObject, isPresent, optionalString, show } from './util.js';

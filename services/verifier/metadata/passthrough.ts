@@ -6,9 +6,9 @@
  */
 import type { TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
-import { reject } from '../../../shared/domain/errors.js';
+import { reject } from '../../../core/domain/errors.js';
 import { ENCRYPTION_CLAIM_PAIRS, SIGNING_ALG_CLAIMS } from './algorithms.js';
-import { PASS_THROUGH_SCHEMAS } from '../../../shared/registration/registered-metadata.js';
+import { PASS_THROUGH_SCHEMAS } from '../../../core/registration/registered-metadata.js';
 import type { RuleContext } from './types.js';
 import { claim, isPresent } from './util.js';
 

@@ -3,7 +3,7 @@
  * Each URI: absolute https, no localhost/loopback host, no fragment, no user info, ≤ 256 chars,
  * an exact string member of the SSA list. Conformance-dcr `isOBURl`; WSO2 RedirectUriFormat/Match.
  */
-import { reject } from '../../../shared/domain/errors.js';
+import { reject } from '../../../core/domain/errors.js';
 import type { SsaFacts } from './ssa-claims.js';
 import type { RuleContext } from './types.js';
 import { claim, httpsUrlProblem, isPresent } from './util.js';

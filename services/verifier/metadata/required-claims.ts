@@ -2,7 +2,7 @@
  * SPEC §4 step 7: the payload is a JSON object and every claim the profile requires is present.
  * (Duplicate member names are refused by the JOSE stage, which sees the raw JSON.)
  */
-import { reject } from '../../../shared/domain/errors.js';
+import { reject } from '../../../core/domain/errors.js';
 import type { RuleContext } from './types.js';
 import { claim, isPlainObject, isPresent, list } from './util.js';
 

@@ -4,7 +4,7 @@
  * `openid`; OFB: the Active roles' scope sets, omitted ⇒ all of them; CDR: the SSA `scope`.
  * OBIE 3.1 sends an array; 3.2+ a space-separated string ≤ 256.
  */
-import { reject } from '../../../shared/domain/errors.js';
+import { reject } from '../../../core/domain/errors.js';
 import { roleScopes, type SsaFacts } from './ssa-claims.js';
 import type { RuleContext } from './types.js';
 import { claim, isPresent, list, show } from './util.js';

@@ -6,8 +6,8 @@
  *   6. org status / competent authority / roles          → unapproved_software_statement
  * and the facts later rules need (software id, org id, redirect URIs, JWKS URL, roles, scope).
  */
-import { ConfigurationError, reject } from '../../../shared/domain/errors.js';
-import type { Profile, RolesShape } from '../../../shared/profiles/index.js';
+import { ConfigurationError, reject } from '../../../core/domain/errors.js';
+import type { Profile, RolesShape } from '../../../core/profiles/index.js';
 import { effectiveLeeway, futureTimestampProblem } from './time.js';
 import type { RuleContext } from './types.js';
 import {

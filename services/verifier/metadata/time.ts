@@ -2,8 +2,8 @@
  * SPEC §2.4 time rules: request `exp`/`iat`/`nbf` (§4 step 12) and the shared future-`iat` rule
  * also applied to SSAs (§3.4 step 4).
  */
-import { reject } from '../../../shared/domain/errors.js';
-import type { Profile } from '../../../shared/profiles/index.js';
+import { reject } from '../../../core/domain/errors.js';
+import type { Profile } from '../../../core/profiles/index.js';
 import type { MetadataPolicy, RuleContext } from './types.js';
 import { claim, isInteger, isPresent } from './util.js';
 

@@ -1,13 +1,13 @@
 /**
  * Inputs of the pure metadata validation (SPEC §4 steps 7, 8, 10–18).
  */
-import type { RdnSequence, SubjectAltNames } from '../../../shared/pki/dn.js';
-import type { BodyEnvelope, Profile } from '../../../shared/profiles/index.js';
-import type { RegisteredMetadata } from '../../../shared/registration/registered-metadata.js';
+import type { RdnSequence, SubjectAltNames } from '../../../platform/pki/dn.js';
+import type { BodyEnvelope, Profile } from '../../../core/profiles/index.js';
+import type { RegisteredMetadata } from '../../../core/registration/registered-metadata.js';
 
 /** The mTLS client certificate, as far as the metadata rules need it. */
 export interface ClientCertificateInfo {
-  /** Subject in ASN.1 order (`certificateSubject(pem)` from shared/pki/dn.ts). */
+  /** Subject in ASN.1 order (`certificateSubject(pem)` from platform/pki/dn.ts). */
   readonly subject: RdnSequence;
   /** PEM of the leaf certificate; needed only for `tls_client_auth_san_*` (SANs are read from it). */
   readonly pem?: string;

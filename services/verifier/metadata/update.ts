@@ -4,7 +4,7 @@
  * - server-managed members must not be sent;
  * - the SSA `software_id` / `org_id` must not change (policy).
  */
-import { reject } from '../../../shared/domain/errors.js';
+import { reject } from '../../../core/domain/errors.js';
 import type { SsaFacts } from './ssa-claims.js';
 import type { RuleContext, UpdateTarget } from './types.js';
 import { claim, isPresent, show } from './util.js';

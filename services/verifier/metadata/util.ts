@@ -3,8 +3,8 @@
  * readers, patterns and URL checks.
  */
 import { isIP } from 'node:net';
-import { reject, type RegistrationRejection } from '../../../shared/domain/errors.js';
-import type { PatternSpec } from '../../../shared/profiles/index.js';
+import { reject, type RegistrationRejection } from '../../../core/domain/errors.js';
+import type { PatternSpec } from '../../../core/profiles/index.js';
 
 /** A value as shown in an `error_description`: quoted, truncated, never a whole JWT. */
 export function show(value: unknown, max = 64): string {

@@ -5,7 +5,7 @@
  *
  * Synchronous, no I/O: the clock, audiences and trusted issuers come in `policy`.
  */
-import { reject, type RegistrationRejection } from '../../../shared/domain/errors.js';
+import { reject, type RegistrationRejection } from '../../../core/domain/errors.js';
 import { checkAlgorithms, checkAuthorizationSigningRequirement, checkIdTokenEncryptionRequirement } from './algorithms.js';
 import { checkClientAuthentication } from './auth-method.js';
 import { checkCertificateBinding, checkTlsClientAuthIdentity } from './certificate-binding.js';
@@ -16,7 +16,7 @@ import { checkJti } from './jti.js';
 import { checkJwks } from './jwks.js';
 import { checkPassThrough } from './passthrough.js';
 import { checkRedirectUris } from './redirect-uris.js';
-import { type RegisteredMetadata, RegisteredMetadataValidator } from '../../../shared/registration/registered-metadata.js';
+import { type RegisteredMetadata, RegisteredMetadataValidator } from '../../../core/registration/registered-metadata.js';
 import { checkRequestShape } from './required-claims.js';
 import { checkScope } from './scope.js';
 import { checkSoftwareStatement, type SsaFacts } from './ssa-claims.js';
@@ -27,7 +27,7 @@ import { checkWebhookUris } from './webhooks.js';
 import { claim } from './util.js';
 
 export type { MetadataInput, MetadataPolicy, ClientCertificateInfo, UpdateTarget } from './types.js';
-export type { RegisteredMetadata } from '../../../shared/registration/registered-metadata.js';
+export type { RegisteredMetadata } from '../../../core/registration/registered-metadata.js';
 
 export function createRuleContext(input: MetadataInput): RuleContext {
   const { profile, policy } = input;

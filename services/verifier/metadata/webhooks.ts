@@ -4,7 +4,7 @@
  * software (SSA `software_api_webhook_uris`); otherwise `400 invalid_webhook_uris`. Registered and
  * returned; absent = no webhooks. Profiles without `webhooks` ignore the claim (not their metadata).
  */
-import { reject } from '../../../shared/domain/errors.js';
+import { reject } from '../../../core/domain/errors.js';
 import type { RuleContext } from './types.js';
 import { claim, isPresent, show } from './util.js';
 

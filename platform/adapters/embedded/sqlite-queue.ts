@@ -1,0 +1,191 @@
+import { EventEmitter } from 'node:events';
+import type { Stage } from '../../../core/domain/registration.js';
+import {
+  backoffDelay,
+  type QueueCounts,
+  type RetryPolicy,
+  type StageConsumer,
+  type StageHandler,
+  type StageJobData,
+  type WorkQueue,
+} from '../../../core/ports/queue.js';
+import type { EmbeddedDatabase } from './database.js';
+import type { GroupCommit } from './group-commit.js';
+
+interface JobRow {
+  id: string;
+  data: string;
+  attempts_made: number;
+}
+
+/**
+ * How long a claimed job stays claimed when its consumer, in this process, lost its bookkeeping.
+ * It does not bound crash recovery: the process holds the data directory alone (data-dir-lock.ts),
+ * so at start-up every claimed job belongs to a dead process and is given back at once.
+ */
+const LOCK_MS = 60_000;
+
+/**
+ * The embedded {@link WorkQueue}: jobs persisted in the SQLite file (a restart resumes them),
+ * claimed atomically, retried with exponential backoff and jitter like BullMQ's `attempts`.
+ * Queue writes join the open group-commit batch without waiting for it (`lazy`): the job rows are
+ * a copy of outbox entries and stage results that are themselves durable, so a write lost in a
+ * crash only means a job runs again, which stages tolerate.
+ */
+export class SqliteQueue implements WorkQueue {
+  readonly #commits: GroupCommit;
+  readonly #policy: RetryPolicy;
+  readonly #wake = new EventEmitter();
+  readonly #consumers = new Set<StageConsumer>();
+  readonly #stmt;
+
+  readonly #onError: (error: unknown, stage: Stage) => void;
+
+  /** `onError`: a claim or a job's bookkeeping failed (e.g. the database stayed locked); the consumer goes on after a pause. */
+  constructor(embedded: EmbeddedDatabase, policy: RetryPolicy, options: { onError?: (error: unknown, stage: Stage) => void } = {}) {
+    const db = embedded.sqlite;
+    this.#commits = embedded.commits;
+    this.#policy = policy;
+    this.#onError = options.onError ?? (() => {});
+    this.#wake.setMaxListeners(0);
+    this.#stmt = {
+      insert: db.prepare(
+        `INSERT INTO jobs (id, stage, data, state, run_at, attempts_made, updated_at) VALUES (?, ?, ?, 'waiting', ?, 0, ?)
+         ON CONFLICT (id) DO NOTHING`,
+      ),
+      claim: db.prepare<{ now: number; stage: string }, JobRow>(
+        `UPDATE jobs SET state = 'active', locked_until = @now + ${LOCK_MS}, attempts_made = attempts_made + 1, updated_at = @now
+         WHERE id = (SELECT id FROM jobs WHERE stage = @stage AND state = 'waiting' AND run_at <= @now ORDER BY run_at LIMIT 1)
+         RETURNING id, data, attempts_made`,
+      ),
+      complete: db.prepare('DELETE FROM jobs WHERE id = ?'),
+      retry: db.prepare(`UPDATE jobs SET state = 'waiting', run_at = ?, locked_until = NULL, last_error = ?, updated_at = ? WHERE id = ?`),
+      // The last attempt again later, without counting it (like BullMQ's moveToDelayed in bullmq-queue.ts).
+      retryLast: db.prepare(
+        `UPDATE jobs SET state = 'waiting', run_at = ?, locked_until = NULL, attempts_made = attempts_made - 1, last_error = ?, updated_at = ? WHERE id = ?`,
+      ),
+      recover: db.prepare(`UPDATE jobs SET state = 'waiting', locked_until = NULL WHERE state = 'active' AND locked_until < ?`),
+      recoverAll: db.prepare(`UPDATE jobs SET state = 'waiting', run_at = ?, locked_until = NULL WHERE state = 'active'`),
+      exists: db.prepare<[string], { state: string }>('SELECT state FROM jobs WHERE id = ?'),
+      nextRunAt: db.prepare<[string], { run_at: number | null }>(
+        `SELECT MIN(run_at) AS run_at FROM jobs WHERE stage = ? AND state = 'waiting'`,
+      ),
+      counts: db.prepare<[number, string], { state: string; delayed: number; n: number }>(
+        `SELECT state, (state = 'waiting' AND run_at > ?) AS delayed, COUNT(*) AS n FROM jobs WHERE stage = ? GROUP BY state, delayed`,
+      ),
+    };
+    // A crash leaves claimed jobs `active`. This process owns the data directory (data-dir-lock.ts),
+    // so whoever claimed them is dead: give them all back now, not when their locks lapse.
+    this.#commits.lazy(() => this.#stmt.recoverAll.run(Date.now()));
+  }
+
+  async enqueue(stage: Stage, jobId: string, data: StageJobData): Promise<void> {
+    const now = Date.now();
+    this.#commits.lazy(() => this.#stmt.insert.run(jobId, stage, JSON.stringify(data), now, now));
+    this.#wake.emit(stage);
+  }
+
+  consume(stage: Stage, handler: StageHandler, options: { concurrency: number }): StageConsumer {
+    let closed = false;
+    const running = new Set<Promise<void>>();
+    let timer: NodeJS.Timeout | undefined;
+    let wakeUp: (() => void) | undefined;
+    const onWake = () => wakeUp?.();
+    this.#wake.on(stage, onWake);
+
+    const runJob = async (row: JobRow) => {
+      const data = JSON.parse(row.data) as StageJobData;
+      let outcome: { ok: true } | { ok: false; message: string };
+      try {
+        await handler(data, { jobId: row.id, attempt: row.attempts_made, maxAttempts: this.#policy.attempts });
+        outcome = { ok: true };
+      } catch (error) {
+        outcome = { ok: false, message: error instanceof Error ? error.message : String(error) };
+      }
+      try {
+        const now = Date.now();
+        if (outcome.ok) this.#commits.lazy(() => this.#stmt.complete.run(row.id));
+        // The last attempt threw, so the handler could not record the outcome (`failed` or otherwise):
+        // dropping the job would strand the request in its stage. It runs again, later and later (≤ 60 s).
+        else if (row.attempts_made >= this.#policy.attempts) {
+          const delay = Math.min(60_000, backoffDelay(this.#policy, row.attempts_made));
+          this.#commits.lazy(() => this.#stmt.retryLast.run(now + delay, outcome.message, now, row.id));
+        }
+        else this.#commits.lazy(() => this.#stmt.retry.run(now + backoffDelay(this.#policy, row.attempts_made), outcome.message, now, row.id));
+      } catch (error) {
+        // The job stays `active`; its lock lapses and it runs again (stages are idempotent).
+        this.#onError(error, stage);
+      }
+    };
+
+    let recoveredAt = Date.now();
+    const loop = async () => {
+      while (!closed) {
+        let delay: number;
+        try {
+          if (Date.now() - recoveredAt > LOCK_MS / 2) {
+            // Jobs whose bookkeeping was lost (or whose consumer died) while this process runs.
+            recoveredAt = Date.now();
+            this.#commits.lazy(() => this.#stmt.recover.run(recoveredAt));
+          }
+          while (!closed && running.size < options.concurrency) {
+            const row = this.#commits.lazy(() => this.#stmt.claim.get({ now: Date.now(), stage }));
+            if (!row) break;
+            const p = runJob(row).finally(() => {
+              running.delete(p);
+              wakeUp?.();
+            });
+            running.add(p);
+          }
+          if (closed) break;
+          const next = this.#stmt.nextRunAt.get(stage)?.run_at;
+          delay = next == null ? 1000 : Math.max(5, Math.min(1000, next - Date.now()));
+        } catch (error) {
+          // E.g. another connection held the write lock past busy_timeout: try again shortly.
+          this.#onError(error, stage);
+          delay = 1000;
+        }
+        await new Promise<void>((resolve) => {
+          wakeUp = resolve;
+          timer = setTimeout(resolve, delay);
+        });
+        clearTimeout(timer);
+        wakeUp = undefined;
+      }
+    };
+    const done = loop();
+    const consumer: StageConsumer = {
+      close: async () => {
+        closed = true;
+        this.#wake.off(stage, onWake);
+        clearTimeout(timer);
+        wakeUp?.();
+        await done;
+        await Promise.allSettled([...running]);
+        this.#consumers.delete(consumer);
+      },
+    };
+    this.#consumers.add(consumer);
+    return consumer;
+  }
+
+  async revive(stage: Stage, jobId: string, data: StageJobData): Promise<'live' | 'revived'> {
+    if (this.#stmt.exists.get(jobId)) return 'live';
+    await this.enqueue(stage, jobId, data);
+    return 'revived';
+  }
+
+  async counts(stage: Stage): Promise<QueueCounts> {
+    const counts: QueueCounts = { waiting: 0, active: 0, delayed: 0 };
+    for (const row of this.#stmt.counts.all(Date.now(), stage)) {
+      if (row.state === 'active') counts.active += row.n;
+      else if (row.state === 'waiting' && row.delayed) counts.delayed += row.n;
+      else if (row.state === 'waiting') counts.waiting += row.n;
+    }
+    return counts;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#consumers].map((c) => c.close()));
+  }
+}

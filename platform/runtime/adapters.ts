@@ -1,0 +1,74 @@
+import { join } from 'node:path';
+import { isDistributed } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { openEmbeddedDatabase } from '../adapters/embedded/database.js';
+import { LocalOutcomeSignal } from '../adapters/embedded/local-signal.js';
+import { SqliteEventBus } from '../adapters/embedded/sqlite-event-bus.js';
+import { SqliteQueue } from '../adapters/embedded/sqlite-queue.js';
+import { SqliteStore } from '../adapters/embedded/sqlite-store.js';
+import { BullMqQueue } from '../adapters/bullmq/bullmq-queue.js';
+import { KafkaEventBus } from '../adapters/kafka/kafka-event-bus.js';
+import { MongoStore } from '../adapters/mongo/mongo-store.js';
+import { RedisOutcomeSignal } from '../adapters/redis/redis-signal.js';
+import type { EventBus } from '../../core/ports/events.js';
+import type { WorkQueue } from '../../core/ports/queue.js';
+import type { OutcomeSignal } from '../../core/ports/signal.js';
+import type { Store } from '../../core/ports/store.js';
+import type { Logger } from './logger.js';
+
+export interface Adapters {
+  mode: 'embedded' | 'distributed';
+  store: Store;
+  queue: WorkQueue;
+  bus: EventBus;
+  signal: OutcomeSignal;
+  close(): Promise<void>;
+}
+
+/**
+ * Chooses the adapter set by configuration alone: MongoDB + BullMQ/Redis + Kafka when the three
+ * URLs are set, else the embedded set (SQLite file under DCR_DATA_DIR, in-process wake-ups).
+ */
+export async function openAdapters(config: Config, service: string, logger?: Pick<Logger, 'error'>): Promise<Adapters> {
+  const policy = { attempts: config.stageAttempts, baseDelayMs: config.retryBaseDelayMs };
+  const source = `urn:dcr:${service}`;
+  if (isDistributed(config)) {
+    const store = await MongoStore.connect(config.mongoUrl as string, config.namespace);
+    const queue = new BullMqQueue({ redisUrl: config.redisUrl as string, namespace: config.namespace, policy, leaseMs: config.queueLeaseMs });
+    const bus = new KafkaEventBus({ brokers: config.kafkaBrokers ?? [], namespace: config.namespace, clientId: `dcr-${service}`, source });
+    const signal = new RedisOutcomeSignal(config.redisUrl as string, config.namespace);
+    return {
+      mode: 'distributed',
+      store,
+      queue,
+      bus,
+      signal,
+      close: async () => {
+        await queue.close();
+        await bus.close();
+        await signal.close();
+        await store.close();
+      },
+    };
+  }
+  const db = openEmbeddedDatabase(join(config.dataDir));
+  const store = new SqliteStore(db);
+  const queue = new SqliteQueue(db, policy, {
+    onError: (error, stage) => logger?.error({ err: error, stage }, 'embedded queue: a claim or job update failed; retrying'),
+  });
+  const bus = new SqliteEventBus(db, { source });
+  const signal = new LocalOutcomeSignal();
+  return {
+    mode: 'embedded',
+    store,
+    queue,
+    bus,
+    signal,
+    close: async () => {
+      await queue.close();
+      await bus.close();
+      await signal.close();
+      await db.close();
+    },
+  };
+}

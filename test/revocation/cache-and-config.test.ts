@@ -3,7 +3,7 @@ import { loadConfig } from '../../platform/config/load.js';
 import { ConfigurationError } from '../../core/domain/errors.js';
 
 describe('revocation configuration', () => {
-  const sandboxEnv = { DCR_DATA_DIR: '/tmp/unused', DCR_SANDBOX_PORT: '9555' };
+  const sandboxEnv = { DCR_SANDBOX: '1', DCR_DATA_DIR: '/tmp/unused', DCR_SANDBOX_PORT: '9555' };
 
   it('defaults: every check, no soft-fail, OCSP unknown retried, the sandbox status API in sandbox mode', () => {
     const config = loadConfig(sandboxEnv);

@@ -18,7 +18,7 @@ export { PROFILE_NAMES };
  * by the verifier (services/verifier/metadata/ssa-claims.ts), always.
  */
 export const REVOCATION_CHECKS = REVOCATION_CHECK_NAMES;
-export type RevocationCheck = RevocationCheckName;
+export type { RevocationCheckName };
 
 /** `OTEL_TRACES_SAMPLER` values (OpenTelemetry SDK environment variables specification). */
 export const TRACES_SAMPLERS = ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'] as const;

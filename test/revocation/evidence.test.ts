@@ -25,7 +25,7 @@ import { RegistrationRejection, RetryableFailure } from '../../core/domain/error
 import type { Registration } from '../../core/domain/registration.js';
 import { createLogger } from '../../platform/runtime/logger.js';
 import type { Store } from '../../core/ports/store.js';
-import type { RevocationCheck } from '../../platform/config/schema.js';
+import type { RevocationCheckName } from '../../core/revocation/checks/index.js';
 import type { CacheEntry } from '../../core/ports/revocation-cache.js';
 import { MemoryRevocationCache } from '../../platform/adapters/embedded/revocation-cache.js';
 import { RevocationStage } from '../../services/revocation/stage.js';
@@ -229,7 +229,7 @@ describe('sandbox OCSP responder and CRL, verified by the revocation stage primi
         version: 1,
       };
     };
-    const stageWith = (checks: RevocationCheck[], ocspUnknown: 'retry' | 'reject') =>
+    const stageWith = (checks: RevocationCheckName[], ocspUnknown: 'retry' | 'reject') =>
       new RevocationStage({
         fetcher,
         policy: { checks, softFail: [], ocspUnknown },

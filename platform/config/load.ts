@@ -154,6 +154,19 @@ function noneOrList(value: string | undefined): string[] | undefined {
 }
 
 /**
+ * `DCR_REVOCATION_CHECKS` / `DCR_REVOCATION_SOFT_FAIL`. `ssa-status` was a revocation check until
+ * the SSA's status claims got one owner, the verifier (always on): naming it is a configuration
+ * error that says so, not a silently ignored value.
+ */
+function revocationChecks(variable: string, value: string | undefined): string[] | undefined {
+  const names = noneOrList(value);
+  if (names?.includes('ssa-status')) {
+    throw new ConfigurationError(variable, "'ssa-status' is no longer a revocation check: the SSA's org_status and role statuses are judged by the verifier, always; remove it");
+  }
+  return names;
+}
+
+/**
  * `DCR_DIRECTORY_STATUS_URL`: explicit value, `off`/`none` to disable, else the sandbox directory's
  * Register-shaped status API in sandbox mode, else none.
  */
@@ -343,8 +356,8 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): C
     resultTtlSeconds: integer('DCR_RESULT_TTL_SECONDS', env.DCR_RESULT_TTL_SECONDS) ?? 86_400,
     validatorsFile: env.DCR_VALIDATORS_FILE?.trim() || undefined,
     revocation: defined({
-      checks: noneOrList(env.DCR_REVOCATION_CHECKS) ?? [...REVOCATION_CHECKS],
-      softFail: noneOrList(env.DCR_REVOCATION_SOFT_FAIL) ?? [],
+      checks: revocationChecks('DCR_REVOCATION_CHECKS', env.DCR_REVOCATION_CHECKS) ?? [...REVOCATION_CHECKS],
+      softFail: revocationChecks('DCR_REVOCATION_SOFT_FAIL', env.DCR_REVOCATION_SOFT_FAIL) ?? [],
       statusUrl: directoryStatusUrl(env, sandbox, sandboxPort),
       ocspUnknown: env.DCR_OCSP_UNKNOWN ?? 'retry',
     }),

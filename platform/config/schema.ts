@@ -1,6 +1,7 @@
 import { Type, type Static } from 'typebox';
 import { AS_PROVISIONING_MODES } from '../../core/ports/authorization-server.js';
 import { PROFILE_NAMES } from '../../core/profiles/types.js';
+import { REVOCATION_CHECK_NAMES, type RevocationCheckName } from '../../core/revocation/checks/index.js';
 
 /**
  * The one validated configuration object (node-oidc-provider style). Every behaviour switch lives
@@ -9,13 +10,15 @@ import { PROFILE_NAMES } from '../../core/profiles/types.js';
 export { PROFILE_NAMES };
 
 /**
- * Revocation checks (SPEC §9.1): `ssa-status` (SSA `org_status`, OFB role statuses), `status-api`
- * (CDR Register-shaped organisation and software status), `revoked-jwks` (signing key and transport
- * certificate in the SSA's revoked/inactive JWKS), `crl` and `ocsp` (transport certificate) and
- * `chain` (transport certificate chain to the client CAs).
+ * Revocation checks (SPEC §9.1), one file each in core/revocation/checks/ and registered in its
+ * index.ts, from which this enum derives: `status-api` (CDR Register-shaped organisation and
+ * software status), `revoked-jwks` (signing key and transport certificate in the SSA's
+ * revoked/inactive JWKS), `chain` (transport certificate chain to the client CAs), `crl` and `ocsp`
+ * (transport certificate). The SSA's own status claims (`org_status`, OFB role statuses) are judged
+ * by the verifier (services/verifier/metadata/ssa-claims.ts), always.
  */
-export const REVOCATION_CHECKS = ['ssa-status', 'status-api', 'revoked-jwks', 'crl', 'ocsp', 'chain'] as const;
-export type RevocationCheck = (typeof REVOCATION_CHECKS)[number];
+export const REVOCATION_CHECKS = REVOCATION_CHECK_NAMES;
+export type { RevocationCheckName };
 
 /** `OTEL_TRACES_SAMPLER` values (OpenTelemetry SDK environment variables specification). */
 export const TRACES_SAMPLERS = ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'] as const;

@@ -45,7 +45,7 @@ export interface IntakeAppOptions {
   maxBodyBytes?: number;
   /** Accepts the bank's AS access tokens on the management endpoints (as-tokens.ts); unset: registration access token only. */
   asTokens?: AsTokenVerifier | null;
-  /** The directory's verdict on every authenticated call (services/revocation/credential-check.ts); unset: none. */
+  /** The directory's verdict on every authenticated call (platform/revocation/credential-check.ts); unset: none. */
   directoryVerdicts?: DirectoryVerdicts | null;
   /** Per-TPP rate limit and load shedding (plugins/protection.ts); unset: neither. */
   protection?: ProtectionOptions;

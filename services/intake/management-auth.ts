@@ -4,14 +4,14 @@ import { hashToken, tokenMatches } from '../../platform/crypto/token-sealer.js';
 import type { PresentedCertificate } from '../../core/domain/registration.js';
 import { isLegacyIdentity } from '../../platform/pki/client-certificate.js';
 import type { Store } from '../../core/ports/store.js';
-import type { CredentialVerdict } from '../revocation/credential-check.js';
-import type { CredentialsToCheck } from '../revocation/stage.js';
+import type { CredentialsToCheck } from '../../core/revocation/check.js';
+import type { CredentialVerdict } from '../../platform/revocation/credential-check.js';
 import type { AsTokenVerifier } from './as-tokens.js';
 import { HttpError } from '../../platform/http/fastify-errors.js';
 import type { Profile } from '../../core/profiles/types.js';
 import { refusedKindDescription, tokenKindAccepted, type ManagementCredential } from './management-token-kinds.js';
 
-/** The directory's verdict on an authenticated call's credentials (services/revocation/credential-check.ts). */
+/** The directory's verdict on an authenticated call's credentials (platform/revocation/credential-check.ts). */
 export interface DirectoryVerdicts {
   check(credentials: CredentialsToCheck): Promise<CredentialVerdict>;
 }

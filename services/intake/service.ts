@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { ConfigurationError } from '../../core/domain/errors.js';
 import type { Runtime } from '../../platform/runtime/runtime.js';
 import { buildIntakeApp } from './app.js';
-import { CredentialCheck } from '../revocation/credential-check.js';
+import { CredentialCheck } from '../../platform/revocation/credential-check.js';
 import { asDiscoveryExtra, createAsTokenVerifier } from './as-tokens.js';
 
 export interface RunningIntake {

@@ -3,8 +3,9 @@ import type { Runtime } from '../../platform/runtime/runtime.js';
 import { stageRunnerDeps } from '../../platform/runtime/stage-deps.js';
 import { StageRunner } from '../../core/pipeline/stage-runner.js';
 import type { OutboundFetcher } from '../../platform/http/outbound-fetcher.js';
-import { MemoryRevocationCache, RedisRevocationCache, type RevocationCache } from './cache.js';
-import { TrustAnchors } from './pki.js';
+import type { RevocationCache } from '../../core/ports/revocation-cache.js';
+import { TrustAnchors } from '../../platform/pki/revocation-evidence.js';
+import { revocationCache } from '../../platform/revocation/cache.js';
 import { RevocationStage } from './stage.js';
 
 export interface RevocationOptions {
@@ -17,17 +18,9 @@ export interface RevocationOptions {
   maxAgeSeconds?: number;
 }
 
-/** The cache shared by the revocation workers: Redis when distributed, in-process when embedded. */
-export function revocationCache(rt: Runtime, clock?: () => Date): RevocationCache {
-  const now = clock ? () => clock().getTime() : undefined;
-  if (rt.adapters.mode === 'distributed' && rt.config.redisUrl) return new RedisRevocationCache(rt.config.redisUrl, rt.config.namespace, now ? { clock: now } : {});
-  return new MemoryRevocationCache(now ? { clock: now } : {});
-}
-
 export function startRevocation(rt: Runtime, options: RevocationOptions = {}): { stop(): Promise<void> } {
   const cache = options.cache ?? revocationCache(rt, options.clock);
   const stage = new RevocationStage({
-    profile: rt.profile,
     fetcher: options.fetcher ?? rt.fetcher,
     policy: rt.config.revocation,
     anchors: new TrustAnchors(rt.trust.clientCaPems),

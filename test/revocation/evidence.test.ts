@@ -19,17 +19,18 @@ import {
   validateChain,
   verifiedCrl,
   verifiedOcsp,
-} from '../../services/revocation/pki.js';
+} from '../../platform/pki/revocation-evidence.js';
 import { freeTcpPort } from '../../testkit/ports.js';
 import { RegistrationRejection, RetryableFailure } from '../../core/domain/errors.js';
 import type { Registration } from '../../core/domain/registration.js';
-import { getProfile } from '../../core/profiles/index.js';
 import { createLogger } from '../../platform/runtime/logger.js';
 import type { Store } from '../../core/ports/store.js';
-import type { RevocationCheck } from '../../platform/config/schema.js';
-import { MemoryRevocationCache, type CacheEntry } from '../../services/revocation/cache.js';
+import type { RevocationCheckName } from '../../core/revocation/checks/index.js';
+import type { CacheEntry } from '../../core/ports/revocation-cache.js';
+import { MemoryRevocationCache } from '../../platform/adapters/embedded/revocation-cache.js';
 import { RevocationStage } from '../../services/revocation/stage.js';
-import { DirectorySources, SourceUnavailable } from '../../services/revocation/sources.js';
+import { DirectorySources } from '../../platform/revocation/sources.js';
+import { SourceUnavailable } from '../../core/revocation/check.js';
 
 function post(url: string, body: Buffer, ca: string, contentType: string): Promise<{ status: number; contentType: string | undefined; body: Buffer }> {
   return new Promise((resolve, reject) => {
@@ -228,9 +229,8 @@ describe('sandbox OCSP responder and CRL, verified by the revocation stage primi
         version: 1,
       };
     };
-    const stageWith = (checks: RevocationCheck[], ocspUnknown: 'retry' | 'reject') =>
+    const stageWith = (checks: RevocationCheckName[], ocspUnknown: 'retry' | 'reject') =>
       new RevocationStage({
-        profile: getProfile('obie-3.3'),
         fetcher,
         policy: { checks, softFail: [], ocspUnknown },
         anchors,

@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { replayRegistration } from '../../core/pipeline/replay.js';
 import { FetchRefused } from '../../platform/http/outbound-fetcher.js';
-import { MemoryRevocationCache } from '../../services/revocation/cache.js';
-import { TrustAnchors, parseCertificate } from '../../services/revocation/pki.js';
-import { DirectorySources, SourceUnavailable } from '../../services/revocation/sources.js';
+import { MemoryRevocationCache } from '../../platform/adapters/embedded/revocation-cache.js';
+import { TrustAnchors, parseCertificate } from '../../platform/pki/revocation-evidence.js';
+import { DirectorySources } from '../../platform/revocation/sources.js';
+import { SourceUnavailable } from '../../core/revocation/check.js';
 import type { TestTpp } from '../support/pipeline.js';
 import { connectionCounter, settled, startRevocationPipeline, submit, type RevocationPipeline } from './helpers.js';
 
@@ -164,7 +165,7 @@ describe('revocation stage: the directory word, every check on, no caching', () 
 describe('revocation stage: OCSP as the only certificate status source', () => {
   let ctx: RevocationPipeline;
   beforeAll(async () => {
-    ctx = await startRevocationPipeline({ env: { DCR_REVOCATION_CHECKS: 'ssa-status,chain,ocsp' } });
+    ctx = await startRevocationPipeline({ env: { DCR_REVOCATION_CHECKS: 'chain,ocsp' } });
   });
   afterAll(async () => {
     await ctx?.stop();

@@ -351,7 +351,12 @@ describe('openfinance-br', () => {
   });
   it('PS256 only; org must be Active', () => {
     expectRejection(() => validateRegistrationMetadata(ofbInput(ofbBody({ id_token_signed_response_alg: 'ES256' }))), 'invalid_client_metadata', 'ES256');
-    expectRejection(() => validateRegistrationMetadata(ofbInput(ofbBody(), ofbSsa({ org_status: 'Inactive' }))), 'unapproved_software_statement');
+    expectRejection(() => validateRegistrationMetadata(ofbInput(ofbBody(), ofbSsa({ org_status: 'Inactive' }))), 'unapproved_software_statement', "SSA org_status is 'Inactive', not Active");
+  });
+  it('at least one Active software_statement_roles entry (judged here only, not again by the revocation stage)', () => {
+    const inactive = ofbSsa({ software_statement_roles: [{ role: 'DADOS', authorisation_domain: 'Open Banking', status: 'Inactive' }] });
+    expectRejection(() => validateRegistrationMetadata(ofbInput(ofbBody(), inactive)), 'unapproved_software_statement', 'SSA software_statement_roles: the software has no active role in the directory');
+    expectRejection(() => validateRegistrationMetadata(ofbInput(ofbBody(), ofbSsa({ software_statement_roles: [] }))), 'unapproved_software_statement', 'no active role');
   });
   it('SSA values prevail over the body (client_name)', () => {
     expect(validateRegistrationMetadata(ofbInput(ofbBody({ client_name: 'Body Name' }))).client_name).toBe('OFB TPP');

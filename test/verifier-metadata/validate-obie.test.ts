@@ -148,6 +148,9 @@ describe('OBIE 3.3: step 8 — SSA checks', () => {
   it('unapproved when the organisation or competent authority status is not Active', () => {
     expectRejection(() => validateRegistrationMetadata(input({ ssa: obieSsa({ org_status: 'Revoked' }) })), 'unapproved_software_statement', 'org_status');
     expect(() => validateRegistrationMetadata(input({ ssa: obieSsa({ org_status: 'active' }) }))).not.toThrow();
+    // The verifier is the one owner of the SSA's status claims (the revocation stage no longer
+    // re-judges them): an SSA without the profile's org_status is not known to be Active.
+    expectRejection(() => validateRegistrationMetadata(input({ ssa: obieSsa({ org_status: undefined }) })), 'unapproved_software_statement', 'SSA org_status: missing');
     const ca = obieSsa().organisation_competent_authority_claims as Record<string, unknown>;
     expectRejection(
       () => validateRegistrationMetadata(input({ ssa: obieSsa({ organisation_competent_authority_claims: { ...ca, status: 'Withdrawn' } }) })),

@@ -3,7 +3,9 @@
  *   3. `iss` is a configured issuer                    → unapproved_software_statement
  *   4. time rule of the profile                          → invalid_software_statement
  *   5. required claims present and well-typed            → invalid_software_statement
- *   6. org status / competent authority / roles          → unapproved_software_statement
+ *   6. org status / role status / competent authority    → unapproved_software_statement
+ *      (the one owner of the SSA's status claims; the directory's live status is the revocation
+ *      stage's `status-api` check)
  * and the facts later rules need (software id, org id, redirect URIs, JWKS URL, roles, scope).
  */
 import { ConfigurationError, reject } from '../../../core/domain/errors.js';
@@ -188,11 +190,17 @@ function isActive(status: unknown): boolean {
 function checkStatus(ctx: RuleContext, ssa: Readonly<Record<string, unknown>>, roles: readonly string[]): string[] {
   const names = ctx.profile.ssa.claims;
 
+  // The SSA's status claims are judged here and only here (the revocation stage asks the
+  // directory's live status API, core/revocation/checks/status-api.ts): the organisation status
+  // claim of the profile must say Active, and with role entries carrying a status at least one
+  // role must be Active.
   if (names.orgStatus) {
     const status = claim(ssa, names.orgStatus);
-    if (isPresent(status) && !isActive(status)) {
-      throw reject.unapproved(`SSA ${names.orgStatus} is ${show(status)}, not Active`);
-    }
+    if (!isPresent(status)) throw reject.unapproved(`SSA ${names.orgStatus}: missing, the organisation is not known to be Active`);
+    if (!isActive(status)) throw reject.unapproved(`SSA ${names.orgStatus} is ${show(status)}, not Active`);
+  }
+  if (names.roles.kind === 'object-array' && isPresent(claim(ssa, names.roles.claim)) && roles.length === 0) {
+    throw reject.unapproved(`SSA ${names.roles.claim}: the software has no active role in the directory`);
   }
 
   if (!names.competentAuthority) return [...roles];

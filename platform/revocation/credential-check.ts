@@ -1,11 +1,14 @@
 import { createHash } from 'node:crypto';
 import { RegistrationRejection, RetryableFailure } from '../../core/domain/errors.js';
-import type { Runtime } from '../../platform/runtime/runtime.js';
-import type { Logger } from '../../platform/runtime/logger.js';
-import { TrustAnchors } from './pki.js';
-import { revocationCache } from './service.js';
-import { RevocationStage, type CredentialsToCheck } from './stage.js';
-import type { RevocationCache } from './cache.js';
+import type { RevocationCache } from '../../core/ports/revocation-cache.js';
+import type { CredentialsToCheck } from '../../core/revocation/check.js';
+import { TrustAnchors } from '../pki/revocation-evidence.js';
+import type { Logger } from '../runtime/logger.js';
+import type { Runtime } from '../runtime/runtime.js';
+import { revocationCache } from './cache.js';
+import { RevocationEvaluator } from './evaluator.js';
+
+export type { CredentialsToCheck };
 
 /** The directory's verdict on the credentials of an authenticated call. */
 export type CredentialVerdict =
@@ -20,7 +23,7 @@ export const VERDICT_TTL_SECONDS = 30;
 const MAX_VERDICTS = 4096;
 
 /**
- * The revocation stage's checks (services/revocation/stage.ts `evaluate`: same checks, same
+ * The revocation stage's checks (core/revocation/checks/, through {@link RevocationEvaluator}: same checks, same
  * `DCR_REVOCATION_CHECKS`, soft-fail and OCSP-unknown rules, same cache of directory answers) applied
  * to the certificate presented on an authenticated call (status polling, RFC 7592 GET/PUT/DELETE),
  * with the organisation and SSA the client or request was registered with. Verdicts are reused for
@@ -28,7 +31,7 @@ const MAX_VERDICTS = 4096;
  * and organisation; a source problem is never reused.
  */
 export class CredentialCheck {
-  readonly #stage: RevocationStage;
+  readonly #evaluator: RevocationEvaluator;
   readonly #logger: Pick<Logger, 'warn'>;
   readonly #ttlMs: number;
   readonly #verdicts = new Map<string, { verdict: CredentialVerdict; until: number }>();
@@ -36,16 +39,13 @@ export class CredentialCheck {
 
   constructor(rt: Runtime) {
     this.#cache = revocationCache(rt);
-    this.#stage = new RevocationStage({
-      profile: rt.profile,
+    this.#evaluator = new RevocationEvaluator({
       fetcher: rt.fetcher,
       policy: rt.config.revocation,
       anchors: new TrustAnchors(rt.trust.clientCaPems),
       cache: this.#cache,
       maxAgeSeconds: rt.config.fetch.cacheMaxAgeSeconds,
       leewaySeconds: rt.config.leewaySeconds,
-      store: rt.adapters.store,
-      logger: rt.logger,
     });
     this.#logger = rt.logger;
     this.#ttlMs = Math.min(VERDICT_TTL_SECONDS, rt.config.fetch.cacheMaxAgeSeconds) * 1000;
@@ -61,7 +61,7 @@ export class CredentialCheck {
     if (hit) this.#verdicts.delete(key);
     let verdict: CredentialVerdict;
     try {
-      const { softFailed } = await this.#stage.evaluate(credentials);
+      const { softFailed } = await this.#evaluator.evaluate(credentials);
       for (const s of softFailed) this.#logger.warn({ check: s.check, reason: s.reason, err: s.message }, 'revocation check of an authenticated call could not be made; accepted by the soft-fail policy');
       verdict = { ok: true };
     } catch (error) {

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { FetchFailed, FetchRefused, type OutboundFetcher } from '../../platform/http/outbound-fetcher.js';
-import type { CacheEntry, RevocationCache } from './cache.js';
-import { BoundedMemo } from '../../platform/util/bounded-memo.js';
+import type { CacheEntry, RevocationCache } from '../../core/ports/revocation-cache.js';
+import { mergeUnavailable, SourceUnavailable, type DirectoryDocuments, type Sourced } from '../../core/revocation/check.js';
+import { FetchFailed, FetchRefused, type OutboundFetcher } from '../http/outbound-fetcher.js';
+import { BoundedMemo } from '../util/bounded-memo.js';
 import {
   checkCrlCurrent,
   checkOcspCurrent,
@@ -13,23 +14,7 @@ import {
   type OcspVerdict,
   type ParsedCertificate,
   type VerifiedCrl,
-} from './pki.js';
-
-/** Why a source could not give an answer: never the TPP's fault. */
-export type UnavailableReason = 'directory_unreachable' | 'fetch_refused';
-
-/** A directory, CRL or OCSP source gave no usable answer (unreachable, refused, 5xx, unparsable, stale). */
-export class SourceUnavailable extends Error {
-  readonly code = 'ERR_SOURCE_UNAVAILABLE';
-  constructor(
-    readonly reason: UnavailableReason,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'SourceUnavailable';
-  }
-}
+} from '../pki/revocation-evidence.js';
 
 export interface SourcesOptions {
   fetcher: OutboundFetcher;
@@ -39,13 +24,6 @@ export interface SourcesOptions {
   /** Clock leeway for thisUpdate / nextUpdate. */
   leewaySeconds: number;
   clock: () => Date;
-}
-
-export interface Sourced<T> {
-  value: T;
-  /** Where it came from. */
-  url: string;
-  cached: boolean;
 }
 
 function describe(error: unknown): string {
@@ -61,7 +39,7 @@ function describe(error: unknown): string {
  * in-process memo keyed by the exact cached body, so an entry altered in a shared cache is verified
  * afresh). Freshness (thisUpdate / nextUpdate) is checked on every use.
  */
-export class DirectorySources {
+export class DirectorySources implements DirectoryDocuments {
   readonly #o: SourcesOptions;
   readonly #inflight = new Map<string, Promise<{ entry: CacheEntry; cached: boolean }>>();
   /** Parsed / verified forms of cached bodies, keyed by what they were computed for; valid for that body only. */
@@ -162,7 +140,7 @@ export class DirectorySources {
         problems.push(this.#unavailable(error, `CRL ${url}`));
       }
     }
-    throw merge(problems, 'no CRL distribution point gave a usable CRL');
+    throw mergeUnavailable(problems, 'no CRL distribution point gave a usable CRL');
   }
 
   /**
@@ -199,7 +177,7 @@ export class DirectorySources {
         problems.push(this.#unavailable(error, `OCSP ${url}`));
       }
     }
-    throw merge(problems, 'no OCSP responder gave a usable answer');
+    throw mergeUnavailable(problems, 'no OCSP responder gave a usable answer');
   }
 
   #unavailable(error: unknown, what: string): SourceUnavailable {
@@ -207,11 +185,4 @@ export class DirectorySources {
     if (error instanceof EvidenceUnusable) return new SourceUnavailable('directory_unreachable', `${what}: ${error.message}`, { cause: error });
     return new SourceUnavailable('directory_unreachable', `${what}: ${describe(error)}`, { cause: error });
   }
-}
-
-function merge(problems: SourceUnavailable[], fallback: string): SourceUnavailable {
-  const [first] = problems;
-  if (problems.length === 1 && first) return first;
-  const reason: UnavailableReason = problems.length > 0 && problems.every((p) => p.reason === 'fetch_refused') ? 'fetch_refused' : 'directory_unreachable';
-  return new SourceUnavailable(reason, problems.length > 0 ? problems.map((p) => p.message).join('; ') : fallback);
 }

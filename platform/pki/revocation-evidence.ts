@@ -1,5 +1,7 @@
 /**
- * Certificate work of the revocation stage (SPEC §9): chain validation against the client CAs,
+ * Certificate work of the revocation checks (SPEC §9), behind the `CertificateEvidence` port of
+ * core/revocation/check.ts (platform/revocation/certificate-evidence.ts): the client CA bundle
+ * (trust anchors), chain validation against the client CAs,
  * CRL (RFC 5280) and OCSP (RFC 6960) parsing and verification. ASN.1 goes through @peculiar/x509
  * and @peculiar/asn1-*; signatures are verified with node:crypto.
  */
@@ -20,7 +22,7 @@ import {
   id_pkix_ocsp_basic,
 } from '@peculiar/asn1-ocsp';
 
-import { BoundedMemo } from '../../platform/util/bounded-memo.js';
+import { BoundedMemo } from '../util/bounded-memo.js';
 
 x509.cryptoProvider.set(globalThis.crypto);
 

@@ -1,6 +1,7 @@
 import type { AsClient, AuthorizationServerPort } from '../../core/ports/authorization-server.js';
 import type { SandboxAuthorizationServerFactory } from '../../platform/runtime/authorization-server.js';
-import { openAsStore, type AsStore } from './store.js';
+import type { AsStore } from '../../core/ports/sandbox-as-store.js';
+import { openAsStore } from '../../platform/runtime/service-stores.js';
 
 /** The registered metadata the sandbox AS reads (sandbox/sandbox-as/server.ts `providerClient`). */
 const AS_MEMBERS = [

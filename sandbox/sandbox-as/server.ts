@@ -11,7 +11,8 @@ import { CLIENT_EVENT_TYPES, TOPICS, type ClientEventType } from '../../core/dom
 import type { DeliveredEvent, Subscription } from '../../core/ports/events.js';
 import { certificateSubject, dnMatchesCertificate } from '../../platform/pki/dn.js';
 import type { Runtime } from '../../platform/runtime/runtime.js';
-import { openAsStore, type AsClientRecord, type AsStore } from './store.js';
+import type { AsClientRecord, AsStore } from '../../core/ports/sandbox-as-store.js';
+import { openAsStore } from '../../platform/runtime/service-stores.js';
 
 /** The consumer group of the sandbox AS on `dcr.client.v1`. */
 export const SANDBOX_AS_GROUP = 'sandbox-as';

@@ -11,7 +11,8 @@ import { isClientEvent, validateEvent } from '../../core/events/validate.js';
 import type { DeliveredEvent } from '../../core/ports/events.js';
 import type { Logger } from '../../platform/runtime/logger.js';
 import type { Runtime } from '../../platform/runtime/runtime.js';
-import { openClientRegistry, type ApplyResult, type ClientRegistry } from './registry.js';
+import type { ApplyResult, ClientRegistry } from '../../core/ports/client-registry.js';
+import { openClientRegistry } from '../../platform/runtime/service-stores.js';
 
 export const GATEWAY_SYNC_GROUP = 'gateway-sync';
 

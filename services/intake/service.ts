@@ -2,6 +2,7 @@ import type { ServiceDefinition } from '../../platform/runtime/bootstrap.js';
 import type { FastifyInstance } from 'fastify';
 import { ConfigurationError } from '../../core/domain/errors.js';
 import type { Runtime } from '../../platform/runtime/runtime.js';
+import { openRateLimitStore } from '../../platform/runtime/service-stores.js';
 import { buildIntakeApp } from './app.js';
 import { CredentialCheck } from '../../platform/revocation/credential-check.js';
 import { asDiscoveryExtra, createAsTokenVerifier } from './as-tokens.js';
@@ -52,8 +53,7 @@ export async function startIntake(rt: Runtime, options: { listen?: boolean; disc
       rateLimitPerMinute: config.protection.rateLimitPerMinute,
       maxEventLoopDelayMs: config.protection.maxEventLoopDelayMs,
       maxHeapUsedBytes: config.protection.maxHeapUsedBytes,
-      ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}),
-      namespace: config.namespace,
+      ...(config.protection.rateLimitPerMinute > 0 ? { rateLimitStore: await openRateLimitStore(config, rt.logger) } : {}),
     },
   });
   if (directoryVerdicts) app.addHook('onClose', () => directoryVerdicts.close());

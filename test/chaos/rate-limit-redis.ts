@@ -13,6 +13,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { errorsPlugin } from '../../platform/http/fastify-errors.js';
 import { protectionPlugin } from '../../services/intake/plugins/protection.js';
 import { healthRoutes } from '../../services/intake/routes/health.js';
+import { openRateLimitStore } from '../../platform/runtime/service-stores.js';
 import { freeTcpPort } from '../../testkit/ports.js';
 
 const LIMIT = 5;
@@ -50,7 +51,7 @@ async function startRedis(port: number): Promise<ChildProcess> {
 async function app(redisUrl: string): Promise<FastifyInstance> {
   const a = Fastify();
   await a.register(errorsPlugin);
-  await a.register(protectionPlugin, { rateLimitPerMinute: LIMIT, maxEventLoopDelayMs: 0, redisUrl, namespace: 'chaos' });
+  await a.register(protectionPlugin, { rateLimitPerMinute: LIMIT, maxEventLoopDelayMs: 0, rateLimitStore: await openRateLimitStore({ redisUrl, namespace: 'chaos' }) });
   await a.register(healthRoutes, { ready: async () => undefined });
   a.get('/work', async () => ({ ok: true }));
   await a.ready();

@@ -70,16 +70,6 @@ describe('embedded store: the registration record and its parts', () => {
     expect(await store.getRegistration('r2')).toEqual(again);
   });
 
-  it('is a compare-and-set on the version: an update from a stale copy changes nothing', async () => {
-    const r = registration('r3');
-    await store.insertRegistration(r, []);
-    expect(await store.updateRegistration(r, { set: { status: 'verifying' }, outbox: [] })).not.toBeNull();
-    expect(await store.updateRegistration(r, { set: { status: 'failed', verified }, outbox: [] })).toBeNull();
-    const stored = await store.getRegistration('r3');
-    expect(stored).toMatchObject({ status: 'verifying', version: 1 });
-    expect(stored).not.toHaveProperty('verified');
-  });
-
   it('lists registrations with their parts', async () => {
     await store.insertRegistration(registration('r4'), []);
     const [listed] = await store.listRegistrations({});

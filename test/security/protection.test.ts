@@ -10,6 +10,7 @@ import { FAPI_TLS12_CIPHERS } from '../../services/intake/app.js';
 import { errorsPlugin } from '../../platform/http/fastify-errors.js';
 import { protectionPlugin } from '../../services/intake/plugins/protection.js';
 import { healthRoutes } from '../../services/intake/routes/health.js';
+import { openRateLimitStore } from '../../platform/runtime/service-stores.js';
 import { startIntake } from '../../services/intake/service.js';
 import { httpsRequest } from '../../sandbox/tpp-client/https-client.js';
 import { startTestPipeline, type InfraUrls, type TestPipeline, type TestTpp } from '../support/pipeline.js';
@@ -192,7 +193,7 @@ describe.runIf(infra)('rate limit counters in Redis', () => {
   const build = async (namespace: string): Promise<FastifyInstance> => {
     const app = Fastify();
     await app.register(errorsPlugin);
-    await app.register(protectionPlugin, { rateLimitPerMinute: 4, maxEventLoopDelayMs: 0, redisUrl: infra?.redisUrl ?? '', namespace });
+    await app.register(protectionPlugin, { rateLimitPerMinute: 4, maxEventLoopDelayMs: 0, rateLimitStore: await openRateLimitStore({ redisUrl: infra?.redisUrl ?? '', namespace }) });
     await app.register(healthRoutes, { ready: async () => undefined });
     app.get('/ping', async () => ({ ok: true }));
     await app.ready();

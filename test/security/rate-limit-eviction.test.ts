@@ -8,7 +8,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_ANONYMOUS_COUNTERS } from '../../services/intake/plugins/protection.js';
+import { MAX_ANONYMOUS_COUNTERS } from '../../platform/adapters/embedded/rate-limit-store.js';
 import { startIntake, type RunningIntake } from '../../services/intake/service.js';
 import { startTestPipeline, type TestPipeline, type TestTpp } from '../support/pipeline.js';
 

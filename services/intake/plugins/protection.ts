@@ -1,10 +1,10 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import rateLimit from '@fastify/rate-limit';
+import rateLimit, { type FastifyRateLimitStore } from '@fastify/rate-limit';
 import underPressure from '@fastify/under-pressure';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { Redis } from 'ioredis';
+import type { RateLimitCount, RateLimitStore } from '../../../core/ports/rate-limit.js';
 import { HttpError } from '../../../platform/http/fastify-errors.js';
 
 export interface ProtectionOptions {
@@ -13,10 +13,12 @@ export interface ProtectionOptions {
    * 0 disables rate limiting.
    */
   rateLimitPerMinute: number;
-  /** Shared counters across intake instances (`DCR_REDIS_URL`); unset: counters of this process. */
-  redisUrl?: string;
-  /** Key prefix in Redis (the deployment namespace). */
-  namespace?: string;
+  /**
+   * The counters (required when rate limiting is on), opened by the runtime wiring
+   * (platform/runtime/service-stores.ts `openRateLimitStore`: Redis when `DCR_REDIS_URL` is set, shared
+   * by every intake instance; else the counters of this process). The app owns it: closed with the app.
+   */
+  rateLimitStore?: RateLimitStore;
   /**
    * Load shedding: answer 503 while the event loop delay (mean of the last sample window) exceeds
    * this many milliseconds. 0 disables it.
@@ -42,74 +44,41 @@ export function rateLimitKey(request: FastifyRequest): string {
   return identity ? `tpp:${identity}` : `ip:${request.ip}`;
 }
 
-/** Most anonymous (per-address) counters kept in memory; the oldest is forgotten first. */
-export const MAX_ANONYMOUS_COUNTERS = 5000;
-/** Most TPP counters kept in memory: only counters whose window has passed are ever dropped. */
-export const MAX_TPP_COUNTERS = 100_000;
-
-interface Counter {
-  current: number;
-  ttl: number;
-  iterationStartMs: number;
-}
+type Counted = (error: Error | null, result?: { current: number; ttl: number }) => void;
 
 /**
- * The in-memory rate-limit store (no `DCR_REDIS_URL`), with two budgets: TPP counters (keys
- * `tpp:…`, one per certificate identity) are never evicted inside their window, whatever the
- * traffic of others; anonymous counters (`ip:…`) live in their own LRU of
- * {@link MAX_ANONYMOUS_COUNTERS}. So requests from many addresses cannot push a TPP's counter out and
- * reset it mid-window. Past {@link MAX_TPP_COUNTERS} live TPP counters (more certificate identities
- * in one window than any directory has), a new identity is counted in the anonymous budget.
+ * @fastify/rate-limit's store contract over the {@link RateLimitStore} port. A route with its own
+ * `config.rateLimit` (none today) counts under its own keys (`key@METHOD url`).
  */
-export class SplitBudgetStore {
-  readonly #tpp = new Map<string, Counter>();
-  readonly #anonymous = new Map<string, Counter>();
+class PortStore implements FastifyRateLimitStore {
+  constructor(
+    private readonly counters: RateLimitStore,
+    private readonly suffix = '',
+  ) {}
 
-  incr(key: string, cb: (err: Error | null, res?: { current: number; ttl: number }) => void, timeWindow: number): void {
-    const now = Date.now();
-    const table = this.#table(key, now, timeWindow);
-    let counter = table.get(key);
-    if (!counter || counter.iterationStartMs + timeWindow <= now) counter = { current: 1, ttl: timeWindow, iterationStartMs: now };
-    else counter = { ...counter, current: counter.current + 1, ttl: timeWindow - (now - counter.iterationStartMs) };
-    table.delete(key);
-    table.set(key, counter);
-    if (table === this.#anonymous && table.size > MAX_ANONYMOUS_COUNTERS) {
-      const oldest = table.keys().next().value;
-      if (oldest !== undefined) table.delete(oldest);
-    }
-    cb(null, { current: counter.current, ttl: counter.ttl });
+  incr(key: string, cb: Counted, timeWindow: number): void {
+    PortStore.#answer(this.counters.hit(key + this.suffix, timeWindow), cb);
   }
 
-  read(key: string, cb: (err: Error | null, res?: { current: number; ttl: number }) => void, timeWindow: number): void {
-    const now = Date.now();
-    const counter = this.#tpp.get(key) ?? this.#anonymous.get(key);
-    if (!counter || counter.iterationStartMs + timeWindow <= now) cb(null, { current: 0, ttl: 0 });
-    else cb(null, { current: counter.current, ttl: timeWindow - (now - counter.iterationStartMs) });
+  read(key: string, cb: Counted, timeWindow: number): void {
+    PortStore.#answer(this.counters.peek(key + this.suffix, timeWindow), cb);
   }
 
-  child(): SplitBudgetStore {
-    return new SplitBudgetStore();
+  child(routeOptions: { method?: unknown; url?: unknown; routeInfo?: { method?: unknown; url?: unknown } }): FastifyRateLimitStore {
+    const route = routeOptions.routeInfo ?? routeOptions;
+    return new PortStore(this.counters, `${this.suffix}@${String(route.method)} ${String(route.url)}`);
   }
 
-  /** Counters kept (tests and metrics). */
-  get sizes(): { tpp: number; anonymous: number } {
-    return { tpp: this.#tpp.size, anonymous: this.#anonymous.size };
-  }
-
-  #table(key: string, now: number, timeWindow: number): Map<string, Counter> {
-    if (!key.startsWith('tpp:')) return this.#anonymous;
-    if (this.#tpp.has(key) || this.#tpp.size < MAX_TPP_COUNTERS) return this.#tpp;
-    // Full: drop the counters whose window has passed (insertion order is window order).
-    for (const [k, c] of this.#tpp) {
-      if (c.iterationStartMs + timeWindow > now) break;
-      this.#tpp.delete(k);
-    }
-    return this.#tpp.size < MAX_TPP_COUNTERS ? this.#tpp : this.#anonymous;
+  static #answer(counting: Promise<RateLimitCount>, cb: Counted): void {
+    counting.then(
+      (count) => cb(null, { current: count.current, ttl: count.ttlMs }),
+      (error: unknown) => cb(error instanceof Error ? error : new Error(String(error))),
+    );
   }
 }
 
 /**
- * Per-TPP rate limiting (@fastify/rate-limit, Redis-backed when configured) and load shedding
+ * Per-TPP rate limiting (@fastify/rate-limit over the {@link RateLimitStore} port) and load shedding
  * (@fastify/under-pressure). Register after the client-certificate plugin so the rate limit can key
  * on the TPP identity. Both answer the pipeline's JSON error shape with `Retry-After`.
  */
@@ -132,18 +101,12 @@ export const protectionPlugin = fp(
     }
 
     if (options.rateLimitPerMinute > 0) {
-      const redis = options.redisUrl
-        ? new Redis(options.redisUrl, { connectTimeout: 1000, maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true })
-        : undefined;
-      if (redis) {
-        // A Redis outage must not take the intake down: counting is skipped (skipOnError) and logged.
-        redis.on('error', (err: Error) => app.log.warn({ err: { message: err.message } }, 'rate limit store unavailable'));
-        app.addHook('onClose', async () => {
-          redis.disconnect();
-        });
-        // Connected before the first request; if Redis is down now, ioredis keeps reconnecting meanwhile.
-        await redis.connect().catch((err: unknown) => app.log.warn({ err: { message: err instanceof Error ? err.message : String(err) } }, 'rate limit store unavailable at start'));
-      }
+      const given = options.rateLimitStore;
+      if (!given) throw new Error('protection: rate limiting is on (rateLimitPerMinute > 0) but no rateLimitStore was given');
+      const counters: RateLimitStore = given;
+      app.addHook('onClose', async () => {
+        await counters.close();
+      });
       // @fastify/rate-limit appends its hook to each route's own `onRequest` hooks, so a route hook
       // that answers (management authentication: 401/403) would run first and never be counted.
       // The hooks it adds are moved in front of the route's own: every attempt is counted, failed
@@ -160,7 +123,13 @@ export const protectionPlugin = fp(
         timeWindow: 60_000,
         keyGenerator: rateLimitKey,
         allowList: (request) => isExempt(request),
-        ...(redis ? { redis, nameSpace: `dcr${options.namespace ? `-${options.namespace}` : ''}-rl-`, skipOnError: true } : { store: SplitBudgetStore }),
+        store: class extends PortStore {
+          constructor() {
+            super(counters);
+          }
+        },
+        // A store outage (Redis down) must not take the intake down: counting is skipped (the store logs it).
+        skipOnError: true,
         errorResponseBuilder: (_request, context) =>
           new HttpError(429, 'slow_down', `too many requests; retry in ${Math.max(1, Math.ceil(context.ttl / 1000))} s`, {
             'retry-after': String(Math.max(1, Math.ceil(context.ttl / 1000))),

@@ -13,7 +13,8 @@
  *
  * Every import counts: static, `import type`, `export … from` and dynamic `import('…')` with a
  * literal specifier. The rules are about relative specifiers (the tree's own files); npm packages
- * are free, except that product rooms may not import `vitest`.
+ * are free, except that product rooms may not import `vitest`, and the drivers (DRIVERS below) are
+ * imported in platform/adapters/ only: a port's implementation lives there, never in a service.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, posix, relative, sep } from 'node:path';
@@ -43,6 +44,9 @@ const MAY_IMPORT: Record<Room, readonly Room[]> = {
   test: ROOMS,
 };
 const PRODUCT: readonly Room[] = ['core', 'platform', 'services'];
+/** Driver packages: only platform/adapters/ (and the rooms outside the product: sandbox excepted) import them. */
+const DRIVERS = ['mongodb', 'ioredis', 'better-sqlite3', 'kafkajs', 'bullmq'];
+const DRIVER_ROOMS_OUTSIDE_ADAPTERS: readonly Room[] = ['testkit', 'bench', 'scripts', 'test'];
 
 export interface Violation {
   file: string;
@@ -104,6 +108,11 @@ export function checkLayers(root: string = ROOT, overlay: Record<string, string>
     for (const specifier of importsOf(source)) {
       if (specifier === 'vitest' && room && PRODUCT.includes(room)) {
         violations.push({ file, specifier, target: specifier, rule: `${room}/ is product code and may not import vitest` });
+        continue;
+      }
+      const pkg = specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : specifier.split('/')[0];
+      if (pkg && DRIVERS.includes(pkg) && room && !file.startsWith('platform/adapters/') && !DRIVER_ROOMS_OUTSIDE_ADAPTERS.includes(room)) {
+        violations.push({ file, specifier, target: specifier, rule: `the driver ${pkg} is imported in platform/adapters/ only (put the port in core/ports/ and its implementation there)` });
         continue;
       }
       if (!specifier.startsWith('.')) continue;

@@ -22,6 +22,9 @@ describe('the import directions between rooms', () => {
     ['core/pipeline/probe.ts', "import { describe } from 'vitest';", 'may not import vitest'],
     ['testkit/probe.ts', "import '../test/support/pipeline.js';", 'testkit/ may not import test/'],
     ['bench/probe.ts', "import { startTestPipeline } from '../test/support/pipeline.js';", 'bench/ may not import test/'],
+    ['services/gateway-sync/probe.ts', "import { MongoClient } from 'mongodb';", 'the driver mongodb is imported in platform/adapters/ only'],
+    ['sandbox/sandbox-as/probe.ts', "import Database from 'better-sqlite3';", 'the driver better-sqlite3 is imported in platform/adapters/ only'],
+    ['platform/runtime/probe.ts', "import type { Redis } from 'ioredis';", 'the driver ioredis is imported in platform/adapters/ only'],
   ])('refuses %s: %s', (file, source, rule) => {
     const violations = checkLayers(ROOT, { [file]: source }).filter((v) => v.file === file);
     expect(violations).toHaveLength(1);

@@ -14,12 +14,13 @@ import {
   type ParsedCertificate,
   type VerifiedCrl,
 } from './pki.js';
+import { DcrError } from '../../core/errors/dcr-error.js';
 
 /** Why a source could not give an answer: never the TPP's fault. */
 export type UnavailableReason = 'directory_unreachable' | 'fetch_refused';
 
 /** A directory, CRL or OCSP source gave no usable answer (unreachable, refused, 5xx, unparsable, stale). */
-export class SourceUnavailable extends Error {
+export class SourceUnavailable extends DcrError {
   readonly code = 'ERR_SOURCE_UNAVAILABLE';
   constructor(
     readonly reason: UnavailableReason,
@@ -27,7 +28,6 @@ export class SourceUnavailable extends Error {
     options?: { cause?: unknown },
   ) {
     super(message, options);
-    this.name = 'SourceUnavailable';
   }
 }
 

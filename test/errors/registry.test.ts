@@ -224,3 +224,12 @@ describe('a real adapter turns a driver failure into DependencyUnavailable', () 
     await queue.close();
   });
 });
+
+describe('README "Errors"', () => {
+  it('lists exactly the registry (npx tsx scripts/errors-table.ts)', async () => {
+    const { errorsTable } = await import('../../scripts/errors-table.js');
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const listed = /<!-- errors:begin -->\n([\s\S]*?)\n<!-- errors:end -->/.exec(readme)?.[1];
+    expect(listed).toBe(errorsTable());
+  });
+});

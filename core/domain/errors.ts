@@ -6,7 +6,13 @@
  *   RFC 7591 §3.2.2 codes. The registration ends `rejected`.
  * - {@link RetryableFailure}: not the TPP's fault (directory down, broker down, a bug). Retried, then
  *   the registration ends `failed` and operators may replay it. Never answered as a 400.
+ *
+ * The base class and the registry of every code are in core/errors/ (re-exported here).
  */
+import { DcrError } from '../errors/dcr-error.js';
+
+export { DcrError } from '../errors/dcr-error.js';
+export { DependencyUnavailable, type Dependency } from '../errors/dependency-unavailable.js';
 
 /** The four RFC 7591 §3.2.2 error codes. */
 export const RFC7591_REJECTION_CODES = [
@@ -36,15 +42,6 @@ function cleanDescription(text: string): string {
   // eslint-disable-next-line no-control-regex
   const ascii = text.replace(/[^\x20-\x7e]/g, '?');
   return ascii.length > MAX_ERROR_DESCRIPTION ? `${ascii.slice(0, MAX_ERROR_DESCRIPTION - 3)}...` : ascii;
-}
-
-export abstract class DcrError extends Error {
-  /** A stable machine-readable code, e.g. `ERR_REGISTRATION_REJECTED`. */
-  abstract readonly code: string;
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
-  }
 }
 
 /** The TPP's request is wrong: final, HTTP 400 `{error, error_description}`. */

@@ -1,4 +1,4 @@
-import { RegistrationRejection, RetryableFailure } from '../domain/errors.js';
+import { DependencyUnavailable, RegistrationRejection, RetryableFailure } from '../domain/errors.js';
 import { registrationEvent, stageJob } from '../domain/events.js';
 import {
   NEXT_STAGE,
@@ -26,7 +26,11 @@ export interface StageSuccess {
   status?: RegistrationStatus;
 }
 
-/** One stage's work. Throw {@link RegistrationRejection} (final) or anything else (retried). */
+/**
+ * One stage's work. Throw {@link RegistrationRejection} (final) or anything else (retried): a
+ * backing service that is down arrives from its adapter as {@link DependencyUnavailable} (stage
+ * outcome `retryable` in core/errors/registry.ts).
+ */
 export interface StageWork {
   readonly stage: Stage;
   run(registration: Registration, context: JobContext): Promise<StageSuccess>;
@@ -45,8 +49,9 @@ export interface StageRunnerDeps {
   clock?: () => Date;
 }
 
+/** The registration's `lastError`: a stable reason first when the error has one. */
 function describe(error: unknown): string {
-  if (error instanceof RetryableFailure) return `${error.reason}: ${error.message}`;
+  if (error instanceof RetryableFailure || error instanceof DependencyUnavailable) return `${error.reason}: ${error.message}`;
   if (error instanceof Error) return `${error.name}: ${error.message}`;
   return String(error);
 }

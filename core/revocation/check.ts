@@ -8,12 +8,13 @@
  * (implemented in platform/revocation/: the outbound fetcher, the shared cache, X.509/CRL/OCSP).
  */
 import type { RejectionCode } from '../domain/errors.js';
+import { DcrError } from '../errors/dcr-error.js';
 
 /** Why a source could not give an answer: never the TPP's fault. */
 export type UnavailableReason = 'directory_unreachable' | 'fetch_refused';
 
 /** A directory, CRL or OCSP source gave no usable answer (unreachable, refused, 5xx, unparsable, stale). */
-export class SourceUnavailable extends Error {
+export class SourceUnavailable extends DcrError {
   readonly code = 'ERR_SOURCE_UNAVAILABLE';
   constructor(
     readonly reason: UnavailableReason,
@@ -21,7 +22,6 @@ export class SourceUnavailable extends Error {
     options?: { cause?: unknown },
   ) {
     super(message, options);
-    this.name = 'SourceUnavailable';
   }
 }
 

@@ -1,41 +1,13 @@
+import { findDependencyUnavailable } from '../../core/errors/dependency-unavailable.js';
+import { driverOutage } from '../adapters/dependency.js';
+
 /**
- * Whether an error means a backing service (the store, the queue) could not be reached or could not
- * take the write right now — an outage to retry, not a bug. Recognised by name and code, so the HTTP
- * layer needs no driver imports; the cause chain is followed a few levels (wrapped errors).
+ * Whether an error means a backing service could not be reached or could not take the write right
+ * now: a {@link DependencyUnavailable} (what adapters raise at their boundary) in the error or its
+ * cause chain. Thin fallback: a driver failure that escaped outside an adapter method (a driver used
+ * directly, e.g. the rate-limit store) is recognised by platform/adapters/dependency.ts, which alone
+ * knows driver names.
  */
-const UNAVAILABLE_NAMES = new Set([
-  // mongodb driver 6
-  'MongoServerSelectionError',
-  'MongoNetworkError',
-  'MongoNetworkTimeoutError',
-  'MongoNotConnectedError',
-  'MongoTopologyClosedError',
-  'MongoPoolClearedError',
-  'MongoWriteConcernError',
-  // ioredis
-  'MaxRetriesPerRequestError',
-]);
-
-const UNAVAILABLE_CODES = new Set([
-  // better-sqlite3 (SqliteError.code): locked by another connection, disk full, I/O error
-  'SQLITE_BUSY',
-  'SQLITE_LOCKED',
-  'SQLITE_FULL',
-  'SQLITE_IOERR',
-  // the embedded group commit (platform/adapters/embedded/group-commit.ts)
-  'ERR_EMBEDDED_BATCH_ROLLED_BACK',
-  'ERR_EMBEDDED_NOT_DURABLE',
-  // sockets to a backing service
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-]);
-
-export function isDependencyUnavailable(error: unknown, depth = 0): boolean {
-  if (typeof error !== 'object' || error === null || depth > 4) return false;
-  const e = error as { name?: unknown; code?: unknown; cause?: unknown };
-  if (typeof e.name === 'string' && UNAVAILABLE_NAMES.has(e.name)) return true;
-  if (typeof e.code === 'string' && (UNAVAILABLE_CODES.has(e.code) || e.code.startsWith('SQLITE_IOERR'))) return true;
-  return isDependencyUnavailable(e.cause, depth + 1);
+export function isDependencyUnavailable(error: unknown): boolean {
+  return findDependencyUnavailable(error) !== null || driverOutage(error) !== null;
 }

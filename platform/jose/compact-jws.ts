@@ -1,7 +1,8 @@
 import { DuplicateMemberError, parseStrictJson } from './strict-json.js';
+import { DcrError } from '../../core/errors/dcr-error.js';
 
 /** Why a compact JWS was refused before any key was looked at. */
-export class JwsFormatError extends Error {
+export class JwsFormatError extends DcrError {
   readonly code = 'ERR_JWS_FORMAT';
 }
 

@@ -1,5 +1,6 @@
 import { importJWK, type CryptoKey, type JWK } from 'jose';
 import { FetchFailed, FetchRefused, type OutboundFetcher } from '../http/outbound-fetcher.js';
+import { DcrError } from '../../core/errors/dcr-error.js';
 
 /** The verification algorithm a key may be used with, chosen by its type, never by the header. */
 export function algorithmForKey(jwk: JWK): 'PS256' | 'ES256' | 'EdDSA' | null {
@@ -12,7 +13,7 @@ export function algorithmForKey(jwk: JWK): 'PS256' | 'ES256' | 'EdDSA' | null {
   return null;
 }
 
-export class KeyNotFound extends Error {
+export class KeyNotFound extends DcrError {
   readonly code = 'ERR_KEY_NOT_FOUND';
 }
 

@@ -1,9 +1,12 @@
+import { DcrError } from '../../core/errors/dcr-error.js';
+
 /**
  * JSON.parse that refuses duplicate member names anywhere in the document (RFC 7515 §5.2 lets us
  * reject; JSON.parse would silently keep the last one, which is how confusion attacks start).
  * The scan only tracks strings and nesting; JSON.parse does the real parsing and syntax checks.
  */
-export class DuplicateMemberError extends Error {
+export class DuplicateMemberError extends DcrError {
+  readonly code = 'ERR_JSON_DUPLICATE_MEMBER';
   constructor(readonly member: string) {
     super(`duplicate member name '${member}'`);
   }

@@ -2,14 +2,15 @@ import { createHash, X509Certificate } from 'node:crypto';
 import type { PresentedCertificate } from '../../core/domain/registration.js';
 import type { CertificateBindingRule } from '../../core/profiles/types.js';
 import { certificateIssuer, certificateSubject, formatDn, getAttribute, type RdnSequence } from './dn.js';
+import { DcrError } from '../../core/errors/dcr-error.js';
 
 /** RFC 5280 §4.2.1.12 `id-kp-clientAuth` and `anyExtendedKeyUsage`. */
 const CLIENT_AUTH_EKU = '1.3.6.1.5.5.7.3.2';
 const ANY_EKU = '2.5.29.37.0';
 
 /** The certificate cannot stand for a TPP (it names two organisations, its purpose is not client auth). */
-export class CertificateRefused extends Error {
-  override readonly name = 'CertificateRefused';
+export class CertificateRefused extends DcrError {
+  readonly code = 'ERR_CERTIFICATE_REFUSED';
 }
 
 /** Where a TPP's organisation id is read from in a certificate subject, per binding convention. */

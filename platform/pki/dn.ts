@@ -18,6 +18,7 @@ import {
   SubjectAlternativeName,
   id_ce_subjectAltName,
 } from '@peculiar/asn1-x509';
+import { DcrError } from '../../core/errors/dcr-error.js';
 
 /** One AttributeTypeAndValue. */
 export interface DnAttribute {
@@ -43,11 +44,11 @@ export type CertificateSource =
   | { readonly rawData: ArrayBuffer } // @peculiar/x509 X509Certificate
   | { readonly raw: Uint8Array }; // node:crypto X509Certificate
 
-export class DnSyntaxError extends Error {
+export class DnSyntaxError extends DcrError {
+  readonly code = 'ERR_DN_SYNTAX';
   readonly position: number;
   constructor(message: string, position: number) {
     super(`${message} at position ${position}`);
-    this.name = 'DnSyntaxError';
     this.position = position;
   }
 }

@@ -23,6 +23,7 @@ import {
 } from '@peculiar/asn1-ocsp';
 
 import { BoundedMemo } from '../util/bounded-memo.js';
+import { DcrError } from '../../core/errors/dcr-error.js';
 
 x509.cryptoProvider.set(globalThis.crypto);
 
@@ -42,12 +43,12 @@ const SIGNATURE_DIGESTS: Record<string, string | null> = {
 };
 
 /** The evidence cannot be used (unparsable, wrongly signed, stale): not the TPP's fault, retryable. */
-export class EvidenceUnusable extends Error {
+export class EvidenceUnusable extends DcrError {
   readonly code = 'ERR_EVIDENCE_UNUSABLE';
 }
 
 /** The certificate itself is unacceptable (positive evidence against the TPP). */
-export class CertificateInvalid extends Error {
+export class CertificateInvalid extends DcrError {
   readonly code = 'ERR_CERTIFICATE_INVALID';
 }
 

@@ -60,7 +60,7 @@ export function bearerToken(header: string | string[] | undefined): BearerToken 
 /** 401 per RFC 6750 §3 / SPEC §1 rules 5–6; `error="invalid_token"` only when a token was presented. */
 export function unauthorized(description: string, tokenPresented: boolean): HttpError {
   const challenge = tokenPresented ? `Bearer realm="${MANAGEMENT_REALM}", error="invalid_token"` : `Bearer realm="${MANAGEMENT_REALM}"`;
-  return new HttpError(401, 'invalid_token', description, { 'www-authenticate': challenge });
+  return new HttpError('ERR_INVALID_TOKEN', description, { 'www-authenticate': challenge });
 }
 
 /** What {@link authenticateManagement} reads from the store. */
@@ -109,12 +109,12 @@ export async function authenticateManagement(
   if (!active || !matches) throw unauthorized('the access token is not valid for this client', true);
 
   const certificate = request.clientCertificate;
-  if (!certificate) throw new HttpError(401, 'invalid_client', 'a client certificate issued by a trusted CA is required (mutual TLS)');
+  if (!certificate) throw new HttpError('ERR_INVALID_CLIENT', 'a client certificate issued by a trusted CA is required (mutual TLS)');
   // The registration that last changed the client: its certificate (for identities stored before
   // they were scoped to their CA) and its verified SSA (for the directory's verdict).
   const storedPem = isLegacyIdentity(active.tppIdentity) ? ((await store.getRegistration(active.requestId))?.certificate.pem ?? null) : null;
   if (!request.server.certificateIdentities.same(active.tppIdentity, storedPem, certificate)) {
-    throw new HttpError(403, 'access_denied', 'the client certificate does not belong to the organisation that registered this client');
+    throw new HttpError('ERR_ACCESS_DENIED', 'the client certificate does not belong to the organisation that registered this client');
   }
   const verified = (await store.getRegistration(active.lastRequestId))?.verified ?? null;
   await applyDirectoryVerdict(request, certificate, {
@@ -148,10 +148,10 @@ export async function applyDirectoryVerdict(
   if (verdict.ok) return;
   if (verdict.revoked) {
     request.log.info({ reason: verdict.reason }, 'authenticated call refused: the directory revoked the credentials');
-    throw new HttpError(401, 'invalid_client', `the directory does not accept these credentials: ${verdict.reason}`, { 'www-authenticate': facts.challenge });
+    throw new HttpError('ERR_INVALID_CLIENT', `the directory does not accept these credentials: ${verdict.reason}`, { 'www-authenticate': facts.challenge });
   }
   request.log.warn({ reason: verdict.reason }, 'authenticated call not judged: the directory could not be asked');
-  throw new HttpError(503, 'temporarily_unavailable', 'the directory could not be asked about this client certificate; retry later', { 'retry-after': '5' });
+  throw new HttpError('ERR_DIRECTORY_UNAVAILABLE', 'the directory could not be asked about this client certificate; retry later', { 'retry-after': '5' });
 }
 
 const authenticated = new WeakMap<FastifyRequest, Client>();

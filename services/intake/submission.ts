@@ -54,8 +54,7 @@ export async function recordSubmission(deps: SubmissionDeps, submission: Submiss
     const inFlight = await deps.store.countInFlight(submission.certificate.tppIdentity);
     if (inFlight >= quota) {
       throw new HttpError(
-        429,
-        'slow_down',
+        'ERR_RATE_LIMITED',
         `too many registration requests of this TPP are still in progress (at most ${quota}); retry once some have completed`,
         { 'retry-after': String(IN_FLIGHT_RETRY_AFTER_SECONDS) },
       );

@@ -9,6 +9,7 @@ import {
   type StageJobData,
   type WorkQueue,
 } from '../../../core/ports/queue.js';
+import { guardAdapter } from '../dependency.js';
 
 export interface BullMqQueueOptions {
   redisUrl: string;
@@ -46,6 +47,8 @@ export class BullMqQueue implements WorkQueue {
   constructor(options: BullMqQueueOptions) {
     this.#options = options;
     this.#prefix = options.namespace ? `dcr:${options.namespace}` : 'dcr';
+    // The adapter boundary: a driver outage from any method arrives as DependencyUnavailable.
+    return guardAdapter(this, 'queue');
   }
 
   #queue(stage: Stage): Queue {

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { DcrError } from '../../../core/errors/dcr-error.js';
 
 interface Waiter {
   resolve(): void;
@@ -6,8 +7,7 @@ interface Waiter {
 }
 
 /** The batch a write joined was rolled back (the commit failed, or SQLite aborted the transaction). */
-export class BatchRolledBackError extends Error {
-  override name = 'BatchRolledBackError';
+export class BatchRolledBackError extends DcrError {
   readonly code = 'ERR_EMBEDDED_BATCH_ROLLED_BACK';
   constructor(options?: { cause?: unknown }) {
     super('the embedded database rolled back a write batch; nothing in it was stored', options);
@@ -19,8 +19,7 @@ export class BatchRolledBackError extends Error {
  * failed fsync the kernel may have dropped the pages, so no later success could be trusted
  * (fail-stop; a restart recovers from what is on disk).
  */
-export class DurabilityError extends Error {
-  override name = 'DurabilityError';
+export class DurabilityError extends DcrError {
   readonly code = 'ERR_EMBEDDED_NOT_DURABLE';
   constructor(options?: { cause?: unknown }) {
     super('the embedded database could not make committed writes durable (fsync failed); it no longer accepts writes', options);

@@ -6,6 +6,7 @@ import type { DeliveredEvent, EventBus, LogPosition, Subscription } from '../../
 import { toDeliveredEvent } from '../../../core/events/cloudevent.js';
 import type { EmbeddedDatabase } from './database.js';
 import type { GroupCommit } from './group-commit.js';
+import { guardAdapter } from '../dependency.js';
 
 interface EventRow {
   seq: number;
@@ -42,6 +43,8 @@ export class SqliteEventBus implements EventBus {
       // The first append of an event (a relay that crashed before its mark appends it again, same id).
       position: db.prepare<[string, string], { seq: number | null }>('SELECT MIN(seq) AS seq FROM events WHERE id = ? AND topic = ?'),
     };
+    // The adapter boundary: a driver outage from any method arrives as DependencyUnavailable.
+    return guardAdapter(this, 'events');
   }
 
   async ensureTopics(): Promise<void> {

@@ -11,6 +11,7 @@ import {
 } from '../../../core/ports/queue.js';
 import type { EmbeddedDatabase } from './database.js';
 import type { GroupCommit } from './group-commit.js';
+import { guardAdapter } from '../dependency.js';
 
 interface JobRow {
   id: string;
@@ -77,6 +78,8 @@ export class SqliteQueue implements WorkQueue {
     // A crash leaves claimed jobs `active`. This process owns the data directory (data-dir-lock.ts),
     // so whoever claimed them is dead: give them all back now, not when their locks lapse.
     this.#commits.lazy(() => this.#stmt.recoverAll.run(Date.now()));
+    // The adapter boundary: a driver outage from any method arrives as DependencyUnavailable.
+    return guardAdapter(this, 'queue');
   }
 
   async enqueue(stage: Stage, jobId: string, data: StageJobData): Promise<void> {

@@ -17,6 +17,7 @@ import { compactedRegistration } from '../../../core/retention/compact.js';
 import type Database from 'better-sqlite3';
 import { REGISTRATION_PARTS, type EmbeddedDatabase } from './database.js';
 import type { GroupCommit } from './group-commit.js';
+import { guardAdapter } from '../dependency.js';
 
 interface RegistrationRow {
   doc: string;
@@ -129,6 +130,8 @@ export class SqliteStore implements Store {
       upsertLease: db.prepare('INSERT OR REPLACE INTO leases (name, owner, expires_at) VALUES (?, ?, ?)'),
       deleteLease: db.prepare('DELETE FROM leases WHERE name = ? AND owner = ?'),
     };
+    // The adapter boundary: a driver outage from any method arrives as DependencyUnavailable.
+    return guardAdapter(this, 'store');
   }
 
   /** Writes the parts `values` carries (an absent member is left as is; null or undefined removes its row: a null is kept in `doc`). */

@@ -3,6 +3,7 @@ import { TOPICS, type TopicName } from '../../../core/domain/events.js';
 import type { OutboxEntry } from '../../../core/domain/registration.js';
 import type { DeliveredEvent, EventBus, LogPosition, Subscription } from '../../../core/ports/events.js';
 import { fromKafkaRecord, toDeliveredEvent, toKafkaRecord } from '../../../core/events/cloudevent.js';
+import { guardAdapter } from '../dependency.js';
 
 export interface KafkaEventBusOptions {
   brokers: string[];
@@ -36,6 +37,8 @@ export class KafkaEventBus implements EventBus {
       retry: { retries: 5, initialRetryTime: 200 },
       connectionTimeout: 3000,
     });
+    // The adapter boundary: a driver outage from any method arrives as DependencyUnavailable.
+    return guardAdapter(this, 'events');
   }
 
   topicName(topic: TopicName): string {

@@ -14,6 +14,7 @@ import {
   type Store,
   SoftwareAlreadyRegistered,
 } from '../../../core/ports/store.js';
+import { asDependencyUnavailable, guardAdapter } from '../dependency.js';
 
 type RegistrationDoc = Omit<Registration, 'id'> & { _id: string; outbox: OutboxEntry[] };
 type ClientDoc = Omit<Client, 'clientId'> & { _id: string; outbox: OutboxEntry[] };
@@ -68,10 +69,16 @@ export class MongoStore implements Store {
       retryWrites: false,
       maxPoolSize: 20,
     });
-    await client.connect();
-    const store = new MongoStore(client, client.db(), namespace);
-    await store.#ensureIndexes();
-    return store;
+    try {
+      await client.connect();
+      const store = new MongoStore(client, client.db(), namespace);
+      await store.#ensureIndexes();
+      // The adapter boundary: a driver outage from any method arrives as DependencyUnavailable.
+      return guardAdapter(store, 'store');
+    } catch (error) {
+      await client.close().catch(() => {});
+      throw asDependencyUnavailable('store', error, 'connect');
+    }
   }
 
   async #ensureIndexes(): Promise<void> {

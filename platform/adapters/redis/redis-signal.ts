@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { Redis } from 'ioredis';
 import type { OutcomeSignal, OutcomeWatch } from '../../../core/ports/signal.js';
 import { watchEmitter } from '../embedded/local-signal.js';
+import { guardAdapter } from '../dependency.js';
 
 /**
  * {@link OutcomeSignal} across processes: one Redis pub/sub channel per namespace. Each intake
@@ -22,6 +23,8 @@ export class RedisOutcomeSignal implements OutcomeSignal {
     this.#sub.on('error', () => {});
     this.#local.setMaxListeners(0);
     this.#sub.on('message', (_channel: string, requestId: string) => this.#local.emit(requestId));
+    // The adapter boundary: a driver outage from any method arrives as DependencyUnavailable.
+    return guardAdapter(this, 'signal');
   }
 
   watch(requestId: string): OutcomeWatch {

@@ -114,7 +114,7 @@ export const clientCertificatePlugin = fp(async (app: FastifyInstance, options: 
     const found = fromProxy(request) ?? fromTls(request);
     request.clientCertificate = found?.ok ? found.certificate : null;
     if (request.routeOptions.config.mtls && !request.clientCertificate) {
-      throw new HttpError(401, 'invalid_client', found && !found.ok ? found.reason : 'a client certificate issued by a trusted CA is required (mutual TLS)');
+      throw new HttpError('ERR_INVALID_CLIENT', found && !found.ok ? found.reason : 'a client certificate issued by a trusted CA is required (mutual TLS)');
     }
   });
 });

@@ -5,6 +5,7 @@ import underPressure from '@fastify/under-pressure';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { RateLimitCount, RateLimitStore } from '../../../core/ports/rate-limit.js';
+import { httpAnswer } from '../../../platform/http/error-response.js';
 import { HttpError } from '../../../platform/http/fastify-errors.js';
 
 export interface ProtectionOptions {
@@ -95,7 +96,7 @@ export const protectionPlugin = fp(
         // Resolving lets the request through (health), rejecting answers through the error handler.
         pressureHandler: async (request: FastifyRequest) => {
           if (isExempt(request)) return;
-          throw new HttpError(503, 'temporarily_unavailable', 'the service is overloaded; retry later', { 'retry-after': String(retryAfter) });
+          throw new HttpError('ERR_OVERLOADED', 'the service is overloaded; retry later', { 'retry-after': String(retryAfter) });
         },
       });
     }
@@ -131,7 +132,7 @@ export const protectionPlugin = fp(
         // A store outage (Redis down) must not take the intake down: counting is skipped (the store logs it).
         skipOnError: true,
         errorResponseBuilder: (_request, context) =>
-          new HttpError(429, 'slow_down', `too many requests; retry in ${Math.max(1, Math.ceil(context.ttl / 1000))} s`, {
+          new HttpError('ERR_RATE_LIMITED', `too many requests; retry in ${Math.max(1, Math.ceil(context.ttl / 1000))} s`, {
             'retry-after': String(Math.max(1, Math.ceil(context.ttl / 1000))),
           }),
       });
@@ -151,11 +152,9 @@ export const protectionPlugin = fp(
  * encoding, an over-long path parameter) answer the pipeline's JSON shape too (found by the fuzzer).
  */
 export function frameworkErrors(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
-  const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
-  reply
-    .code(tooLong ? 414 : 400)
-    .header('cache-control', 'no-store')
-    .send({ error: 'invalid_request', error_description: tooLong ? 'a path segment is too long' : 'malformed URL' });
+  const answer =
+    error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? httpAnswer('ERR_URI_TOO_LONG', 'a path segment is too long') : httpAnswer('ERR_INVALID_REQUEST', 'malformed URL');
+  reply.code(answer.status).header('cache-control', 'no-store').send(answer.body);
 }
 
 /**
@@ -165,13 +164,13 @@ export function frameworkErrors(error: FastifyError, _request: FastifyRequest, r
  */
 export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
-  const [status, description] =
+  const { status, body: answer } =
     err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-      ? [408, 'the request was not received in time']
+      ? httpAnswer('ERR_REQUEST_TIMEOUT', 'the request was not received in time')
       : err.code === 'HPE_HEADER_OVERFLOW'
-        ? [431, 'the request headers are too large']
-        : [400, 'malformed HTTP request'];
-  const body = JSON.stringify({ error: 'invalid_request', error_description: description });
+        ? httpAnswer('ERR_HEADERS_TOO_LARGE', 'the request headers are too large')
+        : httpAnswer('ERR_INVALID_REQUEST', 'malformed HTTP request');
+  const body = JSON.stringify(answer);
   // As Node does: no second answer when a response is already on the wire for this connection (e.g.
   // the rest of a body refused with 413 fails to parse as the next request).
   const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;

@@ -40,7 +40,7 @@ export async function clientDeleteRoute(app: FastifyInstance, options: { deps: S
       } catch (error) {
         if (error instanceof RetryableFailure && error.reason === 'authorization_server_unavailable') {
           request.log.warn({ clientId, as: as.name, err: error.message }, 'client delete: the authorization server is unavailable');
-          throw new HttpError(503, 'temporarily_unavailable', 'the authorization server cannot be reached; nothing was deleted; retry later', { 'retry-after': '5' });
+          throw new HttpError('ERR_AS_UNAVAILABLE', 'the authorization server cannot be reached; nothing was deleted; retry later', { 'retry-after': '5' });
         }
         throw error;
       }

@@ -47,7 +47,7 @@ export async function clientPutRoute(app: FastifyInstance, options: ClientPutRou
       const body = typeof request.body === 'string' ? request.body : '';
       checkBodyShape(profile, contentType, body, options.maxBodyBytes);
       const certificate = request.clientCertificate;
-      if (!certificate) throw new HttpError(401, 'invalid_client', 'a client certificate is required');
+      if (!certificate) throw new HttpError('ERR_INVALID_CLIENT', 'a client certificate is required');
       // The request span's context when tracing is on (its stages join its trace), else the caller's header if it is valid W3C Trace Context.
       const traceparent = currentTraceparent() ?? validTraceparent(request.headers.traceparent);
       const { registration } = await recordSubmission(deps, {

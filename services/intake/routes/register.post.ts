@@ -25,13 +25,13 @@ export function mediaType(header: string | undefined): string {
 export function checkBodyShape(profile: Profile, contentType: string, body: string, maxBodyBytes: number): void {
   const envelope = profile.body.envelopes[contentType];
   if (!envelope) {
-    throw new HttpError(415, 'invalid_request', `Content-Type must be one of ${profile.body.contentTypes.join(', ')} in profile ${profile.name}`);
+    throw new HttpError('ERR_UNSUPPORTED_MEDIA_TYPE', `Content-Type must be one of ${profile.body.contentTypes.join(', ')} in profile ${profile.name}`);
   }
   if (envelope === 'jws') {
     try {
       parseCompactJws(body, { what: 'request', allowedAlgorithms: profile.algorithms.request, maxBytes: maxBodyBytes, typ: ['JWT'] });
     } catch (error) {
-      if (error instanceof JwsFormatError) throw new HttpError(400, 'invalid_client_metadata', error.message);
+      if (error instanceof JwsFormatError) throw new HttpError('ERR_INVALID_BODY', error.message);
       throw error;
     }
   } else {
@@ -39,10 +39,10 @@ export function checkBodyShape(profile: Profile, contentType: string, body: stri
     try {
       parsed = JSON.parse(body);
     } catch {
-      throw new HttpError(400, 'invalid_client_metadata', 'the body is not valid JSON');
+      throw new HttpError('ERR_INVALID_BODY', 'the body is not valid JSON');
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-      throw new HttpError(400, 'invalid_client_metadata', 'the body must be a JSON object');
+      throw new HttpError('ERR_INVALID_BODY', 'the body must be a JSON object');
     }
   }
 }
@@ -97,7 +97,7 @@ export async function registerPostRoute(app: FastifyInstance, options: RegisterR
       const body = typeof request.body === 'string' ? request.body : Buffer.isBuffer(request.body) ? request.body.toString('utf8') : '';
       checkBodyShape(profile, contentType, body, options.maxBodyBytes);
       const certificate = request.clientCertificate;
-      if (!certificate) throw new HttpError(401, 'invalid_client', 'a client certificate is required');
+      if (!certificate) throw new HttpError('ERR_INVALID_CLIENT', 'a client certificate is required');
       // The request span's context when tracing is on (its stages join its trace), else the caller's header if it is valid W3C Trace Context.
       const traceparent = currentTraceparent() ?? validTraceparent(request.headers.traceparent);
       const { registration } = await recordSubmission(deps, {

@@ -31,7 +31,7 @@ export async function requestStatusRoute(app: FastifyInstance, options: { deps: 
       const presented = request.clientCertificate;
       // Another organisation's request is indistinguishable from an unknown one.
       if (!registration || !presented || !request.server.certificateIdentities.same(registration.certificate.tppIdentity, registration.certificate.pem, presented)) {
-        throw new HttpError(404, 'not_found', 'no such registration request for this client certificate');
+        throw new HttpError('ERR_NOT_FOUND', 'no such registration request for this client certificate');
       }
       if (registration.status === 'registered') {
         const verified = registration.verified ?? null;

@@ -20,10 +20,10 @@ function challenge(error?: string): Record<string, string> {
 export function requireAdminToken(app: FastifyInstance, token: string): void {
   app.addHook('onRequest', async (request: FastifyRequest) => {
     const header = request.headers.authorization;
-    if (!header) throw new HttpError(401, 'unauthorized', 'an admin token is required (Authorization: Bearer ...)', challenge());
+    if (!header) throw new HttpError('ERR_UNAUTHORIZED', 'an admin token is required (Authorization: Bearer ...)', challenge());
     const match = /^Bearer ([\x21-\x7e]+)$/i.exec(header);
     if (!match?.[1] || !tokenMatches(match[1], token)) {
-      throw new HttpError(401, 'invalid_token', 'the admin token is not valid', challenge('invalid_token'));
+      throw new HttpError('ERR_INVALID_TOKEN', 'the admin token is not valid', challenge('invalid_token'));
     }
   });
 }

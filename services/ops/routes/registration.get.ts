@@ -11,7 +11,7 @@ export async function getRegistrationRoute(app: FastifyInstance, options: { deps
     { schema: { params: RequestIdParams, response: { 200: RegistrationDetail, 400: ErrorBody, 401: ErrorBody, 404: ErrorBody } } },
     async (request, reply) => {
       const registration = await store.getRegistration(request.params.requestId);
-      if (!registration) throw new HttpError(404, 'not_found', 'no such registration request');
+      if (!registration) throw new HttpError('ERR_NOT_FOUND', 'no such registration request');
       const clients = await clientStatusesOf(store, [registration]);
       return reply.header('cache-control', 'no-store').send(detailOf(registration, clients.get(registration.clientId ?? '') ?? null));
     },

@@ -45,11 +45,11 @@ export async function replayRegistrationRoute(app: FastifyInstance, options: { d
         force,
         ...(deps.onCommitted ? { onCommitted: deps.onCommitted } : {}),
       });
-      if (!result.replayed && result.notFound) throw new HttpError(404, 'not_found', 'no such registration request');
+      if (!result.replayed && result.notFound) throw new HttpError('ERR_NOT_FOUND', 'no such registration request');
       deps.metrics.replays.inc({ result: result.replayed ? 'replayed' : 'skipped' });
       request.log.info({ requestId: request.params.requestId, actor, force, replayed: result.replayed }, 'replay requested');
       const registration = result.replayed ? result.registration : await deps.store.getRegistration(request.params.requestId);
-      if (!registration) throw new HttpError(404, 'not_found', 'no such registration request');
+      if (!registration) throw new HttpError('ERR_NOT_FOUND', 'no such registration request');
       const clients = await clientStatusesOf(deps.store, [registration]);
       return reply.header('cache-control', 'no-store').send({
         replayed: result.replayed,

@@ -43,7 +43,7 @@ export async function bulkReplayRoute(app: FastifyInstance, options: { deps: Ops
       const body = request.body;
       const status = body.status ?? 'failed';
       if (status === 'rejected' && body.force !== true) {
-        throw new HttpError(400, 'invalid_request', 'replaying rejected requests needs force: true (they were the TPP\'s fault)');
+        throw new HttpError('ERR_INVALID_REQUEST', 'replaying rejected requests needs force: true (they were the TPP\'s fault)');
       }
       const actor = actorOf(request.headers);
       const since = isoOrUndefined(body.since);

@@ -5,7 +5,7 @@ import { MemoryRevocationCache, RedisRevocationCache, type RevocationCache } fro
 import { startInfra, type Infra } from '../support/infra.js';
 
 describe('revocation configuration', () => {
-  const sandboxEnv = { DCR_DATA_DIR: '/tmp/unused', DCR_SANDBOX_PORT: '9555' };
+  const sandboxEnv = { DCR_SANDBOX: '1', DCR_DATA_DIR: '/tmp/unused', DCR_SANDBOX_PORT: '9555' };
 
   it('defaults: every check, no soft-fail, OCSP unknown retried, the sandbox status API in sandbox mode', () => {
     const config = loadConfig(sandboxEnv);

@@ -169,7 +169,9 @@ export const kinds = {
   boolean: () => ({ schema: Type.Boolean(), form: '1 or 0', parse: parseBoolean }),
   text: (minLength = 1) => ({ schema: Type.String({ minLength }), form: minLength > 1 ? `at least ${minLength} characters` : 'a non-empty string' }),
   file: () => ({ schema: Type.String({ minLength: 1 }), form: 'a file path' }),
-  httpsUrl: () => ({ schema: Type.String({ pattern: '^https://[^\\s]+$' }), form: 'an https:// URL', parse: withoutTrailingSlashes }),
+  httpsUrl: () => ({ schema: Type.String({ pattern: '^https://[^\\s]+$' }), form: 'an https:// URL' }),
+  /** An https:// base URL: trailing slashes dropped (paths are appended to it). */
+  baseUrl: () => ({ schema: Type.String({ pattern: '^https://[^\\s]+$' }), form: 'an https:// URL', parse: withoutTrailingSlashes }),
   list: <I extends TSchema>(item: I, form: string, options: { minItems?: number; uniqueItems?: boolean } = {}) => ({
     schema: Type.Array(item, options),
     form,
@@ -250,12 +252,23 @@ function readSetting(setting: Setting, r: Resolver, givenOnly: boolean): unknown
     }
   }
   if (value === undefined) return undefined;
-  if (!checker(setting.schema)(value)) {
-    throw new ConfigurationError(variable, `must be ${setting.form}${setting.secret ? ' (the value is not shown)' : `, got '${shown(value)}'`}`);
-  }
+  if (!checker(setting.schema)(value)) throw new ConfigurationError(variable, problemOf(setting, value));
   const problem = setting.check?.(value as never, r);
   if (problem !== undefined) throw new ConfigurationError(variable, problem);
   return value;
+}
+
+/** What is wrong with a value its schema refuses, and the allowed form; a secret's value is never repeated. */
+function problemOf(setting: Setting, value: unknown): string {
+  const schema = setting.schema as TSchema & { items?: TSchema; uniqueItems?: boolean; minItems?: number };
+  if (Array.isArray(value) && schema.items && !setting.secret) {
+    const items = schema.items;
+    const bad = value.find((item) => !checker(items)(item));
+    if (bad !== undefined) return `'${shown(bad)}' is not allowed: must be ${setting.form}`;
+    if (schema.minItems !== undefined && value.length < schema.minItems) return `must not be empty: must be ${setting.form}`;
+    if (schema.uniqueItems && new Set(value.map((v) => JSON.stringify(v))).size !== value.length) return `lists an item twice: must be ${setting.form}, got '${shown(value)}'`;
+  }
+  return `must be ${setting.form}${setting.secret ? ' (the value is not shown)' : `, got '${shown(value)}'`}`;
 }
 
 function checker(schema: TSchema): (value: unknown) => boolean {

@@ -28,7 +28,7 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 /** The issuer the sandbox directory signs SSAs as in profiles without a directory of their own (sandbox/directory-sandbox/ssa.ts). */
 export const SANDBOX_SSA_ISSUER = 'OpenBanking Ltd';
 
-const { port, integer, boolean, text, file, httpsUrl, list, oneOf } = kinds;
+const { port, integer, boolean, text, file, httpsUrl, baseUrl, list, oneOf } = kinds;
 const noneOrList = (text: string) => (text.toLowerCase() === 'none' ? [] : parseList(text));
 const revocationChecks = () => list(Type.Enum(REVOCATION_CHECKS), `a comma list of ${REVOCATION_CHECKS.join(', ')} (or none)`, { uniqueItems: true });
 
@@ -170,9 +170,7 @@ export const VARIABLES = {
   /** Base URL of the sandbox directory as other services reach it (compose: https://directory-sandbox:8444). */
   sandboxUrl: setting({
     env: 'DCR_SANDBOX_BASE_URL',
-    schema: Type.String({ pattern: '^https://[^\\s]+$' }),
-    form: 'an https:// URL',
-    parse: (t: string) => t.replace(/\/+$/, ''),
+    ...baseUrl(),
     default: (r) => `https://localhost:${r.get<number>('sandboxPort')}`,
     doc: 'the sandbox directory as other processes reach it',
     defaultDoc: '`https://localhost:DCR_SANDBOX_PORT`',
@@ -346,7 +344,6 @@ export const VARIABLES = {
     webhookUrl: maybe({
       env: 'DCR_NOTIFIER_WEBHOOK_URL',
       ...httpsUrl(),
-      parse: undefined,
       doc: "the reference notifier's webhook (`https://` only; sent through the outbound fetcher, its host allowed implicitly)",
       defaultDoc: 'unset',
     }),
@@ -373,16 +370,15 @@ export const VARIABLES = {
   as: {
     issuer: maybe({
       env: 'DCR_AS_ISSUER',
-      ...httpsUrl(),
+      ...baseUrl(),
       default: sandboxAsIssuer,
       doc: "the bank's AS: expected `iss` of its access tokens (management accepts its JWTs: `iss`, signature, `exp`, `client_id`, `cnf`)",
       defaultDoc: '`npm start`: the sandbox AS it runs (`https://localhost:DCR_AS_PORT`); required with `DCR_AS_JWKS_URL`',
     }),
-    jwksUrl: maybe({ env: 'DCR_AS_JWKS_URL', ...httpsUrl(), parse: undefined, default: sandboxAsJwks, doc: "JWKS of the AS's access-token signing keys; its host joins the fetch allow-list", defaultDoc: '`npm start`: the sandbox AS\'s (`ISSUER/jwks`)' }),
+    jwksUrl: maybe({ env: 'DCR_AS_JWKS_URL', ...httpsUrl(), default: sandboxAsJwks, doc: "JWKS of the AS's access-token signing keys; its host joins the fetch allow-list", defaultDoc: '`npm start`: the sandbox AS\'s (`ISSUER/jwks`)' }),
     introspectionUrl: maybe({
       env: 'DCR_AS_INTROSPECTION_URL',
       ...httpsUrl(),
-      parse: undefined,
       doc: 'RFC 7662 introspection of opaque AS tokens (client_secret_basic, through the outbound fetcher; answers cached ≤ 30 s by token hash); needs the client id and secret',
       defaultDoc: 'unset',
     }),
@@ -413,7 +409,7 @@ export const VARIABLES = {
     }),
     /** `keycloak`: the realm and the service account (manage-clients) the provisioner uses. */
     keycloak: {
-      url: maybe({ env: 'DCR_KEYCLOAK_URL', ...httpsUrl(), doc: '`keycloak`: base URL (its host joins the fetch allow-list)', defaultDoc: 'unset (required with `keycloak`)' }),
+      url: maybe({ env: 'DCR_KEYCLOAK_URL', ...baseUrl(), doc: '`keycloak`: base URL (its host joins the fetch allow-list)', defaultDoc: 'unset (required with `keycloak`)' }),
       realm: maybe({ env: 'DCR_KEYCLOAK_REALM', schema: Type.String({ pattern: '^[A-Za-z0-9._-]{1,100}$' }), form: 'a realm name (letters, digits, . _ -)', doc: '`keycloak`: the realm', defaultDoc: 'unset (required with `keycloak`)' }),
       clientId: maybe({ env: 'DCR_KEYCLOAK_CLIENT_ID', ...text(), doc: '`keycloak`: the service account with `manage-clients`', defaultDoc: 'unset (required with `keycloak`)' }),
       clientSecret: maybe({ env: 'DCR_KEYCLOAK_CLIENT_SECRET', ...text(), secret: true, doc: "`keycloak`: the service account's secret", defaultDoc: 'unset (required with `keycloak`)' }),

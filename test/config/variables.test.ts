@@ -97,7 +97,9 @@ describe('the configuration table', () => {
       [{ DCR_HTTPS_PORT: '84x3' }, "DCR_HTTPS_PORT: must be an integer, got '84x3'"],
       [{ DCR_LEEWAY_SECONDS: '90' }, "DCR_LEEWAY_SECONDS: must be an integer from 0 to 60, got '90'"],
       [{ DCR_LOG_LEVEL: 'loud' }, "DCR_LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent, got 'loud'"],
-      [{ DCR_KAFKA_BROKERS: 'k:9092,kafka', DCR_MONGO_URL: 'mongodb://m', DCR_REDIS_URL: 'redis://r' }, "DCR_KAFKA_BROKERS: must be a comma list of host:port, got 'k:9092,kafka'"],
+      [{ DCR_KAFKA_BROKERS: 'k:9092,kafka', DCR_MONGO_URL: 'mongodb://m', DCR_REDIS_URL: 'redis://r' }, "DCR_KAFKA_BROKERS: 'kafka' is not allowed: must be a comma list of host:port"],
+      [{ DCR_REVOCATION_CHECKS: 'crl,ocsp,crl' }, "DCR_REVOCATION_CHECKS: lists an item twice: must be a comma list of ssa-status, status-api, revoked-jwks, crl, ocsp, chain (or none), got 'crl,ocsp,crl'"],
+      [{ DCR_AUDIENCE: ' , ' }, 'DCR_AUDIENCE: must not be empty: must be a comma list of URLs'],
       [{ DCR_SANDBOX: 'perhaps' }, "DCR_SANDBOX: must be 1 or 0, got 'perhaps'"],
       [{ DCR_SANDBOX_BASE_URL: 'http://directory:8444' }, "DCR_SANDBOX_BASE_URL: must be an https:// URL, got 'http://directory:8444'"],
     ] as const) {
@@ -118,6 +120,12 @@ describe('the configuration table', () => {
       expect(error.variable).toBe(variable);
       expect(error.message).not.toContain(value);
       expect(error.message.split('\n')).toHaveLength(1);
+    }
+    // a variable whose name says it holds a secret is marked (DCR_ROTATE_REGISTRATION_TOKEN is a switch)
+    for (const row of documentedRows()) {
+      for (const name of [row.env, ...(row.also ?? [])]) {
+        if (/_(SECRET|TOKEN|SEALING_KEY|PASSWORD|HEADERS)$/.test(name) && name !== 'DCR_ROTATE_REGISTRATION_TOKEN') expect(row.secret, `${name} is marked secret`).toBe(true);
+      }
     }
     const secrets = flatten(VARIABLES).filter(({ setting }) => setting.secret).map(({ setting }) => setting.env);
     expect(secrets).toEqual(expect.arrayContaining(['DCR_ADMIN_TOKEN', 'DCR_TOKEN_SEALING_KEY', 'DCR_NOTIFIER_WEBHOOK_SECRET', 'DCR_AS_INTROSPECTION_CLIENT_SECRET', 'DCR_KEYCLOAK_CLIENT_SECRET', 'OTEL_EXPORTER_OTLP_HEADERS']));

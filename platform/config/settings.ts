@@ -192,8 +192,19 @@ export interface TreeResolver<T extends SettingsTree> {
   build(only?: readonly string[]): ConfigOf<T>;
 }
 
+const ENTRIES = new WeakMap<SettingsTree, Map<string, { path: string[]; setting: Setting }>>();
+
+function entriesOf(tree: SettingsTree): Map<string, { path: string[]; setting: Setting }> {
+  let entries = ENTRIES.get(tree);
+  if (!entries) {
+    entries = new Map(flatten(tree).map((e) => [e.path.join('.'), e] as const));
+    ENTRIES.set(tree, entries);
+  }
+  return entries;
+}
+
 export function resolverFor<T extends SettingsTree>(tree: T, env: Env, options: LoadOptions, mode: { givenOnly?: boolean } = {}): TreeResolver<T> {
-  const entries = new Map(flatten(tree).map((e) => [e.path.join('.'), e] as const));
+  const entries = entriesOf(tree);
   const values = new Map<string, unknown>();
   const resolving = new Set<string>();
   const given = (variable: string) => {

@@ -1,6 +1,6 @@
-/** Environment configuration of the stand-alone sandbox directory process. */
-import { ConfigurationError } from '../../core/domain/errors.js';
+/** Configuration of the stand-alone sandbox directory process, from the configuration table (platform/config/variables.ts). */
 import { isProfileName, PROFILES } from '../../core/profiles/index.js';
+import { givenSettings, loadSettings } from '../../platform/config/load.js';
 import { ecosystemOfProfile, type SandboxEcosystem } from './ssa.js';
 
 export interface SandboxProcessConfig {
@@ -14,22 +14,12 @@ export interface SandboxProcessConfig {
 }
 
 export function loadSandboxConfig(env: NodeJS.ProcessEnv = process.env): SandboxProcessConfig {
-  const dataDir = env.DCR_DATA_DIR || './var';
-  const host = env.DCR_SANDBOX_HOST || '127.0.0.1';
-  const rawPort = env.DCR_SANDBOX_PORT || '8444';
-  if (!/^\d{1,5}$/.test(rawPort) || Number(rawPort) > 65535) {
-    throw new ConfigurationError('DCR_SANDBOX_PORT', `must be a port number 0-65535, got ${JSON.stringify(rawPort)}`);
-  }
-  const port = Number(rawPort);
-  const baseUrl = env.DCR_SANDBOX_BASE_URL || `https://localhost:${port}`;
-  if (!URL.canParse(baseUrl) || new URL(baseUrl).protocol !== 'https:') {
-    throw new ConfigurationError('DCR_SANDBOX_BASE_URL', `must be an https URL, got ${JSON.stringify(baseUrl)}`);
-  }
+  // Only the settings this process uses: DCR_DATA_DIR, DCR_SANDBOX_HOST, DCR_SANDBOX_PORT, DCR_SANDBOX_BASE_URL, DCR_PROFILE.
+  const config = loadSettings(env, ['dataDir', 'sandboxHost', 'sandboxPort', 'sandboxUrl', 'profile']);
   // DCR_SSA_ISSUER may list several accepted issuers (comma list); the sandbox issues as the first.
-  const ssaIssuer = env.DCR_SSA_ISSUER?.split(',').map((s) => s.trim()).find((s) => s !== '');
-  const profile = env.DCR_PROFILE ?? 'obie-3.3';
-  const ecosystem = ecosystemOfProfile(profile);
+  const ssaIssuer = givenSettings(env, ['ssaIssuers']).ssaIssuers?.[0];
+  const ecosystem = ecosystemOfProfile(config.profile);
   // CDR / Brasil: sign as that directory (the pipeline trusts the profile's issuer by default).
-  const issuer = ssaIssuer ?? (ecosystem !== 'obie' && isProfileName(profile) ? PROFILES[profile].ssa.defaultIssuers[0] : undefined);
-  return { dataDir, host, port, baseUrl: baseUrl.replace(/\/+$/, ''), ssaIssuer: issuer, ecosystem };
+  const issuer = ssaIssuer ?? (ecosystem !== 'obie' && isProfileName(config.profile) ? PROFILES[config.profile].ssa.defaultIssuers[0] : undefined);
+  return { dataDir: config.dataDir, host: config.sandboxHost, port: config.sandboxPort, baseUrl: config.sandboxUrl, ssaIssuer: issuer, ecosystem };
 }

@@ -1,7 +1,8 @@
 /**
  * The sandbox directory as its own process.
- * Env: DCR_DATA_DIR (./var), DCR_SANDBOX_HOST (127.0.0.1), DCR_SANDBOX_PORT (8444),
- * DCR_SANDBOX_BASE_URL (https://localhost:<port>), DCR_SSA_ISSUER (OpenBanking Ltd).
+ * Env (entries of the configuration table, platform/config/variables.ts): DCR_DATA_DIR (./var),
+ * DCR_SANDBOX_HOST (127.0.0.1), DCR_SANDBOX_PORT (8444), DCR_SANDBOX_BASE_URL
+ * (https://localhost:<port>), DCR_SSA_ISSUER (the first is signed as), DCR_PROFILE (which directory it plays).
  */
 import { ConfigurationError } from '../../core/domain/errors.js';
 import { loadSandboxConfig } from './config.js';

@@ -19,12 +19,10 @@ import { sandboxState, sandboxStateLines } from './sandbox-notices.js';
  * when configured), with the sandbox directory when no trust is configured.
  */
 async function main(): Promise<void> {
-  let config = loadConfig(process.env, { sandboxByDefault: true });
-  // The sandbox runs its own AS (sandbox/sandbox-as) unless another one is configured.
+  // The sandbox runs its own AS (sandbox/sandbox-as) unless another one is configured: with
+  // `sandboxAs` the AS issuer and JWKS default to it (platform/config/variables.ts `as.issuer`).
+  const config = loadConfig(process.env, { sandboxByDefault: true, sandboxAs: true });
   const sandboxAsIssuer = `https://localhost:${config.as.port}`;
-  if (config.sandbox && !config.as.issuer && !config.as.introspectionUrl) {
-    config = loadConfig({ ...process.env, DCR_AS_ISSUER: sandboxAsIssuer, DCR_AS_JWKS_URL: `${sandboxAsIssuer}/jwks` }, { sandboxByDefault: true });
-  }
   let trust: Trust;
   let directory: Awaited<ReturnType<typeof sandboxTrust>>['directory'] | undefined;
   let sandbox: SandboxServer | undefined;

@@ -80,7 +80,7 @@ describe('the production entry points', () => {
     expect(r.status).toBe(1);
     const lines = r.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^configuration error: DCR_DIRECTORY_JWKS_URL: required \(the directory whose SSAs are trusted\); also missing: DCR_CLIENT_CA_FILE .*, DCR_AS_PROVISIONING .*Trust is never implied outside the sandbox/);
+    expect(lines[0]).toMatch(/^configuration error: DCR_DIRECTORY_JWKS_URL: required when DCR_SANDBOX=0 \(the directory whose SSAs are trusted\); also missing: DCR_CLIENT_CA_FILE .*, DCR_AS_PROVISIONING .*Trust is never implied outside the sandbox/);
   });
 
   it('with DCR_SANDBOX=1 the production intake refuses and names the sandbox entry point', () => {

@@ -22,7 +22,7 @@ describe('authorization server configuration (DCR_AS_*)', () => {
         return error instanceof ConfigurationError ? error.message : String(error);
       }
     };
-    expect(failure(prod)).toMatch(/^DCR_AS_PROVISIONING: required \(how clients reach the bank's authorization server\)\. Trust is never implied outside the sandbox/);
+    expect(failure(prod)).toMatch(/^DCR_AS_PROVISIONING: required when DCR_SANDBOX=0 \(how clients reach the bank's authorization server\)\. Trust is never implied outside the sandbox/);
     expect(failure({ ...prod, DCR_AS_PROVISIONING: 'ldap' })).toMatch(/^DCR_AS_PROVISIONING: must be one of sandbox, keycloak, events, store/);
     expect(failure({ ...prod, DCR_AS_PROVISIONING: 'sandbox' })).toMatch(/^DCR_AS_PROVISIONING: sandbox provisions into the sandbox AS/);
     expect(failure({ ...prod, DCR_AS_PROVISIONING: 'keycloak' })).toMatch(/^DCR_KEYCLOAK_URL: required with DCR_AS_PROVISIONING=keycloak/);

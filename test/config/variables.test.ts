@@ -98,7 +98,7 @@ describe('the configuration table', () => {
       [{ DCR_LEEWAY_SECONDS: '90' }, "DCR_LEEWAY_SECONDS: must be an integer from 0 to 60, got '90'"],
       [{ DCR_LOG_LEVEL: 'loud' }, "DCR_LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent, got 'loud'"],
       [{ DCR_KAFKA_BROKERS: 'k:9092,kafka', DCR_MONGO_URL: 'mongodb://m', DCR_REDIS_URL: 'redis://r' }, "DCR_KAFKA_BROKERS: 'kafka' is not allowed: must be a comma list of host:port"],
-      [{ DCR_REVOCATION_CHECKS: 'crl,ocsp,crl' }, "DCR_REVOCATION_CHECKS: lists an item twice: must be a comma list of ssa-status, status-api, revoked-jwks, crl, ocsp, chain (or none), got 'crl,ocsp,crl'"],
+      [{ DCR_REVOCATION_CHECKS: 'crl,ocsp,crl' }, "DCR_REVOCATION_CHECKS: lists an item twice: must be a comma list of status-api, revoked-jwks, chain, crl, ocsp (or none), got 'crl,ocsp,crl'"],
       [{ DCR_AUDIENCE: ' , ' }, 'DCR_AUDIENCE: must not be empty: must be a comma list of URLs'],
       [{ DCR_SANDBOX: 'perhaps' }, "DCR_SANDBOX: must be 1 or 0, got 'perhaps'"],
       [{ DCR_SANDBOX_BASE_URL: 'http://directory:8444' }, "DCR_SANDBOX_BASE_URL: must be an https:// URL, got 'http://directory:8444'"],

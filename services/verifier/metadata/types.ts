@@ -14,8 +14,10 @@ export interface ClientCertificateInfo {
   /** Pre-extracted SANs (takes precedence over `pem`). */
   readonly subjectAltNames?: SubjectAltNames;
   /**
-   * The JOSE stage found this certificate's key/thumbprint in the software's active JWKS (SPEC §7.3
-   * "alternative binding"); binds the certificate to the SSA on its own.
+   * The certificate's public key is one of the keys of the software's active JWKS named by the SSA
+   * (SPEC §7.3 "alternative binding"; set by services/verifier/verify-request.ts). It stands in for
+   * the subject convention (OU/CN, UID …), not for the organisation: a certificate that names an
+   * organisation must still name the SSA's.
    */
   readonly inSoftwareJwks?: boolean;
 }

@@ -48,7 +48,8 @@ export interface UpdateTarget {
   readonly existing: Pick<RegisteredMetadata, 'software_id' | 'org_id'>;
 }
 
-export interface MetadataInput {
+/** What the metadata rules and the custom validators (custom-validator.ts) all read. Everything is verified and read-only. */
+export interface VerifiedFacts {
   readonly profile: Profile;
   /** Verified request JWT payload, or the JSON body in JSON profiles. */
   readonly claims: Readonly<Record<string, unknown>>;
@@ -56,6 +57,9 @@ export interface MetadataInput {
   readonly ssa: Readonly<Record<string, unknown>> | null;
   /** The mTLS client certificate. */
   readonly certificate: ClientCertificateInfo | null;
+}
+
+export interface MetadataInput extends VerifiedFacts {
   readonly policy: MetadataPolicy;
   /** How the request arrived; default `profile.body.defaultEnvelope`. JWT claim rules run for `jws` only. */
   readonly envelope?: BodyEnvelope;
@@ -64,11 +68,7 @@ export interface MetadataInput {
 }
 
 /** Internal: what every rule module receives. */
-export interface RuleContext {
-  readonly profile: Profile;
-  readonly claims: Readonly<Record<string, unknown>>;
-  readonly ssa: Readonly<Record<string, unknown>> | null;
-  readonly certificate: ClientCertificateInfo | null;
+export interface RuleContext extends VerifiedFacts {
   readonly policy: MetadataPolicy;
   readonly envelope: BodyEnvelope;
   readonly now: number;

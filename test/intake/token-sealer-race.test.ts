@@ -14,7 +14,7 @@ describe('TokenSealer.load without DCR_TOKEN_SEALING_KEY', () => {
   it('services starting together agree on one generated key (no crash, no empty key file)', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'dcr-sealer-race-'));
     try {
-      const code = `import { TokenSealer } from './shared/crypto/token-sealer.ts';
+      const code = `import { TokenSealer } from './platform/crypto/token-sealer.ts';
         process.stdout.write(TokenSealer.load(undefined, ${JSON.stringify(dataDir)}).seal('token', 'ctx'));`;
       const sealed = await Promise.all(
         Array.from({ length: 6 }, () => run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: REPO }).then((r) => r.stdout)),

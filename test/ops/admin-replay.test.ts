@@ -23,7 +23,6 @@ interface HttpResult {
   json: <T = Record<string, unknown>>() => T;
 }
 
-
 /** Prometheus text: the value of one series (0 when absent). */
 function sample(text: string, name: string, labels: Record<string, string>): number {
   for (const line of text.split('\n')) {

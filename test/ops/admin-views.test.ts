@@ -11,7 +11,6 @@ const adapterSets: Array<[string, InfraUrls | undefined]> = [
   ['distributed (MongoDB + BullMQ + Kafka)', infra ?? null],
 ];
 
-
 interface Row {
   request_id: string;
   status: string;

@@ -14,7 +14,6 @@ const CHROMIUM = '/usr/bin/chromium';
 const hasChromium = existsSync(CHROMIUM);
 const OUT = 'test-output';
 
-
 /**
  * The dashboard in a real browser (Debian chromium driven by playwright-core): every view, each
  * written to test-output/ as a screenshot. Skipped locally without chromium; in CI (.ci/run

@@ -102,7 +102,7 @@ function defaultActor(): string {
   } catch {
     // no passwd entry (containers)
   }
-  return `sandbox/cli:${name.replace(/[^A-Za-z0-9._@+-]/g, '_')}`.slice(0, 64);
+  return `cli:${name.replace(/[^A-Za-z0-9._@+-]/g, '_')}`.slice(0, 64);
 }
 
 function iso(value: string | undefined, option: string): string | undefined {

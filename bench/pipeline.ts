@@ -13,10 +13,7 @@ import { createRuntime, type Runtime } from '../platform/runtime/runtime.js';
 import { createLogger } from '../platform/runtime/logger.js';
 import { sandboxTrust, type SandboxDirectory } from '../sandbox/directory-sandbox/index.js';
 import { sandboxAuthorizationServer } from '../sandbox/sandbox-as/provisioning.js';
-import { startIntake } from '../services/intake/service.js';
-import { startProvisioner } from '../services/provisioner/service.js';
-import { startRevocation } from '../services/revocation/service.js';
-import { startVerifier } from '../services/verifier/service.js';
+import { inProcessPipelineEnv, startPipelineServices } from '../testkit/in-process-pipeline.js';
 import type { IntakeTls } from './bound-server.js';
 import { startService, stopServices, untilHttpsOk, type ServiceProcess } from './processes.js';
 import { freeTcpPort } from '../testkit/ports.js';
@@ -36,13 +33,7 @@ export async function startEmbeddedPipeline(extraEnv: Record<string, string> = {
   const dataDir = await mkdtemp(join(tmpdir(), 'dcr-bench-'));
   const sandboxPort = await freeTcpPort();
   const env: Record<string, string> = {
-    DCR_DATA_DIR: dataDir,
-    DCR_HTTPS_PORT: '0',
-    DCR_SANDBOX: '1',
-    DCR_SANDBOX_PORT: String(sandboxPort),
-    DCR_PUBLIC_URL: 'https://localhost:8443',
-    DCR_AUDIENCE: 'https://localhost:8443',
-    DCR_SYNC_WAIT_MS: '10000',
+    ...inProcessPipelineEnv({ dataDir, sandboxPort }),
     DCR_LOG_LEVEL: 'silent',
     // 20 TPPs carry the whole load: the per-TPP rate limit (600/min by default) is not what is measured here.
     DCR_RATE_LIMIT_PER_MINUTE: '0',
@@ -56,8 +47,8 @@ export async function startEmbeddedPipeline(extraEnv: Record<string, string> = {
   const sandbox = startService('directory-sandbox', { DCR_DATA_DIR: dataDir, DCR_SANDBOX_PORT: String(sandboxPort), DCR_SANDBOX_BASE_URL: config.sandboxUrl });
   await untilHttpsOk('sandbox directory', directory.directoryJwksUrl, directory.caCertPem, 30_000, sandbox.tail);
   const rt = await createRuntime(config, trust, 'bench', { relay: true, logger: createLogger('bench', 'silent'), sandboxAuthorizationServer });
-  const stages = [await startVerifier(rt), startRevocation(rt), await startProvisioner(rt)];
-  const intake = await startIntake(rt);
+  const services = await startPipelineServices(rt);
+  const { intake } = services;
   if (!trust.server) throw new Error('no server certificate');
   return {
     rt,
@@ -68,8 +59,7 @@ export async function startEmbeddedPipeline(extraEnv: Record<string, string> = {
     dataDir,
     directoryProcess: sandbox,
     async stop() {
-      await intake.stop();
-      await Promise.all(stages.map((s) => s.stop()));
+      await services.stop();
       await rt.close();
       await stopServices([sandbox]);
       await rm(dataDir, { recursive: true, force: true });

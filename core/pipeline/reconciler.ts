@@ -1,6 +1,6 @@
 import { stageJob } from '../domain/events.js';
 import { STAGES, STAGE_STATUS, type RegistrationStatus, type Stage } from '../domain/registration.js';
-import type { Logger } from '../outbox/dispatcher.js';
+import type { Logger } from '../ports/logger.js';
 import type { WorkQueue } from '../ports/queue.js';
 import type { Store } from '../ports/store.js';
 

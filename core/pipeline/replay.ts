@@ -1,6 +1,6 @@
 import { registrationEvent, stageJob } from '../domain/events.js';
 import { STAGE_STATUS, type OutboxEntry, type Registration, type RegistrationStatus, type Stage } from '../domain/registration.js';
-import type { JobDispatcher } from '../outbox/dispatcher.js';
+import type { JobDispatcher } from '../outbox/job-dispatcher.js';
 import type { RegistrationFilter, Store } from '../ports/store.js';
 
 export interface ReplayOptions {

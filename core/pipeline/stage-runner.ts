@@ -10,7 +10,8 @@ import {
   type Stage,
 } from '../domain/registration.js';
 import { currentTraceparent, recordStageOutcome, traceStage } from './stage-tracing.js';
-import type { JobDispatcher, Logger } from '../outbox/dispatcher.js';
+import type { JobDispatcher } from '../outbox/job-dispatcher.js';
+import type { Logger } from '../ports/logger.js';
 import type { JobContext, StageConsumer, StageJobData, WorkQueue } from '../ports/queue.js';
 import type { OutcomeSignal } from '../ports/signal.js';
 import type { RegistrationChange, Store } from '../ports/store.js';

@@ -1,4 +1,4 @@
-import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Tracer } from '@opentelemetry/api';
+import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type SpanOptions, type Tracer } from '@opentelemetry/api';
 
 /**
  * The pipeline's side of tracing, on the OpenTelemetry API alone (no SDK, no configuration): a
@@ -13,8 +13,8 @@ export function tracer(): Tracer {
   return trace.getTracer(TRACER_NAME);
 }
 
-export /** `error.type`: the error's code (`ERR_FETCH_FAILED`…) or class name, never its message. */
-function errorType(error: unknown): string {
+/** `error.type`: the error's code (`ERR_FETCH_FAILED`…) or class name, never its message. */
+export function errorType(error: unknown): string {
   if (!(error instanceof Error)) return 'Error';
   const code = (error as { code?: unknown }).code;
   return typeof code === 'string' ? code : error.name;
@@ -22,6 +22,24 @@ function errorType(error: unknown): string {
 
 export function errorMessage(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).slice(0, 500);
+}
+
+/**
+ * Runs `body` in an active span `name` (child of `parent`): an exception marks the span failed
+ * (`error.type`, status with the message) and is rethrown; the span always ends.
+ */
+export function inSpan<T>(name: string, options: SpanOptions, parent: Context, body: (span: Span) => Promise<T>): Promise<T> {
+  return tracer().startActiveSpan(name, options, parent, async (span) => {
+    try {
+      return await body(span);
+    } catch (error) {
+      span.setAttribute('error.type', errorType(error));
+      span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(error) });
+      throw error;
+    } finally {
+      span.end();
+    }
+  });
 }
 
 /** The W3C `traceparent` of the active span, if there is a valid one (never with tracing off). */
@@ -53,17 +71,7 @@ export function traceStage<T>(
     'messaging.operation.type': 'process',
     'messaging.message.id': delivery.jobId,
   };
-  return tracer().startActiveSpan(`stage ${stage}`, { kind: SpanKind.CONSUMER, attributes }, parentOf(job.traceparent), async (span) => {
-    try {
-      return await run();
-    } catch (error) {
-      span.setAttribute('error.type', errorType(error));
-      span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(error) });
-      throw error;
-    } finally {
-      span.end();
-    }
-  });
+  return inSpan(`stage ${stage}`, { kind: SpanKind.CONSUMER, attributes }, parentOf(job.traceparent), run);
 }
 
 /** Marks the active stage span with how the run ended (`advanced`, `rejected`, `retry`, `failed`, `skipped`). */

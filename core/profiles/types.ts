@@ -3,8 +3,13 @@
  *
  * A profile is plain data: every difference between OBIE 3.1/3.2/3.3, FAPI 2.0, CDR, Open Finance
  * Brasil and plain RFC 7591 lives in one of these fields, and the verifier's rule modules
- * (`services/verifier/metadata/*`) read them. No profile carries functions or code paths, so a
- * profile can be printed (ops dashboard), diffed and overridden from configuration.
+ * (`services/verifier/metadata/*`) read them. No profile carries functions or code paths: a profile
+ * is JSON-serialisable data, documented field by field in docs/profiles/*.md and compared across
+ * profiles by test/profiles/ (every field is read: test/profiles/no-ignored-field.test.ts). A few of
+ * its values are overridden from configuration (platform/config/load.ts): `time.leewaySeconds`
+ * (`DCR_LEEWAY_SECONDS`), `time.maxLifetimeSeconds` (`DCR_MAX_REQUEST_LIFETIME_SECONDS`), the SSA
+ * max age (`DCR_SSA_MAX_AGE_SECONDS`), `ssa.defaultIssuers` (`DCR_SSA_ISSUER`) and the token rotation
+ * on update (`DCR_ROTATE_REGISTRATION_TOKEN`, refused where the profile forbids it).
  *
  * Regular expressions are stored as `{ source, flags }` strings for the same reason.
  */

@@ -16,7 +16,7 @@ import {
 import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Config } from '../config/schema.js';
-import { currentTraceparent, errorMessage, errorType, TRACER_NAME, tracer } from '../../core/pipeline/stage-tracing.js';
+import { currentTraceparent, inSpan, tracer } from '../../core/pipeline/stage-tracing.js';
 
 export { currentTraceparent };
 
@@ -204,21 +204,13 @@ export function traceOutbound<T extends { status: number }>(method: string, url:
     'url.full': `${url.origin}${url.pathname}`,
     'network.peer.address': peerAddress,
   };
-  return tracer().startActiveSpan(method, { kind: SpanKind.CLIENT, attributes }, async (span) => {
-    try {
-      const response = await send();
-      span.setAttribute('http.response.status_code', response.status);
-      if (response.status >= 400) {
-        span.setAttribute('error.type', String(response.status));
-        span.setStatus({ code: SpanStatusCode.ERROR });
-      }
-      return response;
-    } catch (error) {
-      span.setAttribute('error.type', errorType(error));
-      span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(error) });
-      throw error;
-    } finally {
-      span.end();
+  return inSpan(method, { kind: SpanKind.CLIENT, attributes }, context.active(), async (span) => {
+    const response = await send();
+    span.setAttribute('http.response.status_code', response.status);
+    if (response.status >= 400) {
+      span.setAttribute('error.type', String(response.status));
+      span.setStatus({ code: SpanStatusCode.ERROR });
     }
+    return response;
   });
 }

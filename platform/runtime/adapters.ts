@@ -25,6 +25,20 @@ export interface Adapters {
   close(): Promise<void>;
 }
 
+/** One adapter set; `close` stops taking work first (queue), then the bus and signal, then the storage (`closeStorage`). */
+function adapterSet(mode: Adapters['mode'], parts: Omit<Adapters, 'mode' | 'close'>, closeStorage: () => Promise<void>): Adapters {
+  return {
+    mode,
+    ...parts,
+    close: async () => {
+      await parts.queue.close();
+      await parts.bus.close();
+      await parts.signal.close();
+      await closeStorage();
+    },
+  };
+}
+
 /**
  * Chooses the adapter set by configuration alone: MongoDB + BullMQ/Redis + Kafka when the three
  * URLs are set, else the embedded set (SQLite file under DCR_DATA_DIR, in-process wake-ups).
@@ -37,19 +51,7 @@ export async function openAdapters(config: Config, service: string, logger?: Pic
     const queue = new BullMqQueue({ redisUrl: config.redisUrl as string, namespace: config.namespace, policy, leaseMs: config.queueLeaseMs });
     const bus = new KafkaEventBus({ brokers: config.kafkaBrokers ?? [], namespace: config.namespace, clientId: `dcr-${service}`, source });
     const signal = new RedisOutcomeSignal(config.redisUrl as string, config.namespace);
-    return {
-      mode: 'distributed',
-      store,
-      queue,
-      bus,
-      signal,
-      close: async () => {
-        await queue.close();
-        await bus.close();
-        await signal.close();
-        await store.close();
-      },
-    };
+    return adapterSet('distributed', { store, queue, bus, signal }, () => store.close());
   }
   const db = openEmbeddedDatabase(join(config.dataDir));
   const store = new SqliteStore(db);
@@ -58,17 +60,5 @@ export async function openAdapters(config: Config, service: string, logger?: Pic
   });
   const bus = new SqliteEventBus(db, { source });
   const signal = new LocalOutcomeSignal();
-  return {
-    mode: 'embedded',
-    store,
-    queue,
-    bus,
-    signal,
-    close: async () => {
-      await queue.close();
-      await bus.close();
-      await signal.close();
-      await db.close();
-    },
-  };
+  return adapterSet('embedded', { store, queue, bus, signal }, () => db.close());
 }

@@ -24,8 +24,11 @@ export interface SsaSubject {
   orgJwksRevokedUrl: string;
 }
 
-/** OBIE SSA claims; no `exp` (OBIE defines none). */
-export function ssaClaims(s: SsaSubject, now = new Date()): JWTPayload {
+/**
+ * The claims the OB Directory and the Open Finance Brasil directory (built on it) name alike: the
+ * token's `iss`/`iat`/`jti`, the `software_*` description and URIs, the organisation.
+ */
+function obDirectorySoftware(s: SsaSubject, now: Date): JWTPayload {
   const origin = `https://${s.host}`;
   return {
     iss: s.issuer,
@@ -40,6 +43,19 @@ export function ssaClaims(s: SsaSubject, now = new Date()): JWTPayload {
     software_version: '1.0',
     software_client_uri: `${origin}/`,
     software_redirect_uris: [...s.redirectUris],
+    software_logo_uri: `${origin}/logo.png`,
+    software_policy_uri: `${origin}/policy`,
+    software_tos_uri: `${origin}/tos`,
+    org_status: s.orgStatus,
+    org_id: s.orgId,
+    org_name: s.orgName.slice(0, 140),
+  };
+}
+
+/** OBIE SSA claims; no `exp` (OBIE defines none). */
+export function ssaClaims(s: SsaSubject, now = new Date()): JWTPayload {
+  return {
+    ...obDirectorySoftware(s, now),
     software_roles: [...s.roles],
     organisation_competent_authority_claims: {
       authority_id: 'FCAGBR',
@@ -47,10 +63,6 @@ export function ssaClaims(s: SsaSubject, now = new Date()): JWTPayload {
       status: 'Active',
       authorisations: [{ member_state: 'GB', roles: [...s.roles] }],
     },
-    software_logo_uri: `${origin}/logo.png`,
-    org_status: s.orgStatus,
-    org_id: s.orgId,
-    org_name: s.orgName.slice(0, 140),
     org_contacts: [
       { name: 'Business contact', email: `business@${s.host}`, phone: '+440000000001', type: 'Business' },
       { name: 'Technical contact', email: `tech@${s.host}`, phone: '+440000000002', type: 'Technical' },
@@ -59,8 +71,6 @@ export function ssaClaims(s: SsaSubject, now = new Date()): JWTPayload {
     org_jwks_revoked_endpoint: s.orgJwksRevokedUrl,
     software_jwks_endpoint: s.softwareJwksUrl,
     software_jwks_revoked_endpoint: s.softwareJwksRevokedUrl,
-    software_policy_uri: `${origin}/policy`,
-    software_tos_uri: `${origin}/tos`,
   };
 }
 
@@ -121,31 +131,14 @@ export function ofbSsaClaims(s: SsaSubject, now = new Date()): JWTPayload {
   const origin = `https://${s.host}`;
   const roles = [...new Set(s.roles.map((r) => OFB_ROLES[r] ?? r))];
   return {
-    iss: s.issuer,
-    iat: Math.floor(now.getTime() / 1000),
-    jti: randomUUID(),
-    software_mode: 'Test',
-    software_id: s.softwareId,
-    software_client_id: s.softwareId,
-    software_client_name: s.clientName.slice(0, 40),
-    software_client_description: `Sandbox software ${s.clientName} of ${s.orgName}`.slice(0, 256),
-    software_version: '1.0',
-    software_environment: 'sandbox',
-    software_client_uri: `${origin}/`,
-    software_redirect_uris: [...s.redirectUris],
+    ...obDirectorySoftware(s, now),
     software_roles: roles,
     software_statement_roles: roles.map((role) => ({ role, authorisation_domain: 'Open Banking', status: 'Active' })),
     software_api_webhook_uris: [`${origin}/webhook`],
-    software_logo_uri: `${origin}/logo.png`,
-    software_policy_uri: `${origin}/policy`,
-    software_tos_uri: `${origin}/tos`,
     software_jwks_uri: s.softwareJwksUrl,
     software_jwks_inactive_uri: s.softwareJwksRevokedUrl,
     software_jwks_transport_uri: s.softwareJwksUrl,
     software_jwks_transport_inactive_uri: s.softwareJwksRevokedUrl,
-    org_status: s.orgStatus,
-    org_id: s.orgId,
-    org_name: s.orgName.slice(0, 140),
     org_number: '00000000000191',
     organisation_competent_authority_claims: [
       { authority_id: 'BCB', authority_name: 'Banco Central do Brasil', authority_code: 'BCB', registration_id: `${s.orgId}-OFB`, status: 'Active', authorisation_domain: 'Open Banking', authorisations: roles.map((role) => ({ role, status: 'Active' })) },

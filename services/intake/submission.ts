@@ -2,7 +2,7 @@ import { registrationEvent, stageJob } from '../../core/domain/events.js';
 import { HttpError } from '../../platform/http/fastify-errors.js';
 import { newRequestId, sha256Base64url } from '../../core/domain/ids.js';
 import { isSettled, type PresentedCertificate, type Registration, type RequestKind } from '../../core/domain/registration.js';
-import type { JobDispatcher } from '../../core/outbox/dispatcher.js';
+import type { JobDispatcher } from '../../core/outbox/job-dispatcher.js';
 import type { OutcomeSignal } from '../../core/ports/signal.js';
 import type { AuthorizationServerPort } from '../../core/ports/authorization-server.js';
 import type { Store } from '../../core/ports/store.js';

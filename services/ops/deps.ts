@@ -1,5 +1,5 @@
 import type { PipelineMetrics } from '../../platform/observability/metrics.js';
-import type { JobDispatcher } from '../../core/outbox/dispatcher.js';
+import type { JobDispatcher } from '../../core/outbox/job-dispatcher.js';
 import type { WorkQueue } from '../../core/ports/queue.js';
 import type { Store } from '../../core/ports/store.js';
 

@@ -3,30 +3,17 @@ import { reject, RetryableFailure } from '../../core/domain/errors.js';
 import { clientEvent } from '../../core/domain/events.js';
 import { derivedEventId, newAccessToken, newClientId } from '../../core/domain/ids.js';
 import type { Registration, VerifiedRequest } from '../../core/domain/registration.js';
-import { hashToken, type TokenSealer } from '../../platform/crypto/token-sealer.js';
+import { hashToken } from '../../platform/crypto/token-sealer.js';
 import type { StageSuccess, StageWork } from '../../core/pipeline/stage-runner.js';
-import type { AuthorizationServerPort } from '../../core/ports/authorization-server.js';
-import { SoftwareAlreadyRegistered, type Store } from '../../core/ports/store.js';
+import { SoftwareAlreadyRegistered } from '../../core/ports/store.js';
 import type { Profile } from '../../core/profiles/index.js';
 import { buildRegistrationResponse } from '../../core/registration/response.js';
 import type { RegisteredMetadata } from '../../core/registration/registered-metadata.js';
 import { awaitAtAs, deleteAtAs, upsertAtAs } from '../../core/clients/at-authorization-server.js';
+import type { ProvisioningDeps } from './deps.js';
 import { provisionUpdate } from './update-client.js';
 
-export interface ProvisioningDeps {
-  profile: Profile;
-  store: Store;
-  sealer: TokenSealer;
-  publicUrl: string;
-  /** RFC 7592 §2.2 token rotation on update (SPEC §6: configurable, default off). */
-  rotateTokenOnUpdate?: boolean | undefined;
-  /** The bank's authorization server: told of the client before `registered` is committed. */
-  as: AuthorizationServerPort;
-  /** How long one attempt waits for the AS to apply a committed change (`events` barrier). */
-  applyWaitMs: number;
-  /** Wakes the outbox relay after a commit that wrote events (the client's own outbox). */
-  onCommitted?: () => void;
-}
+export type { ProvisioningDeps } from './deps.js';
 
 /**
  * Provisions a request: kind `update` applies an RFC 7592 update ({@link provisionUpdate});

@@ -3,33 +3,16 @@ import type { Client } from '../../core/domain/client.js';
 import { reject, RetryableFailure } from '../../core/domain/errors.js';
 import { clientEvent } from '../../core/domain/events.js';
 import { derivedEventId, newAccessToken } from '../../core/domain/ids.js';
-import type { AuthorizationServerPort } from '../../core/ports/authorization-server.js';
 import type { Registration, VerifiedRequest } from '../../core/domain/registration.js';
-import { hashToken, type TokenSealer } from '../../platform/crypto/token-sealer.js';
+import { hashToken } from '../../platform/crypto/token-sealer.js';
 import type { StageSuccess } from '../../core/pipeline/stage-runner.js';
-import type { Store } from '../../core/ports/store.js';
-import type { Profile } from '../../core/profiles/index.js';
 import { buildRegistrationResponse } from '../../core/registration/response.js';
 import type { RegisteredMetadata } from '../../core/registration/registered-metadata.js';
 import { awaitAtAs, deleteAtAs, upsertAtAs } from '../../core/clients/at-authorization-server.js';
-
-export interface UpdateProvisioningDeps {
-  profile: Profile;
-  store: Store;
-  sealer: TokenSealer;
-  publicUrl: string;
-  /**
-   * RFC 7592 §2.2: issue a new registration access token on every update (DCR_ROTATE_REGISTRATION_TOKEN);
-   * absent: the profile's `management.tokenRotation` default. Never where the profile forbids it.
-   */
-  rotateTokenOnUpdate?: boolean | undefined;
-  as: AuthorizationServerPort;
-  applyWaitMs: number;
-  onCommitted?: () => void;
-}
+import type { ProvisioningDeps } from './deps.js';
 
 /** Whether updates rotate the registration access token in this deployment. */
-export function rotatesToken(deps: Pick<UpdateProvisioningDeps, 'profile' | 'rotateTokenOnUpdate'>): boolean {
+export function rotatesToken(deps: Pick<ProvisioningDeps, 'profile' | 'rotateTokenOnUpdate'>): boolean {
   const rule = deps.profile.management.tokenRotation;
   if (rule === 'forbidden') return false;
   return deps.rotateTokenOnUpdate ?? rule === 'on';
@@ -50,7 +33,7 @@ const MAX_CONFLICTS = 10;
  * client id: a retry repeats it harmlessly), and the stage waits for it to apply the committed
  * `dcr.client.updated` event, whose id derives from this request, before `registered`.
  */
-export async function provisionUpdate(deps: UpdateProvisioningDeps, registration: Registration, verified: VerifiedRequest): Promise<StageSuccess> {
+export async function provisionUpdate(deps: ProvisioningDeps, registration: Registration, verified: VerifiedRequest): Promise<StageSuccess> {
   const clientId = registration.clientId;
   if (!clientId) throw new RetryableFailure('pipeline_state', `update request ${registration.id} has no target client`);
   const rotate = rotatesToken(deps);
@@ -112,7 +95,7 @@ function done(registration: Registration, client: Client): StageSuccess {
 }
 
 /** The rotated token, chosen once per request (a lost race adopts the winner's). */
-async function reserveRotatedToken(deps: UpdateProvisioningDeps, registration: Registration): Promise<Registration> {
+async function reserveRotatedToken(deps: ProvisioningDeps, registration: Registration): Promise<Registration> {
   if (registration.tokenHash && registration.sealedToken) return registration;
   const token = newAccessToken();
   const updated = await deps.store.updateRegistration(registration, {

@@ -1,4 +1,5 @@
-import { compactVerify, errors as joseErrors } from 'jose';
+import { createPublicKey, X509Certificate, type JsonWebKey } from 'node:crypto';
+import { compactVerify, errors as joseErrors, type JWK } from 'jose';
 import { reject, RegistrationRejection, RetryableFailure } from '../../core/domain/errors.js';
 import type { PresentedCertificate, VerifiedRequest } from '../../core/domain/registration.js';
 import { FetchFailed, FetchRefused } from '../../platform/http/outbound-fetcher.js';
@@ -151,6 +152,39 @@ export async function checkEncryptionKey(deps: Pick<VerifyDeps, 'profile' | 'key
   }
 }
 
+/** The SPKI (DER) of a JWK's public part; null for a key that is not an asymmetric public key. */
+function spkiOfJwk(jwk: JWK): Buffer | null {
+  const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, k: _k, oth: _oth, ...publicJwk } = jwk as JWK & { oth?: unknown };
+  if (publicJwk.kty !== 'RSA' && publicJwk.kty !== 'EC' && publicJwk.kty !== 'OKP') return null;
+  try {
+    return createPublicKey({ key: publicJwk as JsonWebKey, format: 'jwk' }).export({ type: 'spki', format: 'der' });
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * SPEC §7.3 alternative binding: the presented transport certificate's public key is one of the keys
+ * of the software's active JWKS (OBIE `software_jwks_endpoint` holds the signing and network keys;
+ * OFB `software_jwks_uri`). Consulted only for profiles with a binding check and an SSA naming that
+ * JWKS; for a signed request it was just fetched for the signature (cached). An unreachable JWKS is a
+ * retryable failure; one the fetcher refuses counts as "not in it" (the certificate subject alone
+ * then decides, and the JWKS's own check reports the refusal).
+ */
+async function certificateKeyInSoftwareJwks(deps: Pick<VerifyDeps, 'profile' | 'keys'>, softwareJwksUri: string, pem: string): Promise<boolean> {
+  if (deps.profile.certificateBinding.length === 0 || !softwareJwksUri) return false;
+  let keys: JWK[];
+  try {
+    keys = await deps.keys.keySet(softwareJwksUri);
+  } catch (error) {
+    if (error instanceof FetchRefused) return false;
+    if (error instanceof FetchFailed) throw new RetryableFailure('directory_unreachable', `software JWKS: ${error.message}`, { cause: error });
+    throw error;
+  }
+  const presented = new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' });
+  return keys.some((jwk) => spkiOfJwk(jwk)?.equals(presented) === true);
+}
+
 export async function verifyRegistrationRequest(input: VerifyInput, deps: VerifyDeps): Promise<VerifiedRequest> {
   const { profile } = deps;
   const envelope = envelopeForContentType(profile, input.contentType);
@@ -219,7 +253,8 @@ export async function verifyRegistrationRequest(input: VerifyInput, deps: Verify
   const now = input.submittedAt !== undefined && Number.isFinite(input.submittedAt) ? Math.min(input.submittedAt, deps.now()) : deps.now();
   const pem = input.certificate.pem;
   const subject = deps.subjects ? deps.subjects.through(pem, () => certificateSubject(pem)) : certificateSubject(pem);
-  const certificate = { subject, pem };
+  const inSoftwareJwks = ssa ? await certificateKeyInSoftwareJwks(deps, softwareJwksUri, pem) : false;
+  const certificate = { subject, pem, inSoftwareJwks };
   const metadata = validateRegistrationMetadata({
     profile,
     claims,

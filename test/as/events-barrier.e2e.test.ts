@@ -13,13 +13,14 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { TOPICS } from '../../core/domain/events.js';
-import { isSettled, type Registration } from '../../core/domain/registration.js';
+import type { Registration } from '../../core/domain/registration.js';
 import { replayRegistration } from '../../core/pipeline/replay.js';
 import type { DeliveredEvent, Subscription } from '../../core/ports/events.js';
 import type { Runtime } from '../../platform/runtime/runtime.js';
 import { requestClientCredentials, SANDBOX_AS_GROUP, startSandboxAs, type RunningSandboxAs, type TokenAuthMethod } from '../../sandbox/sandbox-as/index.js';
 import { httpsRequest, type HttpResponse } from '../../sandbox/tpp-client/https-client.js';
 import { startTestPipeline, type InfraUrls, type TestPipeline, type TestTpp } from '../support/pipeline.js';
+import { settled } from '../support/wait.js';
 import { freeTcpPort } from '../../testkit/ports.js';
 
 const infra = inject('infra') as InfraUrls;
@@ -83,23 +84,6 @@ class Gateway {
   async close(): Promise<void> {
     this.release();
     await this.subscription?.close();
-  }
-}
-
-/** Waits on the outcome signal (re-reading the store) until the registration is settled. */
-async function settled(rt: Runtime, requestId: string, timeoutMs = 30_000): Promise<Registration> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const watch = rt.adapters.signal.watch(requestId);
-    try {
-      const current = await rt.adapters.store.getRegistration(requestId);
-      if (current && isSettled(current.status)) return current;
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`registration ${requestId} not settled within ${timeoutMs} ms (status ${current?.status ?? 'missing'})`);
-      await watch.wait(Math.min(left, 1000));
-    } finally {
-      watch.dispose();
-    }
   }
 }
 

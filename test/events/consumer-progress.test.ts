@@ -14,7 +14,7 @@ import { loadConfig } from '../../platform/config/load.js';
 import type { Client } from '../../core/domain/client.js';
 import { clientEvent, TOPICS } from '../../core/domain/events.js';
 import { derivedEventId } from '../../core/domain/ids.js';
-import { OutboxRelay } from '../../core/outbox/dispatcher.js';
+import { OutboxRelay } from '../../core/outbox/relay.js';
 import type { DeliveredEvent, Subscription } from '../../core/ports/events.js';
 import { openAdapters, type Adapters } from '../../platform/runtime/adapters.js';
 import type { InfraUrls } from '../support/pipeline.js';

@@ -45,7 +45,7 @@ describe.each(adapterSets)('OpenTelemetry tracing, %s', (_name, infraUrls) => {
       jwt = await tpp.sign(tpp.claims());
       // The TPP's own trace context: the pipeline's spans join it.
       const res = await tpp.post(jwt, { traceparent: `00-${traceId}-${callerSpanId}-01` });
-      expect(res.status).toBe(201);
+      expect(res.status, res.text).toBe(201);
       token = String(res.json().registration_access_token);
       clientId = String(res.json().client_id);
       const created = await pipeline.waitForEvent((e) => e.type === 'dcr.client.created' && e.subject === clientId);

@@ -8,6 +8,7 @@ import type { Registration, RegistrationStatus } from '../../core/domain/registr
 import type { Runtime } from '../../platform/runtime/runtime.js';
 import { startOps, type RunningOps } from '../../services/ops/service.js';
 import { startTestPipeline, type InfraUrls, type TestPipeline, type TestTpp } from '../support/pipeline.js';
+import { poll } from '../support/wait.js';
 
 const infra = inject('infra') as InfraUrls | undefined;
 const adapterSets: Array<[string, InfraUrls | undefined]> = [
@@ -20,16 +21,6 @@ interface HttpResult {
   headers: Headers;
   text: string;
   json: <T = Record<string, unknown>>() => T;
-}
-
-async function poll<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** Prometheus text: the value of one series (0 when absent). */

@@ -3,22 +3,13 @@ import type { Registration, RegistrationStatus } from '../../core/domain/registr
 import { httpsRequest } from '../../sandbox/tpp-client/https-client.js';
 import { startOps, type RunningOps } from '../../services/ops/service.js';
 import { startTestPipeline, type InfraUrls, type TestPipeline, type TestTpp } from '../support/pipeline.js';
+import { poll } from '../support/wait.js';
 
 const infra = inject('infra') as InfraUrls | undefined;
 const adapterSets: Array<[string, InfraUrls | undefined]> = [
   ['embedded', undefined],
   ['distributed (MongoDB + BullMQ + Kafka)', infra ?? null],
 ];
-
-async function poll<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 interface Row {
   request_id: string;

@@ -8,20 +8,11 @@ import { httpsRequest } from '../../sandbox/tpp-client/https-client.js';
 import { startOps, type RunningOps } from '../../services/ops/service.js';
 import { startTestPipeline, type TestPipeline, type TestTpp } from '../support/pipeline.js';
 import { aRegistration } from '../support/registration.js';
+import { poll } from '../support/wait.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const hasChromium = existsSync(CHROMIUM);
 const OUT = 'test-output';
-
-async function poll<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /**
  * The dashboard in a real browser (Debian chromium driven by playwright-core): every view, each

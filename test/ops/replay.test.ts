@@ -7,7 +7,7 @@ import { SqliteQueue } from '../../platform/adapters/embedded/sqlite-queue.js';
 import { SqliteStore } from '../../platform/adapters/embedded/sqlite-store.js';
 import type { Registration, RegistrationStatus, Stage } from '../../core/domain/registration.js';
 import { PipelineMetrics } from '../../platform/observability/metrics.js';
-import { JobDispatcher } from '../../core/outbox/dispatcher.js';
+import { JobDispatcher } from '../../core/outbox/job-dispatcher.js';
 import { matchingRegistrations, replayMatching, replayRegistration } from '../../core/pipeline/replay.js';
 import { aRegistration } from '../support/registration.js';
 

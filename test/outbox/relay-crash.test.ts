@@ -6,7 +6,7 @@ import { KafkaEventBus } from '../../platform/adapters/kafka/kafka-event-bus.js'
 import { MongoStore } from '../../platform/adapters/mongo/mongo-store.js';
 import { registrationEvent } from '../../core/domain/events.js';
 import type { Registration } from '../../core/domain/registration.js';
-import { OutboxRelay } from '../../core/outbox/dispatcher.js';
+import { OutboxRelay } from '../../core/outbox/relay.js';
 import type { Store } from '../../core/ports/store.js';
 import { aRegistration } from '../support/registration.js';
 

@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const TYPES = join(ROOT, 'core/profiles/types.ts');
 /** Files that declare data (the tables) rather than read it. */
-const TABLES = /^shared\/profiles\/(types|common|cdr|fapi2|obie-3\.[123]|openfinance-br|rfc7591)\.ts$/;
+const TABLES = /^core\/profiles\/(types|common|cdr|fapi2|obie-3\.[123]|openfinance-br|rfc7591)\.ts$/;
 
 function languageService(): ts.LanguageService {
   const configPath = join(ROOT, 'tsconfig.json');

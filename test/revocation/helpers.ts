@@ -1,11 +1,11 @@
 import { createServer, type Server } from 'node:net';
-import { isSettled, type Registration } from '../../core/domain/registration.js';
 import { FetchFailed, OutboundFetcher, type FetchResult } from '../../platform/http/outbound-fetcher.js';
 import type { Runtime } from '../../platform/runtime/runtime.js';
 import { startProvisioner } from '../../services/provisioner/service.js';
 import { startRevocation, type RevocationOptions } from '../../services/revocation/service.js';
 import { startVerifier } from '../../services/verifier/service.js';
 import { startTestPipeline, type TestPipeline, type TestTpp } from '../support/pipeline.js';
+export { settled } from '../support/wait.js';
 
 /**
  * The real outbound fetcher (same allow-list, CAs and limits as the runtime's), recording every URL
@@ -64,22 +64,6 @@ export async function submit(tpp: TestTpp, overrides: Record<string, unknown> = 
   return res.json<{ request_id: string }>().request_id;
 }
 
-/** Waits (on the outcome signal, re-reading the store) until the registration is settled. */
-export async function settled(rt: Runtime, requestId: string, timeoutMs = 30_000): Promise<Registration> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const watch = rt.adapters.signal.watch(requestId);
-    try {
-      const current = await rt.adapters.store.getRegistration(requestId);
-      if (current && isSettled(current.status)) return current;
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`registration ${requestId} not settled within ${timeoutMs} ms (status ${current?.status ?? 'missing'})`);
-      await watch.wait(Math.min(left, 1000));
-    } finally {
-      watch.dispose();
-    }
-  }
-}
 
 /** A TCP server that counts the connections made to it (and closes them). */
 export async function connectionCounter(): Promise<{ port: number; connections(): number; close(): Promise<void> }> {

@@ -7,10 +7,8 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { sandboxCredentials, sandboxTrust, startSandboxDirectoryServer, type SandboxDirectory, type SandboxServer } from '../../sandbox/directory-sandbox/index.js';
 import { sandboxAuthorizationServer } from '../../sandbox/sandbox-as/provisioning.js';
-import { startIntake, type RunningIntake } from '../../services/intake/service.js';
-import { startProvisioner } from '../../services/provisioner/service.js';
-import { startRevocation } from '../../services/revocation/service.js';
-import { startVerifier } from '../../services/verifier/service.js';
+import type { RunningIntake } from '../../services/intake/service.js';
+import { inProcessPipelineEnv, startPipelineServices, type PipelineServices } from '../../testkit/in-process-pipeline.js';
 import { loadConfig } from '../../platform/config/load.js';
 import { TOPICS, type TopicName } from '../../core/domain/events.js';
 import type { DeliveredEvent } from '../../core/ports/events.js';
@@ -53,7 +51,7 @@ describe.each(modes)('no secrets in logs or events (%s)', (name, urls) => {
   let sandbox: SandboxServer;
   let rt: Runtime;
   let intake: RunningIntake;
-  let stages: Array<{ stop(): Promise<void> }> = [];
+  let services: PipelineServices;
   let close: () => Promise<void> = async () => undefined;
 
   beforeAll(async () => {
@@ -62,16 +60,8 @@ describe.each(modes)('no secrets in logs or events (%s)', (name, urls) => {
     const sandboxPort = await freeTcpPort();
     const namespace = `s${randomBytes(5).toString('hex')}`;
     const config = loadConfig({
-      DCR_DATA_DIR: dataDir,
-      DCR_HTTPS_PORT: '0',
-      DCR_SANDBOX: '1',
-      DCR_SANDBOX_PORT: String(sandboxPort),
-      DCR_PUBLIC_URL: 'https://localhost:8443',
-      DCR_AUDIENCE: 'https://localhost:8443',
-      DCR_SYNC_WAIT_MS: '15000',
-      DCR_NAMESPACE: namespace,
+      ...inProcessPipelineEnv({ dataDir, sandboxPort, namespace, infra: urls, syncWaitMs: 15_000 }),
       DCR_LOG_LEVEL: 'trace',
-      ...(urls ? { DCR_MONGO_URL: `${urls.mongoUrl.replace(/\/$/, '')}/dcr_${namespace}`, DCR_REDIS_URL: urls.redisUrl, DCR_KAFKA_BROKERS: urls.kafkaBrokers } : {}),
     });
     const sink = new Writable({
       write(chunk: Buffer, _enc, done) {
@@ -85,8 +75,8 @@ describe.each(modes)('no secrets in logs or events (%s)', (name, urls) => {
     directory = sandboxed.directory;
     sandbox = await startSandboxDirectoryServer(directory, { host: '127.0.0.1', port: sandboxPort });
     rt = await createRuntime(config, trust, 'secrets-test', { relay: true, logger, sandboxAuthorizationServer });
-    stages = [await startVerifier(rt), startRevocation(rt), await startProvisioner(rt)];
-    intake = await startIntake(rt);
+    services = await startPipelineServices(rt);
+    intake = services.intake;
     const subscription = await rt.adapters.bus.subscribe(
       { groupId: `secrets-observer-${namespace}`, topics: Object.values(TOPICS) as TopicName[], fromBeginning: true },
       async (event) => {
@@ -95,8 +85,7 @@ describe.each(modes)('no secrets in logs or events (%s)', (name, urls) => {
       },
     );
     close = async () => {
-      await intake.stop();
-      await Promise.all(stages.map((s) => s.stop()));
+      await services.stop();
       await subscription.close();
       await rt.close();
       await sandbox.close();

@@ -11,10 +11,7 @@ import { httpsRequest, type HttpResponse, type MtlsIdentity } from '../../sandbo
 import { defaultRegistrationClaims, signRegistrationRequest, type TppCredentials } from '../../sandbox/tpp-client/registration-request.js';
 import { sandboxCredentials, sandboxTrust, startSandboxDirectoryServer, SANDBOX_FILES, type SandboxDirectory, type SandboxServer, type SandboxTpp } from '../../sandbox/directory-sandbox/index.js';
 import { sandboxAuthorizationServer } from '../../sandbox/sandbox-as/provisioning.js';
-import { startIntake, type RunningIntake } from '../../services/intake/service.js';
-import { startProvisioner } from '../../services/provisioner/service.js';
-import { startRevocation } from '../../services/revocation/service.js';
-import { startVerifier } from '../../services/verifier/service.js';
+import { inProcessPipelineEnv, startPipelineServices } from '../../testkit/in-process-pipeline.js';
 import { freeTcpPort } from '../../testkit/ports.js';
 
 export type InfraUrls = { mongoUrl: string; redisUrl: string; kafkaBrokers: string } | null;
@@ -64,28 +61,18 @@ export async function startTestPipeline(
   const sandboxPort = await freeTcpPort();
   const namespace = `t${randomBytes(5).toString('hex')}`;
   const env: Record<string, string> = {
-    DCR_DATA_DIR: dataDir,
-    DCR_HTTPS_PORT: '0',
-    DCR_SANDBOX: '1',
-    DCR_SANDBOX_PORT: String(sandboxPort),
-    DCR_PUBLIC_URL: 'https://localhost:8443',
-    DCR_AUDIENCE: 'https://localhost:8443',
-    DCR_SYNC_WAIT_MS: '10000',
-    DCR_NAMESPACE: namespace,
+    ...inProcessPipelineEnv({ dataDir, sandboxPort, namespace, infra: options.infra }),
     DCR_RETRY_BASE_DELAY_MS: '50',
     DCR_STAGE_ATTEMPTS: '3',
     DCR_LOG_LEVEL: 'silent',
-    ...(options.infra
-      ? { DCR_MONGO_URL: `${options.infra.mongoUrl.replace(/\/$/, '')}/dcr_${namespace}`, DCR_REDIS_URL: options.infra.redisUrl, DCR_KAFKA_BROKERS: options.infra.kafkaBrokers }
-      : {}),
     ...options.env,
   };
   const config = loadConfig(env, { sandboxByDefault: true });
   const { trust, directory } = await sandboxTrust(config);
   const sandbox: SandboxServer = await startSandboxDirectoryServer(directory, { host: '127.0.0.1', port: sandboxPort });
   const rt = await createRuntime(config, trust, 'test', { relay: true, logger: createLogger('test', 'silent'), sandboxAuthorizationServer });
-  const stages = options.stages === false ? [] : [await startVerifier(rt), startRevocation(rt), await startProvisioner(rt)];
-  const intake: RunningIntake = await startIntake(rt);
+  const services = await startPipelineServices(rt, { stages: options.stages !== false });
+  const { intake } = services;
   const intakeUrl = `https://localhost:${intake.port}`;
 
   const events: DeliveredEvent[] = [];
@@ -140,8 +127,7 @@ export async function startTestPipeline(
       });
     },
     async stop() {
-      await intake.stop();
-      await Promise.all(stages.map((s) => s.stop()));
+      await services.stop();
       await subscription.close();
       await rt.close();
       await sandbox.close();

@@ -51,8 +51,8 @@ afterAll(async () => {
 
 describe('DCR_VALIDATORS_FILE', () => {
   it('is read from the environment; unset means no validators', () => {
-    expect(loadConfig({ DCR_SANDBOX: '1', DCR_VALIDATORS_FILE: '/etc/dcr/validators.json' }).validatorsFile).toBe('/etc/dcr/validators.json');
-    expect(loadConfig({ DCR_SANDBOX: '1' }).validatorsFile).toBeUndefined();
+    expect(loadConfig({ DCR_VALIDATORS_FILE: '/etc/dcr/validators.json' }, { sandboxByDefault: true }).validatorsFile).toBe('/etc/dcr/validators.json');
+    expect(loadConfig({}, { sandboxByDefault: true }).validatorsFile).toBeUndefined();
   });
 
   it('loads the example module, resolved relative to the file, with its options', async () => {

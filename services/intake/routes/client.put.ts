@@ -1,21 +1,9 @@
 import type { FastifyInstance } from 'fastify';
-import { validTraceparent } from '../../../core/domain/trace-context.js';
 import { Type } from 'typebox';
-import type { Profile } from '../../../core/profiles/types.js';
 import { managedClient, managementAuthHook, managementCredential } from '../management-auth.js';
-import { HttpError } from '../../../platform/http/fastify-errors.js';
-import { currentTraceparent } from '../../../platform/observability/tracing.js';
-import { awaitSettled, recordSubmission, type SubmissionDeps } from '../submission.js';
-import { answer, checkBodyShape, mediaType, wantsAsync } from './register.post.js';
+import { answerRegistration, receiveRegistrationRequest, type RegistrationRouteOptions } from '../registration-request.js';
 import { ErrorBody, RegistrationAccepted } from './schemas.js';
-import { ClientIdParams, MANAGEMENT_SECURITY, RegistrationResponse, type ClientIdParamsType } from './client-schemas.js';
-
-export interface ClientPutRouteOptions {
-  deps: SubmissionDeps;
-  profile: Profile;
-  syncWaitMs: number;
-  maxBodyBytes: number;
-}
+import { ClientIdParams, MANAGEMENT_SECURITY, RegistrationResponse } from './client-schemas.js';
 
 /**
  * `PUT /register/{client_id}` (RFC 7592 §2.2, OBIE DCR 3.x "PUT"): a new signed request (new `jti`)
@@ -23,7 +11,7 @@ export interface ClientPutRouteOptions {
  * provision) as a request of kind `update`, and is answered the same hybrid way: `200` with the
  * registration when it settles within DCR_SYNC_WAIT_MS, `400` when rejected, else `202` + poll.
  */
-export async function clientPutRoute(app: FastifyInstance, options: ClientPutRouteOptions) {
+export async function clientPutRoute(app: FastifyInstance, options: RegistrationRouteOptions) {
   const { deps, profile } = options;
   app.put(
     '/register/:client_id',
@@ -41,31 +29,13 @@ export async function clientPutRoute(app: FastifyInstance, options: ClientPutRou
       },
     },
     async (request, reply) => {
-      const { client_id: clientId } = request.params as ClientIdParamsType;
       const client = managedClient(request);
-      const contentType = mediaType(request.headers['content-type']);
-      const body = typeof request.body === 'string' ? request.body : '';
-      checkBodyShape(profile, contentType, body, options.maxBodyBytes);
-      const certificate = request.clientCertificate;
-      if (!certificate) throw new HttpError('ERR_INVALID_CLIENT', 'a client certificate is required');
-      // The request span's context when tracing is on (its stages join its trace), else the caller's header if it is valid W3C Trace Context.
-      const traceparent = currentTraceparent() ?? validTraceparent(request.headers.traceparent);
-      const { registration } = await recordSubmission(deps, {
-        kind: 'update',
-        clientId: client.clientId,
-        body: body.trim(),
-        contentType,
-        certificate,
-        ...(traceparent ? { traceparent } : {}),
-      });
-      request.log.info({ requestId: registration.id, clientId }, 'registration update received');
-      const wait = wantsAsync(request.headers.prefer) ? 0 : options.syncWaitMs;
-      const settled = await awaitSettled(deps, registration, wait);
+      const settled = await receiveRegistrationRequest(request, options, { kind: 'update', clientId: client.clientId });
       // RFC 7592 §3: the response carries the token: the new one when the update rotated it (sealed
       // on the request), else the one presented (only when the caller presented the registration
       // access token: an AS access token says nothing of it).
       const credential = managementCredential(request);
-      return answer(reply, deps, settled, 200, credential?.kind === 'registration_access_token' ? credential.token : undefined);
+      return answerRegistration(reply, deps, settled, 200, credential?.kind === 'registration_access_token' ? credential.token : undefined);
     },
   );
 }

@@ -54,7 +54,9 @@ const RULE_WORDING: Record<CertificateBindingRule, string> = {
  * (platform/pki/client-certificate.ts `certificateOrganisation`: the first of the profile's rules whose
  * attribute the subject carries), so the organisation a client is registered under is the one its
  * certificate names to management and polling. A certificate naming two organisations is refused;
- * a certificate in the software JWKS binds on its own (SPEC §7.3 alternative binding).
+ * a certificate whose key is in the software JWKS binds without the subject convention (SPEC §7.3
+ * alternative binding), but an organisation it names must still be the SSA's (that organisation is
+ * the identity later calls are authorised with).
  */
 export function checkCertificateBinding(ctx: RuleContext, facts: SsaFacts): void {
   const rules = ctx.profile.certificateBinding;
@@ -68,12 +70,12 @@ export function checkCertificateBinding(ctx: RuleContext, facts: SsaFacts): void
     if (error instanceof CertificateRefused) throw reject.unapproved(error.message);
     throw error;
   }
-  if (cert.inSoftwareJwks) return;
   if (organisation && organisation.value !== facts.orgId) {
     throw reject.unapproved(
       `client certificate '${formatDn(cert.subject)}' names organisation ${show(organisation.value)} (${organisation.attribute}), not SSA org_id ${show(facts.orgId)}`,
     );
   }
+  if (cert.inSoftwareJwks) return;
   if (organisation?.rule && bindingHolds(organisation.rule, cert.subject, facts)) return;
   throw reject.unapproved(
     `client certificate '${formatDn(cert.subject)}' does not belong to SSA org_id ${show(facts.orgId)} / ` +

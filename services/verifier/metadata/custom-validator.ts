@@ -15,18 +15,12 @@ import {
   RetryableFailure,
   type RejectionCode,
 } from '../../../core/domain/errors.js';
-import type { Profile, ProfileName } from '../../../core/profiles/index.js';
+import type { ProfileName } from '../../../core/profiles/index.js';
 import type { RegisteredMetadata } from '../../../core/registration/registered-metadata.js';
-import type { ClientCertificateInfo } from './types.js';
+import type { VerifiedFacts } from './types.js';
 
-/** What a validator sees. Everything is verified and read-only. */
-export interface CustomValidatorContext {
-  readonly profile: Profile;
-  /** The verified request JWT payload (or JSON body). */
-  readonly claims: Readonly<Record<string, unknown>>;
-  /** The verified SSA payload (null only in rfc7591 without an SSA). */
-  readonly ssa: Readonly<Record<string, unknown>> | null;
-  readonly certificate: ClientCertificateInfo | null;
+/** What a validator sees: the verified facts (profile, claims, SSA, certificate) and what the built-in checks made of them. */
+export interface CustomValidatorContext extends VerifiedFacts {
   /** The metadata the built-in checks produced (defaults filled in). */
   readonly metadata: RegisteredMetadata;
   /** Epoch seconds, the same clock as the built-in checks. */

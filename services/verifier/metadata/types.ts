@@ -14,8 +14,10 @@ export interface ClientCertificateInfo {
   /** Pre-extracted SANs (takes precedence over `pem`). */
   readonly subjectAltNames?: SubjectAltNames;
   /**
-   * The JOSE stage found this certificate's key/thumbprint in the software's active JWKS (SPEC §7.3
-   * "alternative binding"); binds the certificate to the SSA on its own.
+   * The certificate's public key is one of the keys of the software's active JWKS named by the SSA
+   * (SPEC §7.3 "alternative binding"; set by services/verifier/verify-request.ts). It stands in for
+   * the subject convention (OU/CN, UID …), not for the organisation: a certificate that names an
+   * organisation must still name the SSA's.
    */
   readonly inSoftwareJwks?: boolean;
 }
@@ -46,7 +48,8 @@ export interface UpdateTarget {
   readonly existing: Pick<RegisteredMetadata, 'software_id' | 'org_id'>;
 }
 
-export interface MetadataInput {
+/** What the metadata rules and the custom validators (custom-validator.ts) all read. Everything is verified and read-only. */
+export interface VerifiedFacts {
   readonly profile: Profile;
   /** Verified request JWT payload, or the JSON body in JSON profiles. */
   readonly claims: Readonly<Record<string, unknown>>;
@@ -54,6 +57,9 @@ export interface MetadataInput {
   readonly ssa: Readonly<Record<string, unknown>> | null;
   /** The mTLS client certificate. */
   readonly certificate: ClientCertificateInfo | null;
+}
+
+export interface MetadataInput extends VerifiedFacts {
   readonly policy: MetadataPolicy;
   /** How the request arrived; default `profile.body.defaultEnvelope`. JWT claim rules run for `jws` only. */
   readonly envelope?: BodyEnvelope;
@@ -62,11 +68,7 @@ export interface MetadataInput {
 }
 
 /** Internal: what every rule module receives. */
-export interface RuleContext {
-  readonly profile: Profile;
-  readonly claims: Readonly<Record<string, unknown>>;
-  readonly ssa: Readonly<Record<string, unknown>> | null;
-  readonly certificate: ClientCertificateInfo | null;
+export interface RuleContext extends VerifiedFacts {
   readonly policy: MetadataPolicy;
   readonly envelope: BodyEnvelope;
   readonly now: number;

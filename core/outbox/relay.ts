@@ -1,38 +1,7 @@
-import type { OutboxEntry, Stage } from '../domain/registration.js';
+import type { Stage } from '../domain/registration.js';
 import type { EventPublisher } from '../ports/events.js';
 import type { StageJobData, WorkQueue } from '../ports/queue.js';
 import type { PendingOutboxEntry, Store } from '../ports/store.js';
-
-export interface Logger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
-
-/**
- * Hands a just-committed state change's jobs to the queue at once (the fast path). If this process
- * dies first, the {@link OutboxRelay} finds the entries still pending and enqueues them; job ids are
- * stable, so a double enqueue is a no-op and stages are idempotent anyway.
- */
-export class JobDispatcher {
-  constructor(
-    private readonly store: Store,
-    private readonly queue: WorkQueue,
-    private readonly logger: Logger,
-  ) {}
-
-  async dispatch(aggregateId: string, outbox: readonly OutboxEntry[]): Promise<void> {
-    const jobs = outbox.filter((e) => e.kind === 'job');
-    if (jobs.length === 0) return;
-    try {
-      for (const job of jobs) await this.queue.enqueue(job.topic as Stage, job.id, job.data as unknown as StageJobData);
-      await this.store.markPublished(jobs.map((j) => ({ aggregate: 'registration' as const, aggregateId, id: j.id })));
-    } catch (error) {
-      // Left pending in the outbox: the relay retries.
-      this.logger.warn({ err: error, aggregateId }, 'job dispatch deferred to the outbox relay');
-    }
-  }
-}
 
 export interface OutboxRelayOptions {
   owner: string;

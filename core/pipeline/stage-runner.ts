@@ -48,6 +48,12 @@ export interface StageRunnerDeps {
   /** Metrics hook: stage, outcome, seconds. */
   observe?: (stage: Stage, outcome: 'advanced' | 'rejected' | 'retry' | 'failed' | 'skipped', seconds: number) => void;
   clock?: () => Date;
+  /**
+   * Whether an error is the store refusing writes for now (the embedded database on a full disk).
+   * Such an attempt is not the registration's failure: on the last attempt it is not recorded as
+   * `failed`; the job runs again later (the queue's last-attempt rule) until the store takes writes.
+   */
+  storeRefused?: (error: unknown) => boolean;
 }
 
 /** The registration's `lastError`: a stable reason first when the error has one. */
@@ -140,7 +146,7 @@ export class StageRunner {
         return observe('rejected');
       }
       const message = describe(error);
-      if (context.attempt < context.maxAttempts) {
+      if (context.attempt < context.maxAttempts || this.deps.storeRefused?.(error)) {
         await store.updateRegistration(latest, {
           set: { lastError: message, updatedAt: t.toISOString(), attempts: { ...latest.attempts, [stage]: context.attempt } },
           history: [{ at: t.toISOString(), event: 'attempt_failed', stage, attempt: context.attempt, error: message }],

@@ -1,4 +1,5 @@
 import type { StageRunnerDeps } from '../../core/pipeline/stage-runner.js';
+import { isStoreWriteRefused } from '../http/dependency-errors.js';
 import type { Runtime } from './runtime.js';
 
 export function stageRunnerDeps(rt: Runtime): StageRunnerDeps {
@@ -9,6 +10,7 @@ export function stageRunnerDeps(rt: Runtime): StageRunnerDeps {
     signal: rt.adapters.signal,
     logger: rt.logger,
     onCommitted: () => rt.kickRelay(),
+    storeRefused: isStoreWriteRefused,
     observe: (stage, outcome, seconds) => rt.metrics.observeStage(stage, outcome, seconds),
   };
 }

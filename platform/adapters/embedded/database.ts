@@ -152,6 +152,12 @@ function openLocked(dataDir: string, checkpoints: { intervalMs?: number; maxWalP
     CREATE INDEX IF NOT EXISTS events_topic ON events (topic, seq);
     -- an event's place in the log, by id (the events barrier: platform/adapters/authorization-server/events.ts)
     CREATE INDEX IF NOT EXISTS events_id ON events (id);
+    -- one row, rewritten by the readiness check after a write batch was rolled back (sqlite-store.ts ping)
+    CREATE TABLE IF NOT EXISTS write_probe (
+      id INTEGER PRIMARY KEY CHECK (id = 1),
+      at INTEGER NOT NULL,
+      room BLOB
+    );
     CREATE TABLE IF NOT EXISTS consumer_offsets (
       group_id TEXT NOT NULL,
       topic TEXT NOT NULL,

@@ -75,6 +75,9 @@ export class GroupCommit {
   #durableBatch = 0;
   /** Records (keys) written by batches that are not durable yet, with the last batch that wrote each. */
   readonly #dirty = new Map<string, number>();
+  /** Why the last batch that carried writes was rolled back (disk full, I/O error), until one commits. */
+  #writeFailure: BatchRolledBackError | undefined;
+  #rolledBackBatches = 0;
 
   constructor(db: Database.Database, options: GroupCommitOptions = {}) {
     this.#db = db;
@@ -135,6 +138,20 @@ export class GroupCommit {
     return this.#syncing && batch <= this.#syncingBatch ? this.#syncingWaiters : this.#unsynced;
   }
 
+  /**
+   * Why writes are not being stored now, if they are not: the fsync failure that stopped the database
+   * (for good), or the roll-back of the last batch (SQLite could not write it: `SQLITE_FULL` when the
+   * disk is full, an I/O error), until a batch of durable writes commits again. Readiness reports it.
+   */
+  get writeFailure(): Error | undefined {
+    return this.#broken ?? this.#writeFailure;
+  }
+
+  /** Batches rolled back as a whole since start (each one's writes were rejected, none stored). */
+  get rolledBackBatches(): number {
+    return this.#rolledBackBatches;
+  }
+
   /** Commits the open batch now and waits until everything committed is durable (before closing). */
   async flush(): Promise<void> {
     if (this.#open) this.#commit();
@@ -176,6 +193,8 @@ export class GroupCommit {
     this.#open = false;
     this.#waiters = [];
     this.#committedBatch = this.#batch;
+    // A batch of lazy writes alone may have changed nothing; one with durable writes shows writes work again.
+    if (waiters.length > 0) this.#writeFailure = undefined;
     this.#onCommit?.(waiters.length);
     if (!this.#sync) {
       this.#madeDurable(this.#committedBatch);
@@ -225,6 +244,8 @@ export class GroupCommit {
     this.#open = false;
     this.#waiters = [];
     const error = new BatchRolledBackError({ cause });
+    this.#rolledBackBatches += 1;
+    this.#writeFailure = error;
     for (const w of waiters) w.reject(error);
   }
 }

@@ -27,6 +27,13 @@ interface JobRow {
 const LOCK_MS = 60_000;
 
 /**
+ * While the database refuses writes (a full disk: group-commit.ts `writeFailure`), a consumer runs
+ * one job at a time, this long apart: each tries the disk again, without spinning through every job
+ * (a rolled-back claim leaves its job waiting, so it would be claimed again at once).
+ */
+const WRITE_FAILURE_PAUSE_MS = 1000;
+
+/**
  * The embedded {@link WorkQueue}: jobs persisted in the SQLite file (a restart resumes them),
  * claimed atomically, retried with exponential backoff and jitter like BullMQ's `attempts`.
  * Queue writes join the open group-commit batch without waiting for it (`lazy`): the job rows are
@@ -131,25 +138,32 @@ export class SqliteQueue implements WorkQueue {
             recoveredAt = Date.now();
             this.#commits.lazy(() => this.#stmt.recover.run(recoveredAt));
           }
-          while (!closed && running.size < options.concurrency) {
+          while (!closed && running.size < (this.#commits.writeFailure ? 1 : options.concurrency)) {
             const row = this.#commits.lazy(() => this.#stmt.claim.get({ now: Date.now(), stage }));
             if (!row) break;
             const p = runJob(row).finally(() => {
               running.delete(p);
-              wakeUp?.();
+              if (!this.#commits.writeFailure) wakeUp?.();
             });
             running.add(p);
+            if (this.#commits.writeFailure) break;
           }
           if (closed) break;
           const next = this.#stmt.nextRunAt.get(stage)?.run_at;
-          delay = next == null ? 1000 : Math.max(5, Math.min(1000, next - Date.now()));
+          delay = this.#commits.writeFailure
+            ? WRITE_FAILURE_PAUSE_MS
+            : next == null
+              ? 1000
+              : Math.max(5, Math.min(1000, next - Date.now()));
         } catch (error) {
           // E.g. another connection held the write lock past busy_timeout: try again shortly.
           this.#onError(error, stage);
           delay = 1000;
         }
+        const paused = this.#commits.writeFailure !== undefined;
         await new Promise<void>((resolve) => {
-          wakeUp = resolve;
+          // While writes are refused only close() cuts the pause short.
+          wakeUp = paused ? () => closed && resolve() : resolve;
           timer = setTimeout(resolve, delay);
         });
         clearTimeout(timer);

@@ -108,6 +108,8 @@ export class SqliteStore implements Store {
       ),
       markPublished: db.prepare('UPDATE outbox SET published_at = ? WHERE id = ?'),
       pendingEntry: db.prepare<[string, string, string], { one: number }>('SELECT 1 AS one FROM outbox WHERE id = ? AND aggregate = ? AND aggregate_id = ? AND published_at IS NULL'),
+      // 64 KiB: more than a registration's first write, so a probe that fits means one of those would too.
+      probe: db.prepare('INSERT INTO write_probe (id, at, room) VALUES (1, ?, zeroblob(65536)) ON CONFLICT (id) DO UPDATE SET at = excluded.at, room = excluded.room'),
       purgePublished: db.prepare('DELETE FROM outbox WHERE published_at IS NOT NULL AND published_at < ?'),
       countInFlight: db.prepare<[string], { n: number }>(
         `SELECT COUNT(*) AS n FROM registrations WHERE tpp = ? AND status IN (${IN_FLIGHT_STATUSES.map((st) => `'${st}'`).join(', ')})`,
@@ -405,8 +407,20 @@ export class SqliteStore implements Store {
     await this.#commits.durable(() => this.#stmt.deleteLease.run(name, owner));
   }
 
+  /** Whether writes are being stored now (see GroupCommit.writeFailure), and how many batches were rolled back since start. */
+  writeHealth(): { failure: string | undefined; rolledBackBatches: number } {
+    return { failure: this.#commits.writeFailure?.message, rolledBackBatches: this.#commits.rolledBackBatches };
+  }
+
+  /**
+   * Readiness: the database answers and takes writes. After a batch was rolled back (a full disk:
+   * `SQLITE_FULL`) it is not ready until a write is stored again: a probe row of 64 KiB written
+   * durably here (larger than a registration's first write), or any other write with a waiter; so
+   * readiness comes back by itself once space returns.
+   */
   async ping(): Promise<void> {
     this.#db.prepare('SELECT 1').get();
+    if (this.#commits.writeFailure) await this.#commits.durable(() => this.#stmt.probe.run(Date.now()));
   }
 
   async close(): Promise<void> {

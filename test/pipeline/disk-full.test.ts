@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Registration } from '../../core/domain/registration.js';
+import { DependencyUnavailable } from '../../core/errors/dependency-unavailable.js';
 import type { StageConsumer } from '../../core/ports/queue.js';
 import { BatchRolledBackError } from '../../platform/adapters/embedded/group-commit.js';
 import { SqliteStore } from '../../platform/adapters/embedded/sqlite-store.js';
@@ -110,7 +111,9 @@ describe.skipIf(!mountPoint)('a full disk, embedded mode (real ENOSPC on a 16 Mi
       try {
         return (await pipeline.rt.adapters.store.listRegistrations({ limit: 100 })).length;
       } catch (error) {
-        if (!(error instanceof BatchRolledBackError) || i > 20) throw error;
+        // The store's adapter boundary hands it over as DependencyUnavailable, the rollback as its cause.
+        const rolledBack = error instanceof BatchRolledBackError || (error instanceof DependencyUnavailable && error.cause instanceof BatchRolledBackError);
+        if (!rolledBack || i > 20) throw error;
       }
     }
   };

@@ -252,11 +252,22 @@ describe('OBIE 3.3: step 14 — certificate binding (SPEC §7.3)', () => {
     expectRejection(() => validateRegistrationMetadata(input({ subject: dn, claims: obieClaims({ tls_client_auth_subject_dn: dn }) })), 'unapproved_software_statement', 'org_id');
     expectRejection(() => validateRegistrationMetadata(input({ subject: null })), 'unapproved_software_statement', 'no client certificate');
   });
-  it('accepts the JWKS alternative binding', () => {
-    const dn = 'CN=elsewhere,O=Other,C=GB';
+  it('accepts the JWKS alternative binding in place of the software-id subject rule', () => {
+    // OU = org_id (the SSA's organisation), CN not the software id: only the key in the software JWKS binds it.
+    const dn = `CN=elsewhere,OU=${ORG_ID},O=TPP Example Ltd,C=GB`;
+    expectRejection(() => validateRegistrationMetadata(input({ subject: dn, claims: obieClaims({ tls_client_auth_subject_dn: dn }) })), 'unapproved_software_statement');
     expect(() =>
       validateRegistrationMetadata(input({ subject: dn, inSoftwareJwks: true, claims: obieClaims({ tls_client_auth_subject_dn: dn }) })),
     ).not.toThrow();
+  });
+  it('the JWKS alternative binding does not make a certificate naming another organisation acceptable', () => {
+    // The organisation a certificate names is the TPP identity of later calls: it must be the SSA's.
+    const dn = 'CN=elsewhere,O=Other,C=GB';
+    expectRejection(
+      () => validateRegistrationMetadata(input({ subject: dn, inSoftwareJwks: true, claims: obieClaims({ tls_client_auth_subject_dn: dn }) })),
+      'unapproved_software_statement',
+      'not SSA org_id',
+    );
   });
 });
 

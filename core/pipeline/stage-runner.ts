@@ -43,6 +43,8 @@ export interface StageRunnerDeps {
   /** Metrics hook: stage, outcome, seconds. */
   observe?: (stage: Stage, outcome: 'advanced' | 'rejected' | 'retry' | 'failed' | 'skipped', seconds: number) => void;
   clock?: () => Date;
+  /** This worker instance (`service@host:pid`), recorded in every history entry the stage writes. */
+  worker?: string;
 }
 
 function describe(error: unknown): string {
@@ -72,6 +74,7 @@ export class StageRunner {
     const stage = this.work.stage;
     const { store, logger } = this.deps;
     const now = () => (this.deps.clock ? this.deps.clock() : new Date());
+    const by = this.deps.worker ? { worker: this.deps.worker } : {};
     const observe = (outcome: 'advanced' | 'rejected' | 'retry' | 'failed' | 'skipped') => {
       recordStageOutcome(outcome);
       this.deps.observe?.(stage, outcome, (performance.now() - started) / 1000);
@@ -91,7 +94,7 @@ export class StageRunner {
       const t = now();
       const moved = await store.updateRegistration(registration, {
         set: { status: running, updatedAt: t.toISOString(), attempts: { ...registration.attempts, [stage]: context.attempt } },
-        history: [{ at: t.toISOString(), event: 'transition', stage, from: registration.status, to: running, attempt: context.attempt }],
+        history: [{ at: t.toISOString(), event: 'transition', stage, from: registration.status, to: running, attempt: context.attempt, ...by }],
       });
       if (!moved) return this.#retryAfterConflict(registration.id, stage);
       registration = moved;
@@ -107,7 +110,7 @@ export class StageRunner {
       const outbox: OutboxEntry[] = [...(result.events?.(preview, t) ?? [])];
       if (next && status === STAGE_STATUS[next].queued) outbox.push(stageJob(next, base.id, base.generation, t, currentTraceparent() ?? base.traceparent));
       const history: HistoryEntry[] = [
-        { at: t.toISOString(), event: 'transition', stage, from: base.status, to: status, attempt: context.attempt },
+        { at: t.toISOString(), event: 'transition', stage, from: base.status, to: status, attempt: context.attempt, ...by },
       ];
       const committed = await store.updateRegistration(base, {
         set: { ...result.set, status, updatedAt: t.toISOString(), lastError: null, failedStage: null },
@@ -126,7 +129,7 @@ export class StageRunner {
         const outbox = [registrationEvent('dcr.registration.rejected', { ...latest, ...set }, t, { stage, ...error.toJSON() })];
         const committed = await store.updateRegistration(latest, {
           set,
-          history: [{ at: t.toISOString(), event: 'transition', stage, from: running, to: 'rejected', attempt: context.attempt, error: error.error, detail: error.errorDescription }],
+          history: [{ at: t.toISOString(), event: 'transition', stage, from: running, to: 'rejected', attempt: context.attempt, error: error.error, detail: error.errorDescription, ...by }],
           outbox,
         });
         if (!committed) return this.#retryAfterConflict(latest.id, stage);
@@ -137,7 +140,7 @@ export class StageRunner {
       if (context.attempt < context.maxAttempts) {
         await store.updateRegistration(latest, {
           set: { lastError: message, updatedAt: t.toISOString(), attempts: { ...latest.attempts, [stage]: context.attempt } },
-          history: [{ at: t.toISOString(), event: 'attempt_failed', stage, attempt: context.attempt, error: message }],
+          history: [{ at: t.toISOString(), event: 'attempt_failed', stage, attempt: context.attempt, error: message, ...by }],
         });
         logger.warn({ requestId: latest.id, stage, attempt: context.attempt, err: message }, 'stage attempt failed; will retry');
         observe('retry');
@@ -147,7 +150,7 @@ export class StageRunner {
       const outbox = [registrationEvent('dcr.registration.failed', { ...latest, ...set }, t, { stage, error: 'server_error' })];
       const committed = await store.updateRegistration(latest, {
         set: { ...set, attempts: { ...latest.attempts, [stage]: context.attempt } },
-        history: [{ at: t.toISOString(), event: 'transition', stage, from: running, to: 'failed', attempt: context.attempt, error: message }],
+        history: [{ at: t.toISOString(), event: 'transition', stage, from: running, to: 'failed', attempt: context.attempt, error: message, ...by }],
         outbox,
       });
       if (!committed) return this.#retryAfterConflict(latest.id, stage);

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Config } from '../config/schema.js';
 import { TokenSealer } from '../crypto/token-sealer.js';
 import { OutboundFetcher } from '../http/outbound-fetcher.js';
@@ -19,6 +20,8 @@ import type { Trust } from './trust.js';
 /** Everything a service needs, built once from the validated configuration (no hidden globals). */
 export interface Runtime {
   service: string;
+  /** This process: `service@host:pid` (stage history entries name it). */
+  instance: string;
   config: Config;
   profile: Profile;
   trust: Trust;
@@ -110,6 +113,7 @@ export async function createRuntime(config: Config, trust: Trust, service: strin
     : null;
   const runtime: Runtime = {
     service,
+    instance: `${service}@${hostname()}:${process.pid}`,
     config,
     profile: getProfile(config.profile),
     trust,

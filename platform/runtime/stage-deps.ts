@@ -10,5 +10,6 @@ export function stageRunnerDeps(rt: Runtime): StageRunnerDeps {
     logger: rt.logger,
     onCommitted: () => rt.kickRelay(),
     observe: (stage, outcome, seconds) => rt.metrics.observeStage(stage, outcome, seconds),
+    worker: rt.instance,
   };
 }

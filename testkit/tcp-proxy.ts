@@ -52,7 +52,7 @@ class Lane {
   ) {}
 
   push(data: Buffer): void {
-    this.queue.push({ data, due: Date.now() + this.proxy.latencyMs });
+    this.queue.push({ data, due: Date.now() + this.proxy.latencyMs + Math.random() * this.proxy.jitterMs });
     this.queuedBytes += data.length;
     if (this.queuedBytes > 4 * 1024 * 1024) this.src.pause();
     this.flush();
@@ -185,8 +185,10 @@ export class TcpProxy {
   readonly targets: ProxyTarget[];
   readonly stats: ProxyStats = { accepted: 0, reset: 0, bytesUp: 0, bytesDown: 0, refused: 0 };
   #mode: ProxyMode = 'pass';
-  /** added to every chunk in both directions while in `pass` */
+  /** added to every chunk in both directions while in `pass` (a slow link) */
   latencyMs = 0;
+  /** plus a random share of this per chunk (order is kept: a chunk never overtakes the one before) */
+  jitterMs = 0;
   readonly #links = new Set<Link>();
   #next = 0;
 

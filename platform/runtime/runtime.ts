@@ -73,7 +73,9 @@ export async function createRuntime(config: Config, trust: Trust, service: strin
     throw error;
   });
   const metrics = new PipelineMetrics({ store: adapters.store, queue: adapters.queue }, { service });
-  const owner = `${service}-${randomUUID()}`;
+  const instance = `${service}@${hostname()}:${process.pid}`;
+  // The relay / reconciler lease names the process holding it (operators, the chaos run's leader samples).
+  const owner = `${instance}#${randomUUID()}`;
   const relay = options.relay
     ? new OutboxRelay(adapters.store, adapters.bus, adapters.queue, {
         owner,
@@ -113,7 +115,7 @@ export async function createRuntime(config: Config, trust: Trust, service: strin
     : null;
   const runtime: Runtime = {
     service,
-    instance: `${service}@${hostname()}:${process.pid}`,
+    instance,
     config,
     profile: getProfile(config.profile),
     trust,

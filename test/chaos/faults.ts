@@ -274,6 +274,16 @@ export class FaultRunner {
     if (instance && isService(f.target)) {
       const target = f.target;
       activeJobsAtKill = target === 'intake' ? await this.#aim(async () => progress.inFlight) : await this.#aim(() => this.#activeOn(target, instance));
+    } else if (f.kind === 'flush') {
+      // the keys go while jobs wait in a queue: those registrations are stranded until the reconciler sees them
+      await this.#aim(async () => {
+        let waiting = 0;
+        for (const stage of Object.keys(STAGE_STATUS) as Stage[]) {
+          const c = await this.#queue(stage).getJobCounts('waiting', 'delayed', 'prioritized');
+          waiting += (c.waiting ?? 0) + (c.delayed ?? 0) + (c.prioritized ?? 0);
+        }
+        return waiting;
+      });
     } else if (f.kind === 'partition' && f.target === 'mongo') {
       // heal mid-write: the partition begins while registrations are moving
       await this.#aim(async () => this.#registrations().countDocuments({ status: { $in: IN_FLIGHT } }));

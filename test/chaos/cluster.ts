@@ -106,6 +106,8 @@ export interface ClusterOptions {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** readiness timeout of each service's first start */
+const FIRST_START_TIMEOUT_MS = 240_000;
 
 /** Polls `probe` every 200 ms until it returns a value, or throws after `timeoutMs`. */
 export async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, context: () => string = () => ''): Promise<T> {
@@ -268,8 +270,15 @@ export class ChaosCluster {
       intakePorts.forEach((port, i) => c.#define(`intake-${i + 1}`, 'intake', { DCR_HTTPS_PORT: String(port) }, `https://localhost:${port}`));
       for (const w of WORKERS) for (let i = 1; i <= Math.max(1, settings.instances[w]); i++) c.#define(`${w}-${i}`, w);
       c.#define('ops', 'ops');
-      await c.start('directory-sandbox');
-      await Promise.all([...c.#services.keys()].filter((s) => s !== 'directory-sandbox').map((s) => c.start(s)));
+      await c.start('directory-sandbox', FIRST_START_TIMEOUT_MS);
+      // Two at a time: a dozen Node processes compiling their sources at once on a shared 2-core machine
+      // starved each other past the readiness timeout.
+      const rest = [...c.#services.keys()].filter((s) => s !== 'directory-sandbox');
+      await Promise.all(
+        [0, 1].map(async () => {
+          for (let id = rest.shift(); id !== undefined; id = rest.shift()) await c.start(id, FIRST_START_TIMEOUT_MS);
+        }),
+      );
       const admin = new Kafka({ brokers: c.kafkaBrokers.split(','), logLevel: logLevel.NOTHING }).admin();
       await admin.connect();
       try {

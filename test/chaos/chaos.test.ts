@@ -41,5 +41,5 @@ describe.skipIf(!infraAvailable)('chaos (short): the distributed pipeline under 
     expect(Object.keys(runs.byWorker).filter((w) => w.startsWith('verifier@')).length, context).toBeGreaterThanOrEqual(2);
     expect(runs.withWorker, context).toBe(runs.runs);
     expect(result.ok, context).toBe(true);
-  }, 420_000);
+  }, 600_000);
 });

@@ -130,7 +130,7 @@ export interface FaultRecord {
   /** a MongoDB blackhole: bytes the proxy held (written during the partition) when it healed, and connections held */
   heldBytesAtHeal?: number;
   heldConnectionsAtHeal?: number;
-  /** a worker pause: verify runs the paused instance started that another instance completed */
+  /** a verifier pause: verify runs the paused instance started that another instance completed */
   takenOver?: number;
   /** a flush: registrations waiting in a stage when the keys went, and those the reconciler queued again */
   queuedAtFlush?: number | null;
@@ -292,7 +292,7 @@ export class FaultRunner {
       .countDocuments({ status: { $in: IN_FLIGHT } })
       .catch(() => null);
     const queuedAtFlush = f.kind === 'flush' ? await this.#registrations().countDocuments({ status: { $in: QUEUED } }).catch(() => null) : undefined;
-    const pausedIdentity = f.kind === 'pause' && instance ? this.cluster.identity(instance) : undefined;
+    const pausedIdentity = f.kind === 'pause' && instance && f.target === 'verifier' ? this.cluster.identity(instance) : undefined;
     const startedAtMs = Date.now();
     const record: FaultRecord = {
       fault: faultName(f),

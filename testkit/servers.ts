@@ -37,6 +37,12 @@ export interface KafkaOptions {
   jvmArgs?: string[];
   /** extra/overriding server.properties entries */
   properties?: Record<string, string | number | boolean>;
+  /**
+   * A second client listener (`PROXIED`) on `port` that advertises `advertisedPort` instead: clients that
+   * bootstrap there are told to reach the broker at `advertisedPort` (a TCP proxy in front of `port`), while
+   * the main listener keeps advertising itself. The chaos cluster puts its fault-injecting proxy there.
+   */
+  proxiedListener?: { port: number; advertisedPort: number };
 }
 export interface MongoOptions {
   /** 'memory' (default; lost on restart) or 'h2' (an MVStore file in the work dir; survives restarts, even SIGKILL) */
@@ -627,15 +633,16 @@ function kafkaSpec(
   const propsFile = join(home, 'server.properties');
   const log4jFile = join(home, 'log4j2.properties');
   const logFile = join(workDir, 'logs', 'kafka.log');
+  const proxied = opts.proxiedListener;
   const props: Record<string, string | number | boolean> = {
     'process.roles': 'broker,controller',
     'node.id': 1,
     'controller.quorum.voters': `1@${HOST}:${controllerPort}`,
-    listeners: `PLAINTEXT://${HOST}:${port},CONTROLLER://${HOST}:${controllerPort}`,
-    'advertised.listeners': `PLAINTEXT://${HOST}:${port}`,
+    listeners: `PLAINTEXT://${HOST}:${port},CONTROLLER://${HOST}:${controllerPort}${proxied ? `,PROXIED://${HOST}:${proxied.port}` : ''}`,
+    'advertised.listeners': `PLAINTEXT://${HOST}:${port}${proxied ? `,PROXIED://${HOST}:${proxied.advertisedPort}` : ''}`,
     'controller.listener.names': 'CONTROLLER',
     'inter.broker.listener.name': 'PLAINTEXT',
-    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    'listener.security.protocol.map': `PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${proxied ? ',PROXIED:PLAINTEXT' : ''}`,
     'log.dirs': dataDir,
     // a single broker: every internal topic must have replication factor 1, else no group coordinator
     'offsets.topic.replication.factor': 1,

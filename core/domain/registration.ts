@@ -64,6 +64,8 @@ export interface HistoryEntry {
   error?: string;
   detail?: string;
   actor?: string;
+  /** Stage entries: the worker instance that wrote it (`service@host:pid`), for operators and the chaos check. */
+  worker?: string;
 }
 
 /** An event or a job waiting to leave with the state change that produced it. */

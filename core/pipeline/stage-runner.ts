@@ -54,6 +54,8 @@ export interface StageRunnerDeps {
    * `failed`; the job runs again later (the queue's last-attempt rule) until the store takes writes.
    */
   storeRefused?: (error: unknown) => boolean;
+  /** This worker instance (`service@host:pid`), recorded in every history entry the stage writes. */
+  worker?: string;
 }
 
 /** The registration's `lastError`: a stable reason first when the error has one. */
@@ -84,6 +86,7 @@ export class StageRunner {
     const stage = this.work.stage;
     const { store, logger } = this.deps;
     const now = () => (this.deps.clock ? this.deps.clock() : new Date());
+    const by = this.deps.worker ? { worker: this.deps.worker } : {};
     const observe = (outcome: 'advanced' | 'rejected' | 'retry' | 'failed' | 'skipped') => {
       recordStageOutcome(outcome);
       this.deps.observe?.(stage, outcome, (performance.now() - started) / 1000);
@@ -103,7 +106,7 @@ export class StageRunner {
       const t = now();
       const moved = await store.updateRegistration(registration, {
         set: { status: running, updatedAt: t.toISOString(), attempts: { ...registration.attempts, [stage]: context.attempt } },
-        history: [{ at: t.toISOString(), event: 'transition', stage, from: registration.status, to: running, attempt: context.attempt }],
+        history: [{ at: t.toISOString(), event: 'transition', stage, from: registration.status, to: running, attempt: context.attempt, ...by }],
       });
       if (!moved) return this.#retryAfterConflict(registration.id, stage);
       registration = moved;
@@ -119,7 +122,7 @@ export class StageRunner {
       const outbox: OutboxEntry[] = [...(result.events?.(preview, t) ?? [])];
       if (next && status === STAGE_STATUS[next].queued) outbox.push(stageJob(next, base.id, base.generation, t, currentTraceparent() ?? base.traceparent));
       const history: HistoryEntry[] = [
-        { at: t.toISOString(), event: 'transition', stage, from: base.status, to: status, attempt: context.attempt },
+        { at: t.toISOString(), event: 'transition', stage, from: base.status, to: status, attempt: context.attempt, ...by },
       ];
       const committed = await store.updateRegistration(base, {
         set: { ...result.set, status, updatedAt: t.toISOString(), lastError: null, failedStage: null },
@@ -138,7 +141,7 @@ export class StageRunner {
         const outbox = [registrationEvent('dcr.registration.rejected', { ...latest, ...set }, t, { stage, ...error.toJSON() })];
         const committed = await store.updateRegistration(latest, {
           set,
-          history: [{ at: t.toISOString(), event: 'transition', stage, from: running, to: 'rejected', attempt: context.attempt, error: error.error, detail: error.errorDescription }],
+          history: [{ at: t.toISOString(), event: 'transition', stage, from: running, to: 'rejected', attempt: context.attempt, error: error.error, detail: error.errorDescription, ...by }],
           outbox,
         });
         if (!committed) return this.#retryAfterConflict(latest.id, stage);
@@ -149,7 +152,7 @@ export class StageRunner {
       if (context.attempt < context.maxAttempts || this.deps.storeRefused?.(error)) {
         await store.updateRegistration(latest, {
           set: { lastError: message, updatedAt: t.toISOString(), attempts: { ...latest.attempts, [stage]: context.attempt } },
-          history: [{ at: t.toISOString(), event: 'attempt_failed', stage, attempt: context.attempt, error: message }],
+          history: [{ at: t.toISOString(), event: 'attempt_failed', stage, attempt: context.attempt, error: message, ...by }],
         });
         logger.warn({ requestId: latest.id, stage, attempt: context.attempt, err: message }, 'stage attempt failed; will retry');
         observe('retry');
@@ -159,7 +162,7 @@ export class StageRunner {
       const outbox = [registrationEvent('dcr.registration.failed', { ...latest, ...set }, t, { stage, error: 'server_error' })];
       const committed = await store.updateRegistration(latest, {
         set: { ...set, attempts: { ...latest.attempts, [stage]: context.attempt } },
-        history: [{ at: t.toISOString(), event: 'transition', stage, from: running, to: 'failed', attempt: context.attempt, error: message }],
+        history: [{ at: t.toISOString(), event: 'transition', stage, from: running, to: 'failed', attempt: context.attempt, error: message, ...by }],
         outbox,
       });
       if (!committed) return this.#retryAfterConflict(latest.id, stage);

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Config } from '../config/schema.js';
 import { TokenSealer } from '../crypto/token-sealer.js';
 import { OutboundFetcher } from '../http/outbound-fetcher.js';
@@ -20,6 +21,8 @@ import type { Trust } from './trust.js';
 /** Everything a service needs, built once from the validated configuration (no hidden globals). */
 export interface Runtime {
   service: string;
+  /** This process: `service@host:pid` (stage history entries name it). */
+  instance: string;
   config: Config;
   profile: Profile;
   trust: Trust;
@@ -71,7 +74,9 @@ export async function createRuntime(config: Config, trust: Trust, service: strin
     throw error;
   });
   const metrics = new PipelineMetrics({ store: adapters.store, queue: adapters.queue }, { service });
-  const owner = `${service}-${randomUUID()}`;
+  const instance = `${service}@${hostname()}:${process.pid}`;
+  // The relay / reconciler lease names the process holding it (operators, the chaos run's leader samples).
+  const owner = `${instance}#${randomUUID()}`;
   const relay = options.relay
     ? new OutboxRelay(adapters.store, adapters.bus, adapters.queue, {
         owner,
@@ -111,6 +116,7 @@ export async function createRuntime(config: Config, trust: Trust, service: strin
     : null;
   const runtime: Runtime = {
     service,
+    instance,
     config,
     profile: getProfile(config.profile),
     trust,

@@ -12,5 +12,6 @@ export function stageRunnerDeps(rt: Runtime): StageRunnerDeps {
     onCommitted: () => rt.kickRelay(),
     storeRefused: isStoreWriteRefused,
     observe: (stage, outcome, seconds) => rt.metrics.observeStage(stage, outcome, seconds),
+    worker: rt.instance,
   };
 }

@@ -54,6 +54,7 @@ export const HistoryView = Type.Object(
     error: Type.Optional(Type.String()),
     detail: Type.Optional(Type.String()),
     actor: Type.Optional(Type.String()),
+    worker: Type.Optional(Type.String({ description: 'the worker instance that wrote a stage entry (service@host:pid)' })),
   },
   { additionalProperties: false },
 );
@@ -142,6 +143,7 @@ export function detailOf(r: Registration, clientStatus: ClientStatus | null = nu
       if (h.error !== undefined) entry.error = h.error;
       if (h.detail !== undefined) entry.detail = h.detail;
       if (h.actor !== undefined) entry.actor = h.actor;
+      if (h.worker !== undefined) entry.worker = h.worker;
       return entry;
     }),
   };

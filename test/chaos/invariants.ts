@@ -10,13 +10,18 @@
  *   (d) no stuck jobs: BullMQ waiting / active / delayed / prioritized = 0 for every stage queue, and no
  *       outbox entry left in any document;
  *   (e) every registration of the load (all valid) ended `registered`: a `rejected` one, an unexpected
- *       HTTP answer or one the client gave up on is a finding.
+ *       HTTP answer or one the client gave up on is a finding;
+ *   (f) no job processed by two instances to completion: in each registration's history (between two
+ *       replays), every stage has at most one completing transition (from its running status on). The
+ *       stage entries name their worker (`service@host:pid`), so a job one instance started and another
+ *       finished (a takeover after a kill or a pause) is counted too: the stale instance's commit was
+ *       refused by the store's version check, else (f) would count two completions.
  */
 import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { Kafka, logLevel } from 'kafkajs';
 import type { MongoClient } from 'mongodb';
-import { STAGES } from '../../core/domain/registration.js';
+import { STAGES, STAGE_STATUS, type Stage } from '../../core/domain/registration.js';
 import type { RequestRecord } from './load.js';
 
 export interface QueueState {
@@ -156,8 +161,17 @@ interface RegistrationDoc {
   submittedAt: string;
   lastError?: string | null;
   failedStage?: string | null;
-  history?: { at: string; event: string; stage?: string; to?: string; error?: string }[];
+  history?: HistoryDoc[];
   outbox?: unknown[];
+}
+interface HistoryDoc {
+  at: string;
+  event: string;
+  stage?: string;
+  from?: string;
+  to?: string;
+  error?: string;
+  worker?: string;
 }
 interface ClientDoc {
   _id: string;
@@ -192,6 +206,86 @@ function latencyTimeline(registrations: RegistrationDoc[], bucketSeconds: number
     });
 }
 
+const RUNNING = new Map<string, Stage>(STAGES.map((stage) => [STAGE_STATUS[stage].running, stage]));
+
+export interface StageRunAudit {
+  /** (registration, stage, generation) runs with more than one completing transition */
+  completedTwice: { requestId: string; stage: string; workers: (string | undefined)[] }[];
+  /** runs started by one instance and completed by another (the job was taken over) */
+  takeovers: { requestId: string; stage: string; startedBy: string; completedBy: string; startedAt: string; completedAt: string }[];
+  /** runs whose completion names a worker */
+  withWorker: number;
+  runs: number;
+  /** stage runs completed, by worker instance */
+  byWorker: Record<string, number>;
+  /** `reconciled` history entries (the reconciler queued a stranded request again) */
+  reconciled: number;
+}
+
+/** (f): every stage run (between replays) in each history, with who started and who completed it. */
+export function auditStageRuns(registrations: { _id: string; history?: HistoryDoc[] }[]): StageRunAudit {
+  const audit: StageRunAudit = { completedTwice: [], takeovers: [], withWorker: 0, runs: 0, byWorker: {}, reconciled: 0 };
+  for (const r of registrations) {
+    let started = new Map<string, HistoryDoc>();
+    let completions = new Map<string, HistoryDoc[]>();
+    const close = () => {
+      for (const [stage, done] of completions) {
+        audit.runs++;
+        if (done.length > 1) audit.completedTwice.push({ requestId: r._id, stage, workers: done.map((d) => d.worker) });
+        const first = done[0] as HistoryDoc;
+        if (first.worker) {
+          audit.withWorker++;
+          audit.byWorker[first.worker] = (audit.byWorker[first.worker] ?? 0) + 1;
+        }
+        const start = started.get(stage);
+        if (start?.worker && first.worker && start.worker !== first.worker)
+          audit.takeovers.push({ requestId: r._id, stage, startedBy: start.worker, completedBy: first.worker, startedAt: start.at, completedAt: first.at });
+      }
+      started = new Map();
+      completions = new Map();
+    };
+    for (const h of r.history ?? []) {
+      if (h.event === 'replayed') close();
+      if (h.event === 'reconciled') audit.reconciled++;
+      if (h.event !== 'transition' || !h.stage) continue;
+      if (RUNNING.get(h.to ?? '') === h.stage) {
+        if (!started.has(h.stage)) started.set(h.stage, h);
+      } else if (h.from !== undefined && RUNNING.get(h.from) === h.stage) {
+        completions.set(h.stage, [...(completions.get(h.stage) ?? []), h]);
+      }
+    }
+    close();
+  }
+  return audit;
+}
+
+/** A fault's window, for the latency of the registrations in flight at it. */
+export interface FaultWindow {
+  fault: string;
+  startedAtMs: number;
+}
+
+/**
+ * Submit → final (`registered`/`rejected`, the last such transition) of the registrations submitted
+ * before a fault began and not yet final then: p50 / p99 / max in seconds (a figure, not asserted).
+ */
+export function latencyOfInFlight(registrations: RegistrationDoc[], windows: FaultWindow[]) {
+  const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? 0;
+  const r1 = (n: number) => Math.round(n * 10) / 10;
+  const finals = registrations.map((r) => {
+    const done = (r.history ?? []).filter((h) => h.event === 'transition' && (h.to === 'registered' || h.to === 'rejected')).at(-1);
+    return { submitted: Date.parse(r.submittedAt), final: done ? Date.parse(done.at) : Number.NaN };
+  });
+  return windows.map((w) => {
+    const list = finals
+      .filter((f) => f.submitted <= w.startedAtMs && !(f.final <= w.startedAtMs))
+      .map((f) => (Number.isNaN(f.final) ? Number.POSITIVE_INFINITY : (f.final - f.submitted) / 1000))
+      .sort((a, b) => a - b);
+    const notFinal = list.filter((x) => !Number.isFinite(x)).length;
+    return { fault: w.fault, inFlight: list.length, notFinal, p50Seconds: list.length ? r1(pct(list, 50)) : null, p99Seconds: list.length ? r1(pct(list, 99)) : null, maxSeconds: list.length ? r1(list.at(-1) as number) : null };
+  });
+}
+
 export async function checkInvariants(input: {
   mongo: MongoClient;
   namespace: string;
@@ -199,6 +293,7 @@ export async function checkInvariants(input: {
   kafkaBrokers: string;
   records: RequestRecord[];
   kafkaReadTimeoutMs: number;
+  faultWindows?: FaultWindow[];
 }): Promise<InvariantReport> {
   const { mongo, namespace, records } = input;
   const db = mongo.db();
@@ -280,6 +375,9 @@ export async function checkInvariants(input: {
   const replayedRegistrations = registrations.filter((r) => r.generation > 0).length;
 
   const latency = latencyTimeline(registrations, 30);
+  const audit = auditStageRuns(registrations);
+  const takeoversByStage: Record<string, number> = {};
+  for (const t of audit.takeovers) takeoversByStage[t.stage] = (takeoversByStage[t.stage] ?? 0) + 1;
 
   const invariants: Invariant[] = [
     { name: 'lost (acknowledged, not final after settle)', ok: lost.length === 0, value: lost.length, ...(lost.length ? { detail: sample(lost) } : {}) },
@@ -302,6 +400,12 @@ export async function checkInvariants(input: {
     { name: 'stuck jobs (BullMQ waiting/active/delayed/prioritized/waiting-children)', ok: stuckJobs === 0, value: stuckJobs, detail: queues },
     { name: 'outbox entries left', ok: outboxLeft === 0, value: outboxLeft },
     { name: 'registrations of the load not registered', ok: notRegistered.length === 0, value: notRegistered.length, ...(notRegistered.length ? { detail: sample(notRegistered) } : {}) },
+    {
+      name: 'jobs processed by two instances to completion',
+      ok: audit.completedTwice.length === 0,
+      value: audit.completedTwice.length,
+      ...(audit.completedTwice.length ? { detail: sample(audit.completedTwice) } : {}),
+    },
   ];
 
   return {
@@ -319,6 +423,16 @@ export async function checkInvariants(input: {
       failedTransitions,
       bullmqFailedJobs: bullFailed,
       latencyBySubmissionTime: latency,
+      latencyOfInFlightAtFault: latencyOfInFlight(registrations, input.faultWindows ?? []),
+      stageRuns: {
+        runs: audit.runs,
+        withWorker: audit.withWorker,
+        byWorker: audit.byWorker,
+        takenOver: audit.takeovers.length,
+        takenOverByStage: takeoversByStage,
+        takeoverSamples: sample(audit.takeovers, 5),
+        reconciled: audit.reconciled,
+      },
       events: {
         clientTopic: {
           messagesBeforeDedup: clientTopic.messages,

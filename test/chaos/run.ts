@@ -13,7 +13,7 @@
  * `service`, or the `directory` stays down). Progress goes to stderr. Exits non-zero when any check or invariant fails.
  */
 import { rateLimitRedisCheck } from './rate-limit-redis.js';
-import { ALL_FAULTS } from './faults.js';
+import { ALL_FAULTS, faultKey } from './faults.js';
 import { fullRunOptions, runChaos, shortRunOptions } from './suite.js';
 
 const t0 = Date.now();
@@ -65,9 +65,9 @@ for (let i = 0; i < args.length; i++) {
     case '--faults': {
       // e.g. --faults verifier,mongo,directory: a subset of the schedule, in its order
       const wanted = value().split(',').map((t) => t.trim());
-      const unknown = wanted.filter((t) => !ALL_FAULTS.some((f) => f.target === t));
-      if (unknown.length) usage(`--faults: unknown ${unknown.join(', ')} (known: ${ALL_FAULTS.map((f) => f.target).join(', ')})`);
-      options.faults = ALL_FAULTS.filter((f) => wanted.includes(f.target));
+      const unknown = wanted.filter((t) => !ALL_FAULTS.some((f) => faultKey(f) === t));
+      if (unknown.length) usage(`--faults: unknown ${unknown.join(', ')} (known: ${ALL_FAULTS.map(faultKey).join(', ')})`);
+      options.faults = ALL_FAULTS.filter((f) => wanted.includes(faultKey(f)));
       break;
     }
     case '--downtime': {
@@ -108,9 +108,13 @@ try {
   log(
     `registrations ${s.submitted}: 201 ${s.answered201}, 202 ${s.answered202}, 400 ${s.answered400}, unexpected ${s.unexpected}, unanswered ${s.unanswered}; retries ${s.retries} (${JSON.stringify(s.retriesByReason)})`,
   );
-  for (const f of result.faults) {
-    log(`  ${f.fault.padEnd(30)} at ${String(f.atSeconds).padStart(6)} s: back after ${f.outageMs} ms, resumed +${f.resumedMs ?? '—'} ms, registered +${f.firstRegisteredMs ?? '—'} ms`);
-  }
+  const latency = (result.report.counters.latencyOfInFlightAtFault ?? []) as { fault: string; inFlight: number; p50Seconds: number | null; p99Seconds: number | null }[];
+  result.faults.forEach((f, i) => {
+    const l = latency[i];
+    log(
+      `  ${f.fault.padEnd(30)} at ${String(f.atSeconds).padStart(6)} s: back after ${f.outageMs} ms, resumed +${f.resumedMs ?? '—'} ms, registered +${f.firstRegisteredMs ?? '—'} ms${l ? `; ${l.inFlight} in flight: submit→final p50 ${l.p50Seconds ?? '—'} s, p99 ${l.p99Seconds ?? '—'} s` : ''}`,
+    );
+  });
   if (result.unexpectedExits.length) log(`unexpected exits: ${result.unexpectedExits.map((e) => `${e.service} (${e.code ?? e.signal})`).join(', ')}`);
   log(`wall time ${result.wallSeconds} s; result: ${result.resultFile}`);
 } catch (error) {

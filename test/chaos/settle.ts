@@ -99,7 +99,7 @@ export async function settle(
   // the stage queues drain after the last transition (completed jobs are moved off the active list)
   if (!timedOut) {
     for (;;) {
-      const counts = await queueCounts(cluster.env.DCR_REDIS_URL as string, cluster.namespace, [...STAGES]).catch(() => null);
+      const counts = await queueCounts(cluster.redisUrl, cluster.namespace, [...STAGES]).catch(() => null);
       if (counts && Object.values(counts).every((c) => c.waiting + c.active + c.delayed + c.prioritized === 0)) break;
       if (Date.now() > deadline) {
         timedOut = true;

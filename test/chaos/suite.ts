@@ -66,9 +66,35 @@ export function fullRunOptions(log: (line: string) => void): ChaosOptions {
     tpps: 50,
     ratePerSecond: 6,
     concurrency: 48,
-    cluster: { stageAttempts: 5, retryBaseDelayMs: 1000, syncWaitMs: 5000, workerConcurrency: 16, fetchCacheMaxAgeSeconds: 5 },
+    cluster: {
+      stageAttempts: 5,
+      retryBaseDelayMs: 1000,
+      syncWaitMs: 5000,
+      workerConcurrency: 16,
+      fetchCacheMaxAgeSeconds: 5,
+      fetchTimeoutMs: 2000,
+      instances: { verifier: 2, revocation: 2, provisioner: 2 },
+      intakes: 2,
+      queueLeaseMs: 5000,
+      reconcileIntervalMs: 5000,
+      reconcileAfterMs: 15_000,
+    },
     faults: ALL_FAULTS,
-    timings: { serviceDowntimeMs: 3000, serverDowntimeMs: { redis: 5000, kafka: 5000, mongo: 30_000 }, directoryOutageMs: 40_000, recoveryTimeoutMs: 180_000, aimMs: 10_000, firstAt: 0.08, lastAt: 0.8 },
+    timings: {
+      serviceDowntimeMs: 3000,
+      serverDowntimeMs: { redis: 5000, kafka: 5000, mongo: 30_000 },
+      directoryOutageMs: 40_000,
+      pauseMs: 12_000,
+      partitionMs: 10_000,
+      slowMs: 15_000,
+      latencyMs: 50,
+      jitterMs: 150,
+      directoryLatencyMs: 3000,
+      recoveryTimeoutMs: 180_000,
+      aimMs: 10_000,
+      firstAt: 0.05,
+      lastAt: 0.85,
+    },
     settleTimeoutMs: 600_000,
     maxReplayRounds: 5,
     requestTimeoutMs: 30_000,
@@ -78,16 +104,35 @@ export function fullRunOptions(log: (line: string) => void): ChaosOptions {
   };
 }
 
-/** The short variant inside `npm test`: every fault once, a few hundred registrations, ≈ 2–3 minutes. */
+/** The faults of the short variant: the kills, restarts and the outage, one worker pause, one MongoDB partition. */
+export const SHORT_FAULTS: FaultSpec[] = ALL_FAULTS.filter(
+  (f) => f.kind === 'kill' || f.kind === 'restart' || f.kind === 'outage' || (f.kind === 'pause' && f.target === 'verifier') || (f.kind === 'partition' && f.target === 'mongo'),
+);
+
+/** The short variant inside `npm test`: the faults of {@link SHORT_FAULTS} once, two verifiers, a few hundred registrations, ≈ 2–3 minutes. */
 export function shortRunOptions(log: (line: string) => void): ChaosOptions {
+  const full = fullRunOptions(log);
   return {
-    ...fullRunOptions(log),
+    ...full,
     name: 'short',
-    count: 240,
+    count: 270,
     tpps: 12,
     ratePerSecond: 3,
     concurrency: 32,
-    timings: { serviceDowntimeMs: 1000, serverDowntimeMs: { redis: 2000, kafka: 2000, mongo: 20_000 }, directoryOutageMs: 20_000, recoveryTimeoutMs: 90_000, aimMs: 10_000, firstAt: 0.05, lastAt: 0.75 },
+    cluster: { ...full.cluster, instances: { verifier: 2, revocation: 1, provisioner: 1 }, intakes: 1 },
+    faults: SHORT_FAULTS,
+    timings: {
+      ...full.timings,
+      serviceDowntimeMs: 1000,
+      serverDowntimeMs: { redis: 2000, kafka: 2000, mongo: 20_000 },
+      directoryOutageMs: 20_000,
+      pauseMs: 9000,
+      partitionMs: 6000,
+      recoveryTimeoutMs: 90_000,
+      aimMs: 10_000,
+      firstAt: 0.05,
+      lastAt: 0.75,
+    },
     settleTimeoutMs: 240_000,
     giveUpAfterMs: 180_000,
   };
@@ -138,6 +183,23 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       },
       progress,
     );
+    // The relay/reconciler leader lease (one document, one owner at a time): who held it, sampled every second.
+    const leases = mongo.db().collection<{ _id: string; owner: string; expiresAt: number }>(`${cluster.namespace}_leases`);
+    const leaderChanges: { at: string; instance: string | null; owner: string | null }[] = [];
+    const instanceOf = (owner: string | null): string | null => {
+      if (!owner) return null;
+      const worker = owner.split('#')[0];
+      return cluster.instancesOf('provisioner').find((id) => cluster.identity(id) === worker) ?? worker ?? null;
+    };
+    const leaderSampler = setInterval(() => {
+      void leases
+        .findOne({ _id: 'outbox-relay' })
+        .then((doc) => {
+          const owner = doc && doc.expiresAt > Date.now() ? doc.owner : null;
+          if (leaderChanges.at(-1)?.owner !== owner && !(leaderChanges.length === 0 && owner === null)) leaderChanges.push({ at: new Date().toISOString(), instance: instanceOf(owner), owner });
+        })
+        .catch(() => {});
+    }, 1000);
     const faultRun = (async () => {
       const timeline = await runner.run(options.faults, progress, options.count, loadStart);
       sample();
@@ -151,6 +213,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       [load, faults] = await Promise.all([loadRun, faultRun]);
     } finally {
       clearInterval(resample);
+      clearInterval(leaderSampler);
     }
     const loadAndFaultsMs = Date.now() - loadStart;
     log(`load done: ${JSON.stringify(load.summary)}`);
@@ -162,10 +225,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     const report = await checkInvariants({
       mongo,
       namespace: cluster.namespace,
-      redisUrl: cluster.env.DCR_REDIS_URL as string,
-      kafkaBrokers: cluster.env.DCR_KAFKA_BROKERS as string,
+      redisUrl: cluster.redisUrl,
+      kafkaBrokers: cluster.kafkaBrokers,
       records: load.records,
       kafkaReadTimeoutMs: 120_000,
+      faultWindows: faults.map((f) => ({ fault: f.fault, startedAtMs: Date.parse(f.startedAt) })),
     });
     const invariantsMs = Date.now() - tInv;
     // A service that died without being killed (a dependency outage it did not survive) is a finding too.
@@ -182,7 +246,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     const result = {
       name: options.name,
       description:
-        'Distributed mode (intake, verifier, revocation, provisioner + outbox relay, ops, sandbox directory: one Node process each) on Kafka (KRaft), mongo-java-server (H2 file backend) and redis-server (AOF, fsync always), all on this machine; registrations over fresh mTLS connections, retried with the same bytes on connection errors and 5xx; one fault at a time.',
+        'Distributed mode (intakes behind a round-robin TCP proxy, several instances of verifier, revocation and provisioner + outbox relay under one leader lease, ops, sandbox directory: one Node process each) on Kafka (KRaft), mongo-java-server (H2 file backend) and redis-server (AOF, fsync always), every service link to them and to the directory through a fault-injecting TCP proxy, all on this machine; registrations over fresh mTLS connections, retried with the same bytes on connection errors and 5xx; one fault at a time.',
       startedAt: started.toISOString(),
       finishedAt: new Date().toISOString(),
       wallSeconds,
@@ -205,6 +269,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       phases: { startupMs, loadAndFaultsMs, settleMs: settled.wallMs, invariantsMs },
       load: load.summary,
       faults,
+      relayLeader: {
+        note: 'the outbox relay / reconciler lease (one store document), sampled every second: an expired lease counts as no leader',
+        changes: leaderChanges,
+        instancesThatLed: [...new Set(leaderChanges.map((c) => c.instance).filter((i) => i !== null))],
+      },
       settle: settled,
       invariants: report.invariants,
       counters: report.counters,

@@ -126,6 +126,11 @@ describe.each(adapterSets)('operations: failures, replay, metrics, %s', (_name, 
     const d = detail.json<{ history: Array<{ event: string; attempt?: number; error?: string; to?: string }>; attempts: Record<string, number> }>();
     expect(d.history.filter((h) => h.event === 'attempt_failed').map((h) => h.attempt)).toEqual([1, 2]);
     expect(d.history.at(-1)).toMatchObject({ event: 'transition', to: 'failed', attempt: 3 });
+    // every stage entry names the worker instance that wrote it (service@host:pid)
+    const stageEntries = (d.history as Array<{ event: string; stage?: string; worker?: string }>).filter((h) => h.stage !== undefined && (h.event === 'transition' || h.event === 'attempt_failed'));
+    expect(stageEntries.map((h) => h.worker)).toEqual(
+      Array(4).fill(expect.stringMatching(/^[a-z-]+@.+:\d+$/)),
+    );
     expect(d.attempts.verify).toBe(3);
     const raw = (await store().getRegistration(ids[0] as string)) as Registration;
     expect(detail.text).not.toContain(raw.body.slice(0, 40));

@@ -11,6 +11,8 @@ export interface SandboxProcessConfig {
   ssaIssuer: string | undefined;
   /** From DCR_PROFILE: which directory the sandbox plays. */
   ecosystem: SandboxEcosystem;
+  /** DCR_SANDBOX_JWKS_CACHE_CONTROL: `Cache-Control` of the JWKS answers (tests and the benchmark; default max-age=60). */
+  jwksCacheControl: string | undefined;
 }
 
 export function loadSandboxConfig(env: NodeJS.ProcessEnv = process.env): SandboxProcessConfig {
@@ -31,5 +33,9 @@ export function loadSandboxConfig(env: NodeJS.ProcessEnv = process.env): Sandbox
   const ecosystem = ecosystemOfProfile(profile);
   // CDR / Brasil: sign as that directory (the pipeline trusts the profile's issuer by default).
   const issuer = ssaIssuer ?? (ecosystem !== 'obie' && isProfileName(profile) ? PROFILES[profile].ssa.defaultIssuers[0] : undefined);
-  return { dataDir, host, port, baseUrl: baseUrl.replace(/\/+$/, ''), ssaIssuer: issuer, ecosystem };
+  const jwksCacheControl = env.DCR_SANDBOX_JWKS_CACHE_CONTROL?.trim() || undefined;
+  if (jwksCacheControl !== undefined && !/^[\w=, -]{1,100}$/.test(jwksCacheControl)) {
+    throw new ConfigurationError('DCR_SANDBOX_JWKS_CACHE_CONTROL', `must be a Cache-Control value such as no-store, got ${JSON.stringify(jwksCacheControl)}`);
+  }
+  return { dataDir, host, port, baseUrl: baseUrl.replace(/\/+$/, ''), ssaIssuer: issuer, ecosystem, jwksCacheControl };
 }

@@ -15,6 +15,8 @@ export interface PhaseResult {
 export interface BenchSettings {
   full: boolean;
   reuse: boolean;
+  /** embedded scenario: every variant (fresh|keep-alive × 16|2 × cacheable|no-store directory) */
+  matrix: boolean;
   inProcessGenerator: boolean;
   concurrency: number;
   durationMs: number;

@@ -29,7 +29,15 @@ export interface EmbeddedPipeline {
   stop(): Promise<void>;
 }
 
-export async function startEmbeddedPipeline(extraEnv: Record<string, string> = {}): Promise<EmbeddedPipeline> {
+export interface EmbeddedPipelineOptions {
+  /**
+   * The sandbox directory's `Cache-Control` on its JWKS answers (default `max-age=60`): `no-store`
+   * makes every registration fetch the directory JWKS, the software JWKS and the revoked JWKS.
+   */
+  jwksCacheControl?: string;
+}
+
+export async function startEmbeddedPipeline(extraEnv: Record<string, string> = {}, options: EmbeddedPipelineOptions = {}): Promise<EmbeddedPipeline> {
   const dataDir = await mkdtemp(join(tmpdir(), 'dcr-bench-'));
   const sandboxPort = await freeTcpPort();
   const env: Record<string, string> = {
@@ -44,7 +52,12 @@ export async function startEmbeddedPipeline(extraEnv: Record<string, string> = {
   const config = loadConfig(env, { sandboxByDefault: true });
   // Created here (CA, keys, intake certificate), then served by its own process from the same data dir.
   const { trust, directory } = await sandboxTrust(config);
-  const sandbox = startService('directory-sandbox', { DCR_DATA_DIR: dataDir, DCR_SANDBOX_PORT: String(sandboxPort), DCR_SANDBOX_BASE_URL: config.sandboxUrl });
+  const sandbox = startService('directory-sandbox', {
+    DCR_DATA_DIR: dataDir,
+    DCR_SANDBOX_PORT: String(sandboxPort),
+    DCR_SANDBOX_BASE_URL: config.sandboxUrl,
+    ...(options.jwksCacheControl ? { DCR_SANDBOX_JWKS_CACHE_CONTROL: options.jwksCacheControl } : {}),
+  });
   await untilHttpsOk('sandbox directory', directory.directoryJwksUrl, directory.caCertPem, 30_000, sandbox.tail);
   const rt = await createRuntime(config, trust, 'bench', { relay: true, logger: createLogger('bench', 'silent'), sandboxAuthorizationServer });
   const services = await startPipelineServices(rt);

@@ -1,6 +1,7 @@
 /**
  * `npm run bench` (tsx bench/run.ts): the benchmark suite. Short by default (embedded mode: ours vs
- * the bound vs the peer, ≈ 1–2 min); `--full` runs longer phases plus the distributed and replay
+ * the bound vs the peer, fresh and keep-alive connections, cacheable and no-store directory, ≈ 3 min;
+ * `--matrix` every variant); `--full` runs longer phases plus the distributed and replay
  * scenarios. Prints a table and writes bench/results/<name>.json with the machine, the commit and
  * every figure. Not a test: nothing here asserts timings.
  */
@@ -41,7 +42,7 @@ function printTable(results: ScenarioResult[]): void {
         String(failed),
         String(Math.round(serverProcs.reduce((a, p) => a + p.cpuSeconds, 0) * 10) / 10),
         // server CPU per request started in the phase (warm-up included, as the CPU figure is)
-        ph.load.sent > 0 ? String(Math.round((serverProcs.reduce((a, p) => a + p.cpuSeconds, 0) * 1000) / ph.load.sent)) : '-',
+        ph.load.sent > 0 ? ((serverProcs.reduce((a, p) => a + p.cpuSeconds, 0) * 1000) / ph.load.sent).toFixed(2) : '-',
         String(Math.max(0, ...serverProcs.map((p) => p.peakRssMb))),
         String(ph.machine?.otherCpuSeconds ?? '?'),
       ]);
@@ -65,6 +66,7 @@ async function main(): Promise<void> {
     .option('--full', 'longer phases, plus the distributed, replay and scale scenarios')
     .option('--scenario <names...>', `scenarios to run (${Object.keys(SCENARIOS).join(', ')})`)
     .option('--reuse', 'keep-alive connections (one agent per TPP) instead of a fresh mTLS connection per registration')
+    .option('--matrix', 'embedded scenario: every variant, fresh|keep-alive connections × 16|2 in flight × cacheable|no-store directory JWKS (≈ 5 min)')
     .option('--in-process', 'run the load generator in this process instead of a child process')
     .option('--concurrency <n>', 'requests in flight per phase', (v) => Number.parseInt(v, 10))
     .option('--duration <seconds>', 'measured seconds per phase', (v) => Number.parseFloat(v))
@@ -74,7 +76,7 @@ async function main(): Promise<void> {
     .option('--targets <names...>', 'embedded scenario: which of bound, peer, ours to run', ['bound', 'peer', 'ours'])
     .option('--name <name>', 'result file name (bench/results/<name>.json)');
   program.parse();
-  const opts = program.opts<{ full?: boolean; scenario?: string[]; reuse?: boolean; inProcess?: boolean; concurrency?: number; duration?: number; replayCount?: number; clients?: string; rounds?: number; targets: string[]; name?: string }>();
+  const opts = program.opts<{ full?: boolean; scenario?: string[]; reuse?: boolean; matrix?: boolean; inProcess?: boolean; concurrency?: number; duration?: number; replayCount?: number; clients?: string; rounds?: number; targets: string[]; name?: string }>();
   const full = opts.full === true;
   const names = opts.scenario ?? (full ? ['embedded', 'distributed', 'replay', 'scale'] : ['embedded']);
   for (const n of names) if (!SCENARIOS[n]) throw new Error(`unknown scenario '${n}' (known: ${Object.keys(SCENARIOS).join(', ')})`);
@@ -82,6 +84,7 @@ async function main(): Promise<void> {
   const settings: BenchSettings = {
     full,
     reuse: opts.reuse === true,
+    matrix: opts.matrix === true,
     inProcessGenerator: opts.inProcess === true,
     concurrency: opts.concurrency ?? 16,
     durationMs: (opts.duration ?? (full ? 30 : 12)) * 1000,

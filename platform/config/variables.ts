@@ -182,6 +182,17 @@ export const VARIABLES = {
   }),
   sandboxHost: setting({ env: 'DCR_SANDBOX_HOST', ...text(), default: '127.0.0.1', doc: 'listener address of the stand-alone sandbox directory process (`sandbox/directory-sandbox/main.ts`; `npm start` uses `DCR_HOST`)' }),
   sandboxPort: setting({ env: 'DCR_SANDBOX_PORT', ...port(), default: 8444, doc: 'sandbox directory listener port' }),
+  /** The sandbox directory's JWKS `Cache-Control` (the benchmark's `no-store` directory mode). */
+  sandboxJwksCacheControl: maybe({
+    env: 'DCR_SANDBOX_JWKS_CACHE_CONTROL',
+    ...text(),
+    parse: (value: string, variable: string) => {
+      if (!/^[\w=, -]{1,100}$/.test(value)) throw new ConfigurationError(variable, `must be a Cache-Control value such as no-store, got '${shown(value)}'`);
+      return value;
+    },
+    doc: "`Cache-Control` of the sandbox directory's JWKS answers (`no-store` for the benchmark's no-store mode)",
+    defaultDoc: '`max-age=60`',
+  }),
   /** Base URL of the sandbox directory as other services reach it (compose: https://directory-sandbox:8444). */
   sandboxUrl: setting({
     env: 'DCR_SANDBOX_BASE_URL',

@@ -56,7 +56,14 @@ export interface FetchResult {
   /** Seconds the response may be cached, from `Cache-Control: max-age` (or `Expires`), if any. */
   maxAge: number | null;
   contentType: string | null;
+  /** The validator (`ETag`) of the response, unless `Cache-Control: no-store` forbids keeping it. */
+  etag: string | null;
 }
+
+/** The answer to a conditional GET ({@link OutboundFetcher.fetchJsonConditional}). */
+export type ConditionalJson =
+  | { notModified: true; maxAge: number | null; etag: string | null }
+  | { notModified: false; json: unknown; maxAge: number | null; etag: string | null };
 
 /**
  * The one way the pipeline reaches out (SPEC §10.3): https only, host[:port] allow-list, DNS
@@ -122,20 +129,39 @@ export class OutboundFetcher {
     return u;
   }
 
-  async fetch(url: string, accept = 'application/json'): Promise<FetchResult> {
+  /**
+   * GET `url`. With `ifNoneMatch` (an `ETag` from an earlier answer) the request is conditional
+   * (RFC 9110 §13.1.2): a `304 Not Modified` then comes back as status 304 with an empty body, and
+   * the caller keeps what it has. A 304 to an unconditional request is a failure, as any non-200 is.
+   */
+  async fetch(url: string, accept = 'application/json', ifNoneMatch?: string): Promise<FetchResult> {
     const u = this.check(url);
     if (u.protocol === 'file:') {
       const body = await readFile(fileURLToPath(u)).catch((error: unknown) => {
         throw new FetchFailed(`cannot read ${u.pathname}`, undefined, { cause: error });
       });
       if (body.length > this.#policy.maxBytes) throw new FetchFailed(`file larger than ${this.#policy.maxBytes} bytes`);
-      return { status: 200, body, maxAge: null, contentType: null };
+      return { status: 200, body, maxAge: null, contentType: null, etag: null };
     }
     const port = u.port ? Number(u.port) : 443;
     const hostname = u.hostname.replace(/^\[|\]$/g, '');
     const { exact } = matchHost(this.#rules, hostname, port);
     const address = await this.#resolve(hostname, exact);
-    return this.#get(u, address, accept);
+    return this.#get(u, address, accept, ifNoneMatch);
+  }
+
+  /**
+   * A JSON document, revalidated when `etag` names the copy the caller holds: `notModified` (no
+   * body) when the server answers 304, else the new document and its validator.
+   */
+  async fetchJsonConditional(url: string, etag?: string): Promise<ConditionalJson> {
+    const result = await this.fetch(url, 'application/json', etag);
+    if (result.status === 304) return { notModified: true, maxAge: result.maxAge, etag: result.etag ?? etag ?? null };
+    try {
+      return { notModified: false, json: JSON.parse(result.body.toString('utf8')), maxAge: result.maxAge, etag: result.etag };
+    } catch (error) {
+      throw new FetchFailed(`${url}: response is not JSON`, result.status, { cause: error });
+    }
   }
 
   /**
@@ -178,16 +204,24 @@ export class OutboundFetcher {
     return resolved;
   }
 
-  async #get(u: URL, resolved: { address: string; family: number }, accept: string): Promise<FetchResult> {
-    const res = await this.#send(u, resolved, { method: 'GET', headers: { accept } });
+  async #get(u: URL, resolved: { address: string; family: number }, accept: string, ifNoneMatch?: string): Promise<FetchResult> {
+    const conditional = ifNoneMatch !== undefined && ETAG.test(ifNoneMatch);
+    const res = await this.#send(u, resolved, { method: 'GET', headers: conditional ? { accept, 'if-none-match': ifNoneMatch } : { accept } });
     const { status } = res;
-    if (status >= 300 && status < 400) throw new FetchFailed(`${u.origin}${u.pathname}: redirects are not followed (HTTP ${status})`, status);
-    if (status !== 200) throw new FetchFailed(`${u.origin}${u.pathname}: HTTP ${status}`, status);
     const header = (name: string) => {
       const v = res.headers[name];
       return Array.isArray(v) ? v[0] : v;
     };
-    return { status, body: res.body, maxAge: maxAgeOf(header('cache-control'), header('expires')), contentType: header('content-type') ?? null };
+    const cacheControl = header('cache-control');
+    const noStore = cacheControl !== undefined && /\bno-store\b/i.test(cacheControl);
+    const etag = header('etag');
+    const validator = !noStore && etag !== undefined && ETAG.test(etag) ? etag : null;
+    if (status === 304 && conditional) {
+      return { status, body: Buffer.alloc(0), maxAge: maxAgeOf(cacheControl, header('expires')), contentType: null, etag: validator };
+    }
+    if (status >= 300 && status < 400) throw new FetchFailed(`${u.origin}${u.pathname}: redirects are not followed (HTTP ${status})`, status);
+    if (status !== 200) throw new FetchFailed(`${u.origin}${u.pathname}: HTTP ${status}`, status);
+    return { status, body: res.body, maxAge: maxAgeOf(cacheControl, header('expires')), contentType: header('content-type') ?? null, etag: validator };
   }
 
   #send(u: URL, resolved: { address: string; family: number }, init: OutboundRequest): Promise<OutboundResponse> {
@@ -252,6 +286,9 @@ export class OutboundFetcher {
     });
   }
 }
+
+/** An entity tag as RFC 9110 §8.8.3 has it (strong or weak), bounded: anything else is not sent back. */
+const ETAG = /^(W\/)?"[\x21\x23-\x7e]{0,200}"$/;
 
 function tlsRootCertificates(): readonly string[] {
   return rootCertificates;

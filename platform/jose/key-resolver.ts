@@ -28,6 +28,8 @@ interface CachedSet {
   expiresAt: number;
   refetchedAt: number;
   imported: Map<string, ResolvedKey>;
+  /** The server's validator for this set (absent under `no-store`): the next load is conditional. */
+  etag: string | null;
 }
 
 export interface KeyResolverOptions {
@@ -41,7 +43,8 @@ export interface KeyResolverOptions {
 /**
  * Finds verification keys by `kid` in a JWKS at an (allow-listed) URL. Keys are imported once and
  * cached; a JWKS is cached per its Cache-Control, capped; an unknown `kid` triggers one
- * rate-limited refetch (key rotation) before failing.
+ * rate-limited refetch (key rotation) before failing. A refetch is conditional when the server
+ * gave an `ETag` (If-None-Match; RFC 9111 §4.3.1): on 304 the set and its imported keys are kept.
  */
 export class KeyResolver {
   readonly #fetcher: OutboundFetcher;
@@ -58,16 +61,26 @@ export class KeyResolver {
     let pending = this.#inflight.get(url);
     if (!pending) {
       pending = (async () => {
-        const { json, maxAge } = await this.#fetcher.fetchJson(url);
-        const keys = (json as { keys?: unknown }).keys;
+        // Revalidated when the server gave a validator (`ETag`; `no-cache` sets expire at once and
+        // are revalidated on each use): a 304 keeps the keys and their imported forms.
+        const previous = this.#sets.get(url);
+        const answer = await this.#fetcher.fetchJsonConditional(url, previous?.etag ?? undefined);
+        const ttl = Math.min(answer.maxAge ?? this.#options.maxAgeSeconds, this.#options.maxAgeSeconds);
+        if (answer.notModified && previous) {
+          const set: CachedSet = { ...previous, expiresAt: Date.now() + ttl * 1000, refetchedAt: Date.now(), etag: answer.etag };
+          this.#sets.set(url, set);
+          return set;
+        }
+        if (answer.notModified) throw new FetchFailed(`${url}: 304 without a cached copy`);
+        const keys = (answer.json as { keys?: unknown }).keys;
         if (!Array.isArray(keys)) throw new FetchFailed(`${url}: not a JWK Set`);
         if (keys.length > this.#options.maxKeys) throw new FetchFailed(`${url}: more than ${this.#options.maxKeys} keys`);
-        const ttl = Math.min(maxAge ?? this.#options.maxAgeSeconds, this.#options.maxAgeSeconds);
         const set: CachedSet = {
           keys: keys.filter((k): k is JWK => typeof k === 'object' && k !== null),
           expiresAt: Date.now() + ttl * 1000,
           refetchedAt: Date.now(),
           imported: new Map(),
+          etag: answer.etag,
         };
         this.#sets.set(url, set);
         return set;

@@ -2,7 +2,8 @@
  * The sandbox directory as its own process.
  * Env (entries of the configuration table, platform/config/variables.ts): DCR_DATA_DIR (./var),
  * DCR_SANDBOX_HOST (127.0.0.1), DCR_SANDBOX_PORT (8444), DCR_SANDBOX_BASE_URL
- * (https://localhost:<port>), DCR_SSA_ISSUER (the first is signed as), DCR_PROFILE (which directory it plays).
+ * (https://localhost:<port>), DCR_SSA_ISSUER (the first is signed as), DCR_PROFILE (which directory it plays),
+ * DCR_SANDBOX_JWKS_CACHE_CONTROL (max-age=60; `no-store` for the benchmark's no-store mode).
  */
 import { ConfigurationError } from '../../core/domain/errors.js';
 import { loadSandboxConfig } from './config.js';
@@ -17,7 +18,11 @@ async function main(): Promise<void> {
     ...(config.ssaIssuer ? { ssaIssuer: config.ssaIssuer } : {}),
     ecosystem: config.ecosystem,
   });
-  const server = await startSandboxDirectoryServer(dir, { host: config.host, port: config.port });
+  const server = await startSandboxDirectoryServer(dir, {
+    host: config.host,
+    port: config.port,
+    ...(config.jwksCacheControl ? { jwksCacheControl: config.jwksCacheControl } : {}),
+  });
   console.log(`sandbox directory listening on ${server.url} (base URL ${dir.baseUrl}, data ${dir.sandboxDir})`);
 
   let stopping = false;

@@ -24,6 +24,12 @@ export interface SandboxServerOptions {
    * URL's host name and `host` (unless a wildcard address).
    */
   tls?: { certPem: string; keyPem: string };
+  /**
+   * `Cache-Control` of the JWKS answers (directory, software/org active and revoked). Default
+   * `max-age=60`. Tests and the benchmark's `no-store` mode set `no-store` (a directory whose keys
+   * may not be cached: every registration fetches them).
+   */
+  jwksCacheControl?: string;
 }
 
 export interface SandboxServer {
@@ -117,8 +123,9 @@ export async function startSandboxDirectoryServer(dir: SandboxDirectory, opts: S
 
   // ------------------------------------------------------------------ JWKS
 
+  const jwksCacheControl = opts.jwksCacheControl ?? CACHE_CONTROL;
   app.get('/directory/jwks', async (_req, reply) => {
-    return reply.header('cache-control', CACHE_CONTROL).send(await dir.directoryJwks());
+    return reply.header('cache-control', jwksCacheControl).send(await dir.directoryJwks());
   });
 
   for (const set of ['active', 'revoked'] as const) {
@@ -126,12 +133,12 @@ export async function startSandboxDirectoryServer(dir: SandboxDirectory, opts: S
     app.get(`/tpp/:orgId/:softwareId/${leaf}`, { schema: { params: SoftwareParams } }, async (req, reply) => {
       const jwks = await dir.softwareJwks(req.params.orgId, req.params.softwareId, set);
       if (!jwks) return notFound(reply, 'organisation/software');
-      return reply.header('cache-control', CACHE_CONTROL).send(jwks);
+      return reply.header('cache-control', jwksCacheControl).send(jwks);
     });
     app.get(`/org/:orgId/${leaf}`, { schema: { params: OrgParams } }, async (req, reply) => {
       const jwks = await dir.orgJwks(req.params.orgId, set);
       if (!jwks) return notFound(reply, 'organisation');
-      return reply.header('cache-control', CACHE_CONTROL).send(jwks);
+      return reply.header('cache-control', jwksCacheControl).send(jwks);
     });
   }
 

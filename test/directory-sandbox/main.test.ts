@@ -33,6 +33,9 @@ describe('sandbox directory process (main.ts)', () => {
       loadSandboxConfig({ DCR_DATA_DIR: '/d', DCR_SANDBOX_HOST: '0.0.0.0', DCR_SANDBOX_PORT: '9000', DCR_SSA_ISSUER: 'X, Y' }),
     ).toMatchObject({ dataDir: '/d', host: '0.0.0.0', port: 9000, baseUrl: 'https://localhost:9000', ssaIssuer: 'X' });
     expect(() => loadSandboxConfig({ DCR_SANDBOX_PORT: 'eighty' })).toThrow(/DCR_SANDBOX_PORT/);
+    // the benchmark's no-store directory mode
+    expect(loadSandboxConfig({ DCR_SANDBOX_JWKS_CACHE_CONTROL: 'no-store' })).toMatchObject({ jwksCacheControl: 'no-store' });
+    expect(() => loadSandboxConfig({ DCR_SANDBOX_JWKS_CACHE_CONTROL: 'no-store\r\nx: y' })).toThrow(/DCR_SANDBOX_JWKS_CACHE_CONTROL/);
     expect(() => loadSandboxConfig({ DCR_SANDBOX_BASE_URL: 'http://x' })).toThrow(/DCR_SANDBOX_BASE_URL/);
   });
 

@@ -201,6 +201,21 @@ describe('sandbox directory HTTPS server', () => {
     expect((await get('/directory/jwks')).status).toBe(200);
   });
 
+  it('serves the JWKS with the configured Cache-Control (the benchmark\'s no-store directory mode); the CRL keeps max-age', async () => {
+    const srv = await startSandboxDirectoryServer(dir, { host: '127.0.0.1', port: 0, jwksCacheControl: 'no-store' });
+    try {
+      const at = (path: string) => httpsGet(`https://localhost:${srv.port}${path}`, { ca });
+      for (const path of ['/directory/jwks', `/tpp/${tpp.orgId}/${tpp.softwareId}/jwks`, `/tpp/${tpp.orgId}/${tpp.softwareId}/revoked`, `/org/${tpp.orgId}/jwks`]) {
+        const res = await at(path);
+        expect(res.status, path).toBe(200);
+        expect(res.headers['cache-control'], path).toBe('no-store');
+      }
+      expect((await at('/status/orgs/' + tpp.orgId)).headers['cache-control']).toBe('max-age=60');
+    } finally {
+      await srv.close();
+    }
+  });
+
   it('sees TPPs, revocations and the outage switch set by another process', async () => {
     const created = JSON.parse(await child('create-tpp', 'child-tpp')) as { orgId: string; softwareId: string; signingKid: string };
     expect(await kidsOf(`/tpp/${created.orgId}/${created.softwareId}/jwks`)).toContain(created.signingKid);

@@ -14,6 +14,9 @@ import {
 /** Embedded: `DCR_DATA_DIR/sandbox-as.sqlite`. */
 export class SqliteAsStore implements AsStore {
   readonly #db: Database.Database;
+  /** Prepared once per SQL text (a prepare per call showed up in bench/count-statements.ts). */
+  readonly #statements = new Map<string, Database.Statement>();
+  #applyClient: ((event: AsClientEvent) => ClientApplyResult) | undefined;
 
   constructor(dataDir: string) {
     mkdirSync(dataDir, { recursive: true });
@@ -32,10 +35,19 @@ export class SqliteAsStore implements AsStore {
     `);
   }
 
+  #prepare<P extends unknown[] = unknown[], R = unknown>(sql: string): Database.Statement<P, R> {
+    let statement = this.#statements.get(sql);
+    if (!statement) {
+      statement = this.#db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement as unknown as Database.Statement<P, R>;
+  }
+
   async upsert(model: string, id: string, payload: ModelPayload, expiresIn: number | undefined): Promise<void> {
     const str = (v: unknown) => (typeof v === 'string' ? v : null);
-    this.#db
-      .prepare('INSERT OR REPLACE INTO models (model, id, payload, grant_id, user_code, uid, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+    this
+      .#prepare('INSERT OR REPLACE INTO models (model, id, payload, grant_id, user_code, uid, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
       .run(model, id, JSON.stringify(payload), str(payload.grantId), str(payload.userCode), str(payload.uid), modelExpiresAt(expiresIn));
   }
 
@@ -45,46 +57,47 @@ export class SqliteAsStore implements AsStore {
   }
 
   async find(model: string, id: string): Promise<ModelPayload | undefined> {
-    return this.#live(this.#db.prepare<[string, string], { payload: string; expires_at: number | null }>('SELECT payload, expires_at FROM models WHERE model = ? AND id = ?').get(model, id));
+    return this.#live(this.#prepare<[string, string], { payload: string; expires_at: number | null }>('SELECT payload, expires_at FROM models WHERE model = ? AND id = ?').get(model, id));
   }
 
   async findBy(model: string, field: 'userCode' | 'uid', value: string): Promise<ModelPayload | undefined> {
     const column = field === 'userCode' ? 'user_code' : 'uid';
     return this.#live(
-      this.#db.prepare<[string, string], { payload: string; expires_at: number | null }>(`SELECT payload, expires_at FROM models WHERE model = ? AND ${column} = ?`).get(model, value),
+      this.#prepare<[string, string], { payload: string; expires_at: number | null }>(`SELECT payload, expires_at FROM models WHERE model = ? AND ${column} = ?`).get(model, value),
     );
   }
 
   async consume(model: string, id: string): Promise<void> {
     const found = await this.find(model, id);
     if (!found) return;
-    this.#db.prepare('UPDATE models SET payload = ? WHERE model = ? AND id = ?').run(JSON.stringify({ ...found, consumed: Math.floor(Date.now() / 1000) }), model, id);
+    this.#prepare('UPDATE models SET payload = ? WHERE model = ? AND id = ?').run(JSON.stringify({ ...found, consumed: Math.floor(Date.now() / 1000) }), model, id);
   }
 
   async destroy(model: string, id: string): Promise<void> {
-    this.#db.prepare('DELETE FROM models WHERE model = ? AND id = ?').run(model, id);
+    this.#prepare('DELETE FROM models WHERE model = ? AND id = ?').run(model, id);
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {
-    this.#db.prepare('DELETE FROM models WHERE grant_id = ?').run(grantId);
+    this.#prepare('DELETE FROM models WHERE grant_id = ?').run(grantId);
   }
 
   async applyClient(event: AsClientEvent): Promise<ClientApplyResult> {
-    return this.#db.transaction((): ClientApplyResult => {
-      const row = this.#db.prepare<[string], { event_time_ms: number; event_ids: string }>('SELECT event_time_ms, event_ids FROM clients WHERE client_id = ?').get(event.clientId);
+    this.#applyClient ??= this.#db.transaction((event: AsClientEvent): ClientApplyResult => {
+      const row = this.#prepare<[string], { event_time_ms: number; event_ids: string }>('SELECT event_time_ms, event_ids FROM clients WHERE client_id = ?').get(event.clientId);
       const ids = row ? (JSON.parse(row.event_ids) as string[]) : [];
       if (ids.includes(event.id)) return 'duplicate';
       if (row && event.timeMs < row.event_time_ms) return 'stale';
-      this.#db
-        .prepare('INSERT OR REPLACE INTO clients (client_id, status, data, event_time_ms, event_ids) VALUES (?, ?, ?, ?, ?)')
+      this
+        .#prepare('INSERT OR REPLACE INTO clients (client_id, status, data, event_time_ms, event_ids) VALUES (?, ?, ?, ?, ?)')
         .run(event.clientId, event.status, JSON.stringify(event.data), event.timeMs, JSON.stringify([...ids, event.id].slice(-AS_STORE_REMEMBERED_IDS)));
       return 'applied';
-    }).immediate(); // the write lock first: the provisioner writes this file from another connection
+    }).immediate; // the write lock first: the provisioner writes this file from another connection
+    return this.#applyClient(event);
   }
 
   async getClient(clientId: string): Promise<AsClientRecord | null> {
-    const row = this.#db
-      .prepare<[string], { status: string; data: string; event_time_ms: number; event_ids: string }>('SELECT status, data, event_time_ms, event_ids FROM clients WHERE client_id = ?')
+    const row = this
+      .#prepare<[string], { status: string; data: string; event_time_ms: number; event_ids: string }>('SELECT status, data, event_time_ms, event_ids FROM clients WHERE client_id = ?')
       .get(clientId);
     if (!row) return null;
     return {

@@ -52,14 +52,14 @@ export class SqliteEventBus implements EventBus {
   }
 
   async publish(events: OutboxEntry[]): Promise<void> {
-    this.#commits.lazy(
-      this.#db.transaction(() => {
-        for (const e of events) {
-          const delivered = toDeliveredEvent(e, this.#source);
-          this.#stmt.append.run(e.id, e.topic, e.key, JSON.stringify(delivered));
-        }
-      }),
-    );
+    const write = () => {
+      for (const e of events) {
+        const delivered = toDeliveredEvent(e, this.#source);
+        this.#stmt.append.run(e.id, e.topic, e.key, JSON.stringify(delivered));
+      }
+    };
+    // One statement is atomic by itself: a savepoint (inside the open batch) only for several.
+    this.#commits.lazy(events.length === 1 ? write : this.#db.transaction(write));
     for (const topic of new Set(events.map((e) => e.topic))) this.#wake.emit(topic);
   }
 

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { Stage } from '../../../core/domain/registration.js';
+import { STAGES, type Stage } from '../../../core/domain/registration.js';
 import {
   backoffDelay,
   type QueueCounts,
@@ -46,6 +46,13 @@ export class SqliteQueue implements WorkQueue {
   readonly #wake = new EventEmitter();
   readonly #consumers = new Set<StageConsumer>();
   readonly #stmt;
+  /**
+   * Stages that may hold a waiting job due later (a retry's backoff, or rows left by an earlier
+   * process): only for those does a consumer ask for the next `run_at` after a claim that emptied
+   * the due jobs. Jobs are written by this process alone (data-dir-lock.ts): enqueue makes a job
+   * due now, and every delayed one comes from `retry`/`retryLast` below, which add their stage.
+   */
+  readonly #mayHaveDelayed = new Set<Stage>();
 
   readonly #onError: (error: unknown, stage: Stage) => void;
 
@@ -61,10 +68,12 @@ export class SqliteQueue implements WorkQueue {
         `INSERT INTO jobs (id, stage, data, state, run_at, attempts_made, updated_at) VALUES (?, ?, ?, 'waiting', ?, 0, ?)
          ON CONFLICT (id) DO NOTHING`,
       ),
-      claim: db.prepare<{ now: number; stage: string }, JobRow>(
+      // Up to @limit due jobs at once: fewer than asked for means none is left, so a wake costs one
+      // claim (not one per job plus an empty one).
+      claim: db.prepare<{ now: number; stage: string; limit: number }, JobRow & { run_at: number }>(
         `UPDATE jobs SET state = 'active', locked_until = @now + ${LOCK_MS}, attempts_made = attempts_made + 1, updated_at = @now
-         WHERE id = (SELECT id FROM jobs WHERE stage = @stage AND state = 'waiting' AND run_at <= @now ORDER BY run_at LIMIT 1)
-         RETURNING id, data, attempts_made`,
+         WHERE id IN (SELECT id FROM jobs WHERE stage = @stage AND state = 'waiting' AND run_at <= @now ORDER BY run_at LIMIT @limit)
+         RETURNING id, data, attempts_made, run_at`,
       ),
       complete: db.prepare('DELETE FROM jobs WHERE id = ?'),
       retry: db.prepare(`UPDATE jobs SET state = 'waiting', run_at = ?, locked_until = NULL, last_error = ?, updated_at = ? WHERE id = ?`),
@@ -85,6 +94,7 @@ export class SqliteQueue implements WorkQueue {
     // A crash leaves claimed jobs `active`. This process owns the data directory (data-dir-lock.ts),
     // so whoever claimed them is dead: give them all back now, not when their locks lapse.
     this.#commits.lazy(() => this.#stmt.recoverAll.run(Date.now()));
+    for (const stage of STAGES) this.#mayHaveDelayed.add(stage);
     // The adapter boundary: a driver outage from any method arrives as DependencyUnavailable.
     return guardAdapter(this, 'queue');
   }
@@ -103,7 +113,8 @@ export class SqliteQueue implements WorkQueue {
     const onWake = () => wakeUp?.();
     this.#wake.on(stage, onWake);
 
-    const runJob = async (row: JobRow) => {
+    /** Resolves true when the job was put back (a retry, due later): the loop must learn its time. */
+    const runJob = async (row: JobRow): Promise<boolean> => {
       const data = JSON.parse(row.data) as StageJobData;
       let outcome: { ok: true } | { ok: false; message: string };
       try {
@@ -119,13 +130,17 @@ export class SqliteQueue implements WorkQueue {
         // dropping the job would strand the request in its stage. It runs again, later and later (≤ 60 s).
         else if (row.attempts_made >= this.#policy.attempts) {
           const delay = Math.min(60_000, backoffDelay(this.#policy, row.attempts_made));
+          this.#mayHaveDelayed.add(stage);
           this.#commits.lazy(() => this.#stmt.retryLast.run(now + delay, outcome.message, now, row.id));
+        } else {
+          this.#mayHaveDelayed.add(stage);
+          this.#commits.lazy(() => this.#stmt.retry.run(now + backoffDelay(this.#policy, row.attempts_made), outcome.message, now, row.id));
         }
-        else this.#commits.lazy(() => this.#stmt.retry.run(now + backoffDelay(this.#policy, row.attempts_made), outcome.message, now, row.id));
       } catch (error) {
         // The job stays `active`; its lock lapses and it runs again (stages are idempotent).
         this.#onError(error, stage);
       }
+      return !outcome.ok;
     };
 
     let recoveredAt = Date.now();
@@ -138,23 +153,43 @@ export class SqliteQueue implements WorkQueue {
             recoveredAt = Date.now();
             this.#commits.lazy(() => this.#stmt.recover.run(recoveredAt));
           }
-          while (!closed && running.size < (this.#commits.writeFailure ? 1 : options.concurrency)) {
-            const row = this.#commits.lazy(() => this.#stmt.claim.get({ now: Date.now(), stage }));
-            if (!row) break;
-            const p = runJob(row).finally(() => {
-              running.delete(p);
-              if (!this.#commits.writeFailure) wakeUp?.();
-            });
-            running.add(p);
+          let drained = false;
+          // While the store refuses writes (a full disk), one job at a time, and no wake from a finishing one.
+          const slots = () => (this.#commits.writeFailure ? 1 : options.concurrency);
+          while (!closed && running.size < slots()) {
+            const limit = slots() - running.size;
+            const rows = this.#commits.lazy(() => this.#stmt.claim.all({ now: Date.now(), stage, limit }));
+            rows.sort((a, b) => a.run_at - b.run_at);
+            for (const row of rows) {
+              const p: Promise<void> = runJob(row).then(
+                (retried) => {
+                  const wasFull = running.size >= slots();
+                  running.delete(p);
+                  // A saturated loop waits for a slot, and a retry's time must be learnt; otherwise
+                  // enqueue (or the timer) wakes the loop, and a wake here would be an empty claim.
+                  if (!this.#commits.writeFailure && (wasFull || retried)) wakeUp?.();
+                },
+                () => {
+                  running.delete(p);
+                  if (!this.#commits.writeFailure) wakeUp?.();
+                },
+              );
+              running.add(p);
+            }
             if (this.#commits.writeFailure) break;
+            if (rows.length < limit) {
+              drained = true;
+              break;
+            }
           }
           if (closed) break;
-          const next = this.#stmt.nextRunAt.get(stage)?.run_at;
-          delay = this.#commits.writeFailure
-            ? WRITE_FAILURE_PAUSE_MS
-            : next == null
-              ? 1000
-              : Math.max(5, Math.min(1000, next - Date.now()));
+          // All slots busy: a finishing job wakes the loop. Drained: the next delayed job, if any can exist.
+          let next: number | null | undefined;
+          if (drained && this.#mayHaveDelayed.has(stage)) {
+            next = this.#stmt.nextRunAt.get(stage)?.run_at;
+            if (next == null) this.#mayHaveDelayed.delete(stage);
+          }
+          delay = this.#commits.writeFailure ? WRITE_FAILURE_PAUSE_MS : next == null ? 1000 : Math.max(5, Math.min(1000, next - Date.now()));
         } catch (error) {
           // E.g. another connection held the write lock past busy_timeout: try again shortly.
           this.#onError(error, stage);

@@ -378,12 +378,13 @@ export class SqliteStore implements Store {
   async markPublished(entries: Array<{ id: string }>): Promise<void> {
     const now = new Date().toISOString();
     // Lazy: a mark lost in a crash only means the entry is handed over again, with the same id.
-    this.#commits.lazy(
-      this.#db.transaction(() => {
-        for (const e of entries) this.#stmt.markPublished.run(now, e.id);
-        if (Math.random() < 0.01) this.#stmt.purgePublished.run(new Date(Date.now() - 86_400_000).toISOString());
-      }),
-    );
+    const purge = Math.random() < 0.01;
+    const write = () => {
+      for (const e of entries) this.#stmt.markPublished.run(now, e.id);
+      if (purge) this.#stmt.purgePublished.run(new Date(Date.now() - 86_400_000).toISOString());
+    };
+    // One statement is atomic by itself: a savepoint (inside the open batch) only for several.
+    this.#commits.lazy(entries.length === 1 && !purge ? write : this.#db.transaction(write));
   }
 
   async outboxPending(aggregate: PendingOutboxEntry['aggregate'], aggregateId: string, id: string): Promise<boolean> {
@@ -392,15 +393,15 @@ export class SqliteStore implements Store {
   }
 
   async tryAcquireLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
-    return this.#commits.durable(
-      this.#db.transaction(() => {
-        const now = Date.now();
-        const lease = this.#stmt.lease.get(name);
-        if (lease && lease.owner !== owner && lease.expires_at > now) return false;
-        this.#stmt.upsertLease.run(name, owner, now + ttlMs);
-        return true;
-      }),
-    );
+    // No savepoint: one write, after a read that nothing can change in between (this connection is
+    // the only writer of the file, data-dir-lock.ts, and the read and the write run in one turn).
+    return this.#commits.durable(() => {
+      const now = Date.now();
+      const lease = this.#stmt.lease.get(name);
+      if (lease && lease.owner !== owner && lease.expires_at > now) return false;
+      this.#stmt.upsertLease.run(name, owner, now + ttlMs);
+      return true;
+    });
   }
 
   async releaseLease(name: string, owner: string): Promise<void> {

@@ -88,10 +88,15 @@ export const clientCertificatePlugin = fp(async (app: FastifyInstance, options: 
 
   const fromTls = (request: FastifyRequest): Described | null => {
     const socket = request.raw.socket as TLSSocket;
-    if (typeof socket.getPeerX509Certificate !== 'function' || !socket.authorized) return null;
-    const peer = socket.getPeerX509Certificate();
-    if (!peer) return null;
-    return describe(peer.raw, () => {
+    if (typeof socket.getPeerCertificate !== 'function' || !socket.authorized) return null;
+    // The DER alone (`getPeerCertificate().raw`, ≈ 0.07 ms) keys the memo; the X509Certificate
+    // (`getPeerX509Certificate()`, ≈ 0.22 ms on each new socket) is built only when the certificate
+    // is described for the first time. Every check runs on that first time, as before: the TLS layer
+    // verified the chain (socket.authorized), and the description below does the rest.
+    const raw = socket.getPeerCertificate().raw as Buffer | undefined;
+    if (!raw || raw.length === 0) return null;
+    return describe(raw, () => {
+      const peer = new X509Certificate(raw);
       const anchor = issuingCa(peer, anchors);
       if (anchor) return anchor;
       // Chained through an intermediate the client sent: the direct issuer of the verified chain.

@@ -50,13 +50,17 @@ export class Reconciler {
       for (const registration of stranded) {
         checked += 1;
         if (inOutbox.has(registration.id)) continue;
+        // The list may be seconds old by now: a stage that committed meanwhile has moved the request
+        // on and completed its job, which revive would take for a lost one. Look at it again.
+        const current = await this.store.getRegistration(registration.id);
+        if (!current || current.version !== registration.version) continue;
         const job = stageJob(stage, registration.id, registration.generation, now, registration.traceparent);
         const data = { requestId: registration.id, generation: registration.generation, ...(registration.traceparent ? { traceparent: registration.traceparent } : {}) };
         if ((await this.queue.revive(stage, job.id, data)) !== 'revived') continue;
         revived += 1;
         const at = new Date().toISOString();
         // The history says so; a concurrent transition (the revived job already running) wins the write.
-        await this.store.updateRegistration(registration, {
+        await this.store.updateRegistration(current, {
           set: { updatedAt: at },
           history: [{ at, event: 'reconciled', stage, actor: 'reconciler', detail: `no live ${stage} job: queued again as ${job.id}` }],
         });

@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { Reconciler } from '../../core/pipeline/reconciler.js';
+import type { Store } from '../../core/ports/store.js';
 import { startProvisioner } from '../../services/provisioner/service.js';
 import { startRevocation } from '../../services/revocation/service.js';
 import { startVerifier } from '../../services/verifier/service.js';
@@ -102,5 +104,37 @@ describe.each(adapterSets)('the reconciler, %s', (_name, infraUrls) => {
     } finally {
       await Promise.all(stages.map((s) => s.stop()));
     }
+  });
+
+  it.skipIf(skip)('a request that moved on after the sweep listed it is not queued again (its job completed, it was not lost)', async () => {
+    const { rt } = pipeline;
+    const tpp = await pipeline.createTpp('moved-on');
+    const res = await tpp.post(await tpp.sign(tpp.claims()), { prefer: 'respond-async' });
+    expect(res.status).toBe(202);
+    const { request_id: requestId } = res.json<{ request_id: string }>();
+    await loseQueueData();
+    // The real store, except that the moment the sweep has read its list the request is written
+    // again, as a stage committing its transition then would (its job is then gone: completed).
+    const store = rt.adapters.store;
+    const racing = new Proxy(store, {
+      get(target, key, receiver) {
+        if (key !== 'listRegistrations') return Reflect.get(target, key, receiver);
+        return async (...args: Parameters<Store['listRegistrations']>) => {
+          const listed = await target.listRegistrations(...args);
+          for (const r of listed.filter((x) => x.id === requestId)) {
+            await target.updateRegistration(r, { set: { updatedAt: new Date().toISOString() }, history: [{ at: new Date().toISOString(), event: 'verified', stage: 'verify', actor: 'test' }] });
+          }
+          return listed;
+        };
+      },
+    }) as Store;
+    const reconciler = new Reconciler(racing, rt.adapters.queue, rt.logger, { owner: 'race-test', leaseName: 'reconciler-race-test', afterMs: rt.config.reconcile.afterMs });
+    const later = new Date(Date.now() + rt.config.reconcile.afterMs + 1000);
+    expect(await reconciler.sweepOnce(later)).toMatchObject({ revived: 0 });
+    expect((await rt.adapters.queue.counts('verify')).waiting).toBe(0);
+    expect((await store.getRegistration(requestId))?.history.filter((h) => h.event === 'reconciled')).toEqual([]);
+    // Unchanged since the list (the same store without the race): it is stranded, and revived.
+    expect(await new Reconciler(store, rt.adapters.queue, rt.logger, { owner: 'race-test', leaseName: 'reconciler-race-test', afterMs: rt.config.reconcile.afterMs }).sweepOnce(later)).toMatchObject({ revived: 1 });
+    expect((await rt.adapters.queue.counts('verify')).waiting).toBe(1);
   });
 });

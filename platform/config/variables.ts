@@ -552,6 +552,12 @@ export const VARIABLES = {
     }),
   },
   /** BullMQ job lock, renewed while a job runs: a dead or paused worker's job moves on after ≤ 1.5 × this. */
+  storeStartupWaitMs: setting({
+    env: 'DCR_STORE_STARTUP_WAIT_MS',
+    ...integer(0, 600_000),
+    default: 120_000,
+    doc: 'distributed: how long a starting service waits for MongoDB to answer before it exits (ms; `0` = one attempt); it does not listen meanwhile',
+  }),
   queueLeaseMs: setting({
     env: 'DCR_QUEUE_LEASE_MS',
     ...integer(2000, 600_000),

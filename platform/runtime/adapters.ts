@@ -47,7 +47,10 @@ export async function openAdapters(config: Config, service: string, logger?: Pic
   const policy = { attempts: config.stageAttempts, baseDelayMs: config.retryBaseDelayMs };
   const source = `urn:dcr:${service}`;
   if (isDistributed(config)) {
-    const store = await MongoStore.connect(config.mongoUrl as string, config.namespace);
+    const store = await MongoStore.connect(config.mongoUrl as string, config.namespace, {
+      startupWaitMs: config.storeStartupWaitMs,
+      onWait: (attempt, error) => logger?.error({ err: error, attempt }, 'MongoDB cannot be reached yet; waiting for it before starting (DCR_STORE_STARTUP_WAIT_MS)'),
+    });
     const queue = new BullMqQueue({ redisUrl: config.redisUrl as string, namespace: config.namespace, policy, leaseMs: config.queueLeaseMs });
     const bus = new KafkaEventBus({ brokers: config.kafkaBrokers ?? [], namespace: config.namespace, clientId: `dcr-${service}`, source });
     const signal = new RedisOutcomeSignal(config.redisUrl as string, config.namespace);

@@ -15,6 +15,7 @@ import {
   SoftwareAlreadyRegistered,
 } from '../../../core/ports/store.js';
 import { asDependencyUnavailable, guardAdapter } from '../dependency.js';
+import { DependencyUnavailable } from '../../../core/errors/dependency-unavailable.js';
 
 type RegistrationDoc = Omit<Registration, 'id'> & { _id: string; outbox: OutboxEntry[] };
 type ClientDoc = Omit<Client, 'clientId'> & { _id: string; outbox: OutboxEntry[] };
@@ -62,7 +63,26 @@ export class MongoStore implements Store {
     this.#leases = db.collection<LeaseDoc>(`${prefix}leases`);
   }
 
-  static async connect(url: string, namespace: string): Promise<MongoStore> {
+  /**
+   * Connects and ensures the indexes. `startupWaitMs`: while MongoDB cannot be reached, try again
+   * (pauses growing from 0.5 s to 5 s) for up to this long before giving up, so a service started
+   * while its store is slow or away waits for it instead of exiting (the supervisor's restart loop);
+   * `onWait` hears of each failed attempt. 0: one attempt.
+   */
+  static async connect(url: string, namespace: string, options: { startupWaitMs?: number; onWait?: (attempt: number, error: unknown) => void } = {}): Promise<MongoStore> {
+    const deadline = Date.now() + (options.startupWaitMs ?? 0);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await MongoStore.#connectOnce(url, namespace);
+      } catch (error) {
+        if (!(error instanceof DependencyUnavailable) || Date.now() >= deadline) throw error;
+        options.onWait?.(attempt, error);
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 500 * attempt, Math.max(0, deadline - Date.now()))));
+      }
+    }
+  }
+
+  static async #connectOnce(url: string, namespace: string): Promise<MongoStore> {
     const client = new MongoClient(url, {
       serverSelectionTimeoutMS: 5000,
       connectTimeoutMS: 5000,

@@ -7,7 +7,7 @@
  * commands our driver sends. Prints JSON.  npx tsx bench/mongo-restart-probe.ts [N]
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
 import { startInfra } from '../testkit/servers.js';
@@ -34,7 +34,15 @@ try {
     await regs.insertMany(batch);
   }
   type Regs = typeof regs;
+  /** CPU seconds the mongo-java-server process has used so far (/proc/<pid>/stat utime + stime, 100 ticks/s). */
+  const mongoCpu = (): number => {
+    const pid = infra.server('mongo').pid;
+    if (pid === undefined) return Number.NaN;
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  };
   const measure = async (label: string, c: Regs) => {
+    const cpuBefore = mongoCpu();
     const indexes = (await c.listIndexes().toArray()).map((i) => i.name as string);
     const time = async (what: string, f: () => Promise<unknown>, times = 50) => {
       const t = performance.now();
@@ -53,7 +61,9 @@ try {
       await time("outbox scan {'outbox.id': {$exists: true}} (ms)", () => c.find({ 'outbox.id': { $exists: true } }).limit(100).toArray(), 10),
     ]);
     const file = join(infra.mongo?.dataDir ?? '', 'mongo.mv');
-    result[label] = { indexes, count: await c.countDocuments(), mvFileBytes: existsSync(file) ? statSync(file).size : null, timings };
+    // The server's CPU for the same fixed mix of operations: whether it works harder per operation after the reopen.
+    const serverCpuSeconds = Math.round((mongoCpu() - cpuBefore) * 100) / 100;
+    result[label] = { indexes, count: await c.countDocuments(), mvFileBytes: existsSync(file) ? statSync(file).size : null, serverCpuSeconds, timings };
   };
   result.dataDirFiles = readdirSync(infra.mongo?.dataDir ?? '.');
   await measure('beforeRestart', regs);

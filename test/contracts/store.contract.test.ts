@@ -14,31 +14,12 @@ import { SqliteStore } from '../../platform/adapters/embedded/sqlite-store.js';
 import { MongoStore } from '../../platform/adapters/mongo/mongo-store.js';
 import { aRegistration } from '../support/registration.js';
 import { mongoUrlOf, runContract, type Factory, type TempPlace } from './backends.js';
+import { aClient } from '../support/client.js';
 
 type Opened = { store: Store; close(): Promise<void> };
 
 const verified = { ssa: { software_id: 'abc' }, metadata: { redirect_uris: ['https://tpp.example/cb'] }, signingKid: 'k1', softwareJwksUri: 'https://dir.example/jwks', orgId: 'o1', softwareId: 'abc' };
 
-function aClient(clientId: string, overrides: Partial<Client> = {}): Client {
-  const now = new Date().toISOString();
-  return {
-    clientId,
-    requestId: `req-${clientId}`,
-    lastRequestId: `req-${clientId}`,
-    orgId: 'org',
-    softwareId: 'software',
-    status: 'active',
-    metadata: { client_id: clientId, token_endpoint_auth_method: 'tls_client_auth' },
-    tokenHash: 'hash',
-    certificateThumbprint: 't',
-    tppIdentity: 'org',
-    clientIdIssuedAt: Math.floor(Date.now() / 1000),
-    createdAt: now,
-    updatedAt: now,
-    version: 0,
-    ...overrides,
-  };
-}
 
 /** The suite, once; `open` opens the backend's store on a fresh `place()`. */
 export function storeContract(open: Factory<Opened>, fresh: () => Promise<TempPlace>): void {

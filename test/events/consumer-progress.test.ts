@@ -18,6 +18,7 @@ import { OutboxRelay } from '../../core/outbox/relay.js';
 import type { DeliveredEvent, Subscription } from '../../core/ports/events.js';
 import { openAdapters, type Adapters } from '../../platform/runtime/adapters.js';
 import type { InfraUrls } from '../support/pipeline.js';
+import { aClient } from '../support/client.js';
 
 const infra = inject('infra') as InfraUrls;
 const adapterSets: Array<[string, InfraUrls | undefined]> = [
@@ -25,25 +26,6 @@ const adapterSets: Array<[string, InfraUrls | undefined]> = [
   ['distributed (MongoDB + Kafka)', infra ?? null],
 ];
 
-function aClient(clientId: string): Client {
-  const now = new Date().toISOString();
-  return {
-    clientId,
-    requestId: `req-${clientId}`,
-    lastRequestId: `req-${clientId}`,
-    orgId: 'org',
-    softwareId: 'software',
-    status: 'active',
-    metadata: { client_id: clientId, token_endpoint_auth_method: 'tls_client_auth' },
-    tokenHash: 'hash',
-    certificateThumbprint: 't',
-    tppIdentity: 'org',
-    clientIdIssuedAt: Math.floor(Date.now() / 1000),
-    createdAt: now,
-    updatedAt: now,
-    version: 0,
-  };
-}
 
 describe.each(adapterSets)('ConsumerProgress and the events barrier, %s', (_name, infraUrls) => {
   const skip = infraUrls === null;

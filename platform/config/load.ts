@@ -1,5 +1,4 @@
 import { ConfigurationError } from '../../core/domain/errors.js';
-import { AS_PROVISIONING_MODES } from '../../core/ports/authorization-server.js';
 import type { Config } from './schema.js';
 import { flatten, resolverFor, type LoadOptions } from './settings.js';
 import { VARIABLES } from './variables.js';
@@ -35,9 +34,6 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): C
 
 /** The rules that involve several variables (each variable's own rules are in the table). */
 function checkTogether(config: Config): void {
-  if (config.as.provisioning === undefined) {
-    throw new ConfigurationError('DCR_AS_PROVISIONING', `required when DCR_SANDBOX=0: how clients reach the bank's authorization server (${AS_PROVISIONING_MODES.filter((m) => m !== 'sandbox').join(', ')})`);
-  }
   if (config.as.introspectionUrl && (!config.as.introspectionClientId || !config.as.introspectionClientSecret)) {
     throw new ConfigurationError('DCR_AS_INTROSPECTION_CLIENT_ID', 'DCR_AS_INTROSPECTION_URL needs DCR_AS_INTROSPECTION_CLIENT_ID and DCR_AS_INTROSPECTION_CLIENT_SECRET');
   }

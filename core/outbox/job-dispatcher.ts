@@ -16,6 +16,8 @@ export class JobDispatcher {
   ) {}
 
   async dispatch(aggregateId: string, outbox: readonly OutboxEntry[]): Promise<void> {
+    // A committing store (Store.outboxDelivery) queued the jobs with the change itself.
+    if (this.store.outboxDelivery === 'committed') return;
     const jobs = outbox.filter((e) => e.kind === 'job');
     if (jobs.length === 0) return;
     try {

@@ -101,6 +101,14 @@ export interface PendingOutboxEntry {
  * atomic update). Conditional updates (`expectedVersion`) make stages idempotent on redelivery.
  */
 export interface Store {
+  /**
+   * How a change's outbox entries leave. Absent: they wait in the outbox ({@link pendingOutbox})
+   * until the job dispatcher or the relay hands them over (MongoDB: the queue and the bus are other
+   * servers). `committed`: the store writes them into the work queue and the event log in the
+   * change's own transaction (the embedded set, where all three are tables of one SQLite file), so
+   * nothing is ever pending and there is nothing to dispatch or relay.
+   */
+  readonly outboxDelivery?: 'committed' | undefined;
   /** Inserts unless a registration with the same `submissionKey` exists; returns the stored one. */
   insertRegistration(registration: Registration, outbox: OutboxEntry[]): Promise<{ inserted: boolean; registration: Registration }>;
   getRegistration(id: string): Promise<Registration | null>;

@@ -57,11 +57,13 @@ export async function openAdapters(config: Config, service: string, logger?: Pic
     return adapterSet('distributed', { store, queue, bus, signal }, () => store.close());
   }
   const db = openEmbeddedDatabase(join(config.dataDir));
-  const store = new SqliteStore(db);
   const queue = new SqliteQueue(db, policy, {
     onError: (error, stage) => logger?.error({ err: error, stage }, 'embedded queue: a claim or job update failed; retrying'),
   });
   const bus = new SqliteEventBus(db, { source });
+  // One file, one transaction: a change's jobs and events go straight into the queue and the log
+  // (committed-outbox.ts), not through the outbox and the relay.
+  const store = new SqliteStore(db, { committed: { jobs: queue, events: bus } });
   const signal = new LocalOutcomeSignal();
   return adapterSet('embedded', { store, queue, bus, signal }, () => db.close());
 }

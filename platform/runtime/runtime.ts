@@ -128,7 +128,8 @@ export async function createRuntime(config: Config, trust: Trust, service: strin
     keys: new KeyResolver(fetcher, { maxAgeSeconds: config.fetch.cacheMaxAgeSeconds }),
     relay,
     retention,
-    kickRelay: () => relay?.kick(),
+    // A committing store (Store.outboxDelivery) leaves the relay nothing to hand over after a commit.
+    kickRelay: adapters.store.outboxDelivery === 'committed' ? () => {} : () => relay?.kick(),
     reconciler,
     metrics,
     tracing,

@@ -38,6 +38,7 @@ export async function startVerifier(rt: Runtime): Promise<Stoppable> {
       customValidators: async () => validators,
       clientMetadata: async (clientId) => (await rt.adapters.store.getClient(clientId))?.metadata ?? null,
       subjects: new BoundedMemo(4096),
+      publicKeys: new BoundedMemo(4096),
     },
     rt.adapters.store,
   );

@@ -51,6 +51,12 @@ export interface VerifyDeps {
   clientMetadata?: (clientId: string) => Promise<Readonly<Record<string, unknown>> | null>;
   /** Parsed transport certificate subjects by PEM (TPPs come back with the same certificate); read only. */
   subjects?: BoundedMemo<string, RdnSequence>;
+  /**
+   * SubjectPublicKeyInfo DER of public keys, by `pem:<certificate PEM>` or `jwk:<public JWK JSON>`
+   * (the §7.3 binding compares them for every registration; the same certificate and the same
+   * software JWKS come back). A pure function of its key; read only.
+   */
+  publicKeys?: BoundedMemo<string, Buffer | null>;
 }
 
 const METADATA_MEMBERS = Object.keys(RegisteredMetadataSchema.properties);
@@ -153,14 +159,23 @@ export async function checkEncryptionKey(deps: Pick<VerifyDeps, 'profile' | 'key
 }
 
 /** The SPKI (DER) of a JWK's public part; null for a key that is not an asymmetric public key. */
-function spkiOfJwk(jwk: JWK): Buffer | null {
+function spkiOfJwk(jwk: JWK, memo: BoundedMemo<string, Buffer | null> | undefined): Buffer | null {
   const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, k: _k, oth: _oth, ...publicJwk } = jwk as JWK & { oth?: unknown };
   if (publicJwk.kty !== 'RSA' && publicJwk.kty !== 'EC' && publicJwk.kty !== 'OKP') return null;
-  try {
-    return createPublicKey({ key: publicJwk as JsonWebKey, format: 'jwk' }).export({ type: 'spki', format: 'der' });
-  } catch {
-    return null;
-  }
+  const compute = (): Buffer | null => {
+    try {
+      return createPublicKey({ key: publicJwk as JsonWebKey, format: 'jwk' }).export({ type: 'spki', format: 'der' });
+    } catch {
+      return null;
+    }
+  };
+  // Keyed by the public members only: a private member never becomes part of a memo key.
+  return memo ? memo.through(`jwk:${JSON.stringify(publicJwk)}`, compute) : compute();
+}
+
+function spkiOfCertificate(pem: string, memo: BoundedMemo<string, Buffer | null> | undefined): Buffer {
+  const compute = (): Buffer => new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' });
+  return memo?.through(`pem:${pem}`, compute) ?? compute();
 }
 
 /**
@@ -171,7 +186,7 @@ function spkiOfJwk(jwk: JWK): Buffer | null {
  * retryable failure; one the fetcher refuses counts as "not in it" (the certificate subject alone
  * then decides, and the JWKS's own check reports the refusal).
  */
-async function certificateKeyInSoftwareJwks(deps: Pick<VerifyDeps, 'profile' | 'keys'>, softwareJwksUri: string, pem: string): Promise<boolean> {
+async function certificateKeyInSoftwareJwks(deps: Pick<VerifyDeps, 'profile' | 'keys' | 'publicKeys'>, softwareJwksUri: string, pem: string): Promise<boolean> {
   if (deps.profile.certificateBinding.length === 0 || !softwareJwksUri) return false;
   let keys: JWK[];
   try {
@@ -181,8 +196,8 @@ async function certificateKeyInSoftwareJwks(deps: Pick<VerifyDeps, 'profile' | '
     if (error instanceof FetchFailed) throw new RetryableFailure('directory_unreachable', `software JWKS: ${error.message}`, { cause: error });
     throw error;
   }
-  const presented = new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' });
-  return keys.some((jwk) => spkiOfJwk(jwk)?.equals(presented) === true);
+  const presented = spkiOfCertificate(pem, deps.publicKeys);
+  return keys.some((jwk) => spkiOfJwk(jwk, deps.publicKeys)?.equals(presented) === true);
 }
 
 export async function verifyRegistrationRequest(input: VerifyInput, deps: VerifyDeps): Promise<VerifiedRequest> {

@@ -4,6 +4,7 @@ import type { TopicName } from '../../../core/domain/events.js';
 import type { OutboxEntry } from '../../../core/domain/registration.js';
 import type { DeliveredEvent, EventBus, LogPosition, Subscription } from '../../../core/ports/events.js';
 import { toDeliveredEvent } from '../../../core/events/cloudevent.js';
+import type { CommittedEvents } from './committed-outbox.js';
 import type { EmbeddedDatabase } from './database.js';
 import type { GroupCommit } from './group-commit.js';
 import { guardAdapter } from '../dependency.js';
@@ -20,7 +21,7 @@ interface EventRow {
  * without waiting (`lazy`): the relay publishes only durable outbox entries and marks them after
  * the append, so a crash before the commit means the same events (same ids) are appended again.
  */
-export class SqliteEventBus implements EventBus {
+export class SqliteEventBus implements EventBus, CommittedEvents {
   readonly #db: Database.Database;
   readonly #commits: GroupCommit;
   readonly #source: string;
@@ -63,6 +64,16 @@ export class SqliteEventBus implements EventBus {
     for (const topic of new Set(events.map((e) => e.topic))) this.#wake.emit(topic);
   }
 
+  /**
+   * {@link CommittedEvents}: the events appended inside the caller's transaction (a state change of
+   * the embedded store, sqlite-store.ts), so they are in the log exactly when the change is, with no
+   * outbox entry and no relay pass. Consumers read the log only once what they read is durable.
+   */
+  appendCommitted(events: readonly OutboxEntry[]): void {
+    for (const e of events) this.#stmt.append.run(e.id, e.topic, e.key, JSON.stringify(toDeliveredEvent(e, this.#source)));
+    for (const topic of new Set(events.map((e) => e.topic))) this.#wake.emit(topic);
+  }
+
   /** The event's `seq`; read through the group commit, so only a durable append counts. */
   async positionOf(topic: TopicName, _key: string, eventId: string): Promise<LogPosition | null> {
     const row = await this.#commits.observed(() => this.#stmt.position.get(eventId, topic));
@@ -85,7 +96,12 @@ export class SqliteEventBus implements EventBus {
   ): Promise<Subscription> {
     let closed = false;
     let wakeUp: (() => void) | undefined;
-    const onWake = () => wakeUp?.();
+    // An append while the loop reads (the read waits for durability) must not be slept through.
+    let woken = false;
+    const onWake = () => {
+      woken = true;
+      wakeUp?.();
+    };
     for (const topic of options.topics) {
       this.#wake.on(topic, onWake);
       if (!this.#stmt.offset.get(options.groupId, topic)) {
@@ -96,9 +112,20 @@ export class SqliteEventBus implements EventBus {
     const loop = async () => {
       while (!closed) {
         let delivered = 0;
+        woken = false;
         for (const topic of options.topics) {
-          const offset = this.#stmt.offset.get(options.groupId, topic)?.seq ?? 0;
-          for (const row of this.#stmt.after.all(topic, offset, 100)) {
+          let rows: EventRow[];
+          try {
+            const offset = this.#stmt.offset.get(options.groupId, topic)?.seq ?? 0;
+            // Observed: an event appended with a state change (appendCommitted) may sit in the open
+            // batch; a consumer acts on it only once the change it reports is durable.
+            rows = await this.#commits.observed(() => this.#stmt.after.all(topic, offset, 100));
+          } catch {
+            // The database refused the read (closing, or it stopped taking writes): later.
+            if (!closed) await new Promise((r) => setTimeout(r, 500));
+            break;
+          }
+          for (const row of rows) {
             if (closed) return;
             try {
               await handler(JSON.parse(row.doc) as DeliveredEvent);
@@ -111,7 +138,7 @@ export class SqliteEventBus implements EventBus {
             delivered += 1;
           }
         }
-        if (delivered === 0 && !closed) {
+        if (delivered === 0 && !closed && !woken) {
           await new Promise<void>((resolve) => {
             wakeUp = resolve;
             setTimeout(resolve, 1000);

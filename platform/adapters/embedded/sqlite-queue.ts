@@ -10,6 +10,7 @@ import {
   type WorkQueue,
 } from '../../../core/ports/queue.js';
 import type { EmbeddedDatabase } from './database.js';
+import type { CommittedJobs } from './committed-outbox.js';
 import type { GroupCommit } from './group-commit.js';
 import { guardAdapter } from '../dependency.js';
 
@@ -40,7 +41,7 @@ const WRITE_FAILURE_PAUSE_MS = 1000;
  * a copy of outbox entries and stage results that are themselves durable, so a write lost in a
  * crash only means a job runs again, which stages tolerate.
  */
-export class SqliteQueue implements WorkQueue {
+export class SqliteQueue implements WorkQueue, CommittedJobs {
   readonly #commits: GroupCommit;
   readonly #policy: RetryPolicy;
   readonly #wake = new EventEmitter();
@@ -102,6 +103,20 @@ export class SqliteQueue implements WorkQueue {
   async enqueue(stage: Stage, jobId: string, data: StageJobData): Promise<void> {
     const now = Date.now();
     this.#commits.lazy(() => this.#stmt.insert.run(jobId, stage, JSON.stringify(data), now, now));
+    this.#wake.emit(stage);
+  }
+
+  /**
+   * {@link CommittedJobs}: the job row written inside the caller's transaction (a state change of the
+   * embedded store, sqlite-store.ts), so it is exactly as durable as the change that produced it and
+   * needs no outbox entry. Idempotent per job id, like {@link enqueue}.
+   */
+  insertCommitted(stage: Stage, jobId: string, data: StageJobData): void {
+    const now = Date.now();
+    this.#stmt.insert.run(jobId, stage, JSON.stringify(data), now, now);
+    // The consumer's claim runs after the caller's transaction returns (the loop resumes on a later
+    // microtask) and joins the same batch: it sees the row, and the stage's read of the record waits
+    // until the change is durable (group-commit.ts `observed`).
     this.#wake.emit(stage);
   }
 

@@ -1,5 +1,6 @@
 import type { Client } from '../../../core/domain/client.js';
-import { IN_FLIGHT_STATUSES, type OutboxEntry, type Registration, type RegistrationStatus } from '../../../core/domain/registration.js';
+import { IN_FLIGHT_STATUSES, type OutboxEntry, type Registration, type RegistrationStatus, type Stage } from '../../../core/domain/registration.js';
+import type { StageJobData } from '../../../core/ports/queue.js';
 import {
   activeSoftwareKeyOf,
   applyRegistrationChange,
@@ -15,6 +16,7 @@ import {
 } from '../../../core/ports/store.js';
 import { compactedRegistration } from '../../../core/retention/compact.js';
 import type Database from 'better-sqlite3';
+import type { CommittedOutbox } from './committed-outbox.js';
 import { REGISTRATION_PARTS, type EmbeddedDatabase } from './database.js';
 import type { GroupCommit } from './group-commit.js';
 import { guardAdapter } from '../dependency.js';
@@ -61,12 +63,22 @@ interface OutboxRow {
 export class SqliteStore implements Store {
   readonly #db: Database.Database;
   readonly #commits: GroupCommit;
+  readonly #committed: CommittedOutbox | undefined;
   readonly #stmt;
+  /** Store.outboxDelivery: `committed` when opened with the queue and the event log of its file. */
+  readonly outboxDelivery: 'committed' | undefined;
 
-  constructor(embedded: EmbeddedDatabase) {
+  /**
+   * `committed`: the work queue and event log of the same database (committed-outbox.ts). With them,
+   * a change's jobs and events are written into those tables in its own transaction and the outbox
+   * table stays empty; without (a store on its own), they wait in the outbox for the relay.
+   */
+  constructor(embedded: EmbeddedDatabase, options: { committed?: CommittedOutbox } = {}) {
     const db = embedded.sqlite;
     this.#db = db;
     this.#commits = embedded.commits;
+    this.#committed = options.committed;
+    this.outboxDelivery = options.committed ? 'committed' : undefined;
     this.#stmt = {
       insertRegistration: db.prepare(
         `INSERT INTO registrations (id, submission_key, status, submitted_at, updated_at, last_error, version, doc, tpp)
@@ -147,6 +159,15 @@ export class SqliteStore implements Store {
   }
 
   #addOutbox(aggregate: 'registration' | 'client', aggregateId: string, entries: readonly OutboxEntry[]): void {
+    if (this.#committed) {
+      const events: OutboxEntry[] = [];
+      for (const entry of entries) {
+        if (entry.kind === 'job') this.#committed.jobs.insertCommitted(entry.topic as Stage, entry.id, entry.data as unknown as StageJobData);
+        else events.push(entry);
+      }
+      if (events.length) this.#committed.events.appendCommitted(events);
+      return;
+    }
     for (const entry of entries) {
       this.#stmt.insertOutbox.run({ id: entry.id, aggregate, aggregateId, kind: entry.kind, doc: JSON.stringify(entry) });
     }

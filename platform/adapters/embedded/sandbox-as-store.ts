@@ -22,6 +22,11 @@ export class SqliteAsStore implements AsStore {
     mkdirSync(dataDir, { recursive: true });
     this.#db = new Database(join(dataDir, 'sandbox-as.sqlite'));
     this.#db.pragma('journal_mode = WAL');
+    // The sandbox AS stands in for the bank's, on the caller's event loop: no fsync inside each COMMIT
+    // (the default FULL blocked the loop once per provisioned client). In WAL mode NORMAL keeps every
+    // commit across a crash of the process (SIGKILL: the chaos and crash tests); only an OS crash or
+    // a power loss can take the last ones, which a sandbox may lose.
+    this.#db.pragma('synchronous = NORMAL');
     this.#db.pragma('busy_timeout = 5000');
     this.#db.exec(`
       CREATE TABLE IF NOT EXISTS models (

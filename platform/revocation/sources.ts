@@ -52,8 +52,10 @@ interface Fetched {
  * for one more cap past its freshness (`keepUntil`); once stale (max-age lapsed, or at once under
  * `no-cache`) it is asked for with `If-None-Match`, and a 304 keeps the cached body (so its
  * verified memo too) with a new lifetime from the 304's headers (the entry's previous lifetime if
- * the 304 states none; CRL / OCSP: until nextUpdate as for a 200). A `no-store` answer is never
- * stored and leaves no validator: such a document is fetched on every use.
+ * the 304 states none; CRL / OCSP: until nextUpdate as for a 200). Kept bytes that fail their
+ * check after a 304 (altered in the shared cache, past nextUpdate) are replaced by one
+ * unconditional fetch. A `no-store` answer is never stored and leaves no validator: such a
+ * document is fetched on every use.
  */
 export class DirectorySources implements DirectoryDocuments {
   readonly #o: SourcesOptions;
@@ -88,27 +90,39 @@ export class DirectorySources implements DirectoryDocuments {
     if (!pending) {
       pending = (async () => {
         const answer = await fetch(hit?.etag);
-        let body: string;
-        let maxAge = answer.maxAge;
-        let etag = answer.noStore ? null : answer.etag;
-        if (answer.notModified) {
-          // The fetcher returns a 304 only to a conditional request, which only a held entry makes.
-          if (!hit) throw new SourceUnavailable('directory_unreachable', `${key}: 304 without a cached copy`);
-          body = hit.body;
-          maxAge ??= Math.max(0, Math.floor((hit.expiresAt - hit.storedAt) / 1000));
-          if (!answer.noStore) etag ??= hit.etag ?? null;
-        } else {
-          body = answer.body.toString('base64');
+        if (!answer.notModified) return this.#store(key, answer.body.toString('base64'), answer.maxAge, answer.noStore ? null : answer.etag, answer.noStore, ttlMs);
+        // The fetcher returns a 304 only to a conditional request, which only a held entry makes.
+        if (!hit) throw new SourceUnavailable('directory_unreachable', `${key}: 304 without a cached copy`);
+        const maxAge = answer.maxAge ?? Math.max(0, Math.floor((hit.expiresAt - hit.storedAt) / 1000));
+        const etag = answer.noStore ? null : (answer.etag ?? hit.etag ?? null);
+        try {
+          return await this.#store(key, hit.body, maxAge, etag, answer.noStore, ttlMs);
+        } catch {
+          // The kept bytes do not pass (altered in the shared cache, or past nextUpdate): the whole document.
+          const whole = await fetch(undefined);
+          return this.#store(key, whole.body.toString('base64'), whole.maxAge, whole.noStore ? null : whole.etag, whole.noStore, ttlMs);
         }
-        const now = this.#o.clock().getTime();
-        const ttl = Math.max(0, Math.min(await ttlMs(body, maxAge), this.#capMs));
-        const entry: CacheEntry = { body, storedAt: now, expiresAt: now + ttl, ...(etag ? { etag, keepUntil: now + ttl + this.#capMs } : {}) };
-        if (!answer.noStore && (ttl > 0 || etag)) await this.#o.cache.set(key, entry);
-        return { entry, cached: false };
       })().finally(() => this.#inflight.delete(key));
       this.#inflight.set(key, pending);
     }
     return pending;
+  }
+
+  /** `body` (base64) checked by `ttlMs` and cached for its lifetime, with its validator kept one cap longer. */
+  async #store(
+    key: string,
+    body: string,
+    maxAge: number | null,
+    etag: string | null,
+    noStore: boolean,
+    ttlMs: (body: string, maxAge: number | null) => Promise<number> | number,
+  ): Promise<{ entry: CacheEntry; cached: boolean }> {
+    const lifetime = await ttlMs(body, maxAge);
+    const now = this.#o.clock().getTime();
+    const ttl = Math.max(0, Math.min(lifetime, this.#capMs));
+    const entry: CacheEntry = { body, storedAt: now, expiresAt: now + ttl, ...(etag ? { etag, keepUntil: now + ttl + this.#capMs } : {}) };
+    if (!noStore && (ttl > 0 || etag)) await this.#o.cache.set(key, entry);
+    return { entry, cached: false };
   }
 
   /** `compute(body)` for this exact cached body, computed once per (key, body). */

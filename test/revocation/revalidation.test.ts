@@ -201,22 +201,33 @@ describe('revocation sources revalidate their documents', () => {
     ]);
   });
 
-  it('a stale entry altered in the cache is verified afresh after its 304, and refused', async () => {
+  it('a stale entry altered in the cache is verified afresh after its 304: refused, and the whole CRL fetched and verified', async () => {
     const subject = await dir.createTpp('revalidate-altered');
     const cert = parseCertificate(subject.transportCertPem);
     const issuer = validateChain(cert, anchors, new Date());
     const { sources, cache, advance } = sourcesWith();
     const crlUrls = crlDistributionPoints(cert);
-    await sources.crl(crlUrls, issuer);
+    const genuine = await sources.crl(crlUrls, issuer);
     advance(CAP_S + 1);
     const key = `crl:${crlUrls[0]}`;
     const entry = (await cache.get(key)) as CacheEntry;
     const body = Buffer.from(entry.body, 'base64');
     body[body.length - 5] = (body[body.length - 5] ?? 0) ^ 0xff;
-    await cache.set(key, { ...entry, body: body.toString('base64') }); // same validator, other bytes
+    const altered = body.toString('base64');
+    await cache.set(key, { ...entry, body: altered }); // same validator, other bytes
     fetcher.take();
-    await expect(sources.crl(crlUrls, issuer)).rejects.toThrow(/signature/);
-    expect(fetcher.take()).toEqual([{ sentEtag: true, status: 304 }]);
+    const again = await sources.crl(crlUrls, issuer);
+    // The altered bytes were verified (not taken from the memo of the genuine ones) and refused; the
+    // directory's whole answer (the same CRL) was verified and cached instead.
+    expect(fetcher.take()).toEqual([
+      { sentEtag: true, status: 304 },
+      { sentEtag: false, status: 200 },
+    ]);
+    expect(again.value.crl.thisUpdate).toEqual(genuine.value.crl.thisUpdate);
+    const repaired = await cache.get(key);
+    expect(repaired?.body).toBe(entry.body);
+    expect(repaired?.body).not.toBe(altered);
+    expect(repaired?.etag).toBe(entry.etag);
   });
 
   describe.skipIf(!infra)('over the Redis cache (distributed)', () => {

@@ -4,8 +4,24 @@ export interface CacheEntry {
   body: string;
   /** Epoch ms. */
   storedAt: number;
-  /** Epoch ms: the entry is not used at or after this instant. */
+  /** Epoch ms: the entry is fresh (an answer without asking the directory) until this instant, exclusive. */
   expiresAt: number;
+  /**
+   * The directory's validator (`ETag`) for this body, absent when it gave none or said `no-store`.
+   * A stale entry with a validator is revalidated (`If-None-Match`; a 304 keeps the body).
+   */
+  etag?: string;
+  /**
+   * Epoch ms, ≥ `expiresAt`: how long a stale entry with a validator is kept for revalidation
+   * (absent: `expiresAt`). Between `expiresAt` and `keepUntil` the entry is never an answer by
+   * itself: only the base of a conditional request.
+   */
+  keepUntil?: number;
+}
+
+/** The instant an entry stops being kept: `keepUntil` when it is later than `expiresAt`. */
+export function retainedUntil(entry: CacheEntry): number {
+  return entry.keepUntil !== undefined && entry.keepUntil > entry.expiresAt ? entry.keepUntil : entry.expiresAt;
 }
 
 /**
@@ -14,9 +30,11 @@ export interface CacheEntry {
  * (in-process, embedded mode) and platform/adapters/redis/revocation-cache.ts (distributed mode);
  * their contract is test/contracts/revocation-cache.contract.test.ts.
  *
- * Contract: `get` answers an entry set under that key until its `expiresAt` (exclusive), then null;
- * `set` of an already expired entry stores nothing; a later `set` replaces the entry. Failures of
- * the cache are never failures of a check: a broken cache answers null and swallows writes.
+ * Contract: `get` answers an entry set under that key until its {@link retainedUntil} (exclusive:
+ * `expiresAt`, or a later `keepUntil`), validator included, then null; a caller tells fresh from
+ * stale by `expiresAt`. `set` of an entry no longer retained stores nothing; a later `set` replaces
+ * the entry. Failures of the cache are never failures of a check: a broken cache answers null and
+ * swallows writes.
  */
 export interface RevocationCache {
   get(key: string): Promise<CacheEntry | null>;
@@ -28,5 +46,11 @@ export interface RevocationCache {
 export function isCacheEntry(value: unknown): value is CacheEntry {
   if (typeof value !== 'object' || value === null) return false;
   const v = value as Record<string, unknown>;
-  return typeof v.body === 'string' && typeof v.storedAt === 'number' && typeof v.expiresAt === 'number';
+  return (
+    typeof v.body === 'string' &&
+    typeof v.storedAt === 'number' &&
+    typeof v.expiresAt === 'number' &&
+    (v.etag === undefined || typeof v.etag === 'string') &&
+    (v.keepUntil === undefined || typeof v.keepUntil === 'number')
+  );
 }

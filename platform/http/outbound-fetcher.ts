@@ -58,6 +58,8 @@ export interface FetchResult {
   contentType: string | null;
   /** The validator (`ETag`) of the response, unless `Cache-Control: no-store` forbids keeping it. */
   etag: string | null;
+  /** `Cache-Control: no-store`: nothing of this answer may be kept (no body, no validator). */
+  noStore: boolean;
 }
 
 /** The answer to a conditional GET ({@link OutboundFetcher.fetchJsonConditional}). */
@@ -141,7 +143,7 @@ export class OutboundFetcher {
         throw new FetchFailed(`cannot read ${u.pathname}`, undefined, { cause: error });
       });
       if (body.length > this.#policy.maxBytes) throw new FetchFailed(`file larger than ${this.#policy.maxBytes} bytes`);
-      return { status: 200, body, maxAge: null, contentType: null, etag: null };
+      return { status: 200, body, maxAge: null, contentType: null, etag: null, noStore: false };
     }
     const port = u.port ? Number(u.port) : 443;
     const hostname = u.hostname.replace(/^\[|\]$/g, '');
@@ -156,7 +158,8 @@ export class OutboundFetcher {
    */
   async fetchJsonConditional(url: string, etag?: string): Promise<ConditionalJson> {
     const result = await this.fetch(url, 'application/json', etag);
-    if (result.status === 304) return { notModified: true, maxAge: result.maxAge, etag: result.etag ?? etag ?? null };
+    // A 304 without an ETag leaves the held validator in force (RFC 9111: a 304 freshens the stored response), unless it says `no-store`.
+    if (result.status === 304) return { notModified: true, maxAge: result.maxAge, etag: result.noStore ? null : (result.etag ?? etag ?? null) };
     try {
       return { notModified: false, json: JSON.parse(result.body.toString('utf8')), maxAge: result.maxAge, etag: result.etag };
     } catch (error) {
@@ -217,11 +220,11 @@ export class OutboundFetcher {
     const etag = header('etag');
     const validator = !noStore && etag !== undefined && ETAG.test(etag) ? etag : null;
     if (status === 304 && conditional) {
-      return { status, body: Buffer.alloc(0), maxAge: maxAgeOf(cacheControl, header('expires')), contentType: null, etag: validator };
+      return { status, body: Buffer.alloc(0), maxAge: maxAgeOf(cacheControl, header('expires')), contentType: null, etag: validator, noStore };
     }
     if (status >= 300 && status < 400) throw new FetchFailed(`${u.origin}${u.pathname}: redirects are not followed (HTTP ${status})`, status);
     if (status !== 200) throw new FetchFailed(`${u.origin}${u.pathname}: HTTP ${status}`, status);
-    return { status, body: res.body, maxAge: maxAgeOf(cacheControl, header('expires')), contentType: header('content-type') ?? null, etag: validator };
+    return { status, body: res.body, maxAge: maxAgeOf(cacheControl, header('expires')), contentType: header('content-type') ?? null, etag: validator, noStore };
   }
 
   #send(u: URL, resolved: { address: string; family: number }, init: OutboundRequest): Promise<OutboundResponse> {

@@ -30,6 +30,15 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** What one GET of a source gave: a body, or a 304 confirming the held copy. */
+interface Fetched {
+  notModified: boolean;
+  body: Buffer;
+  maxAge: number | null;
+  etag: string | null;
+  noStore: boolean;
+}
+
 /**
  * The directory's answers, fetched through the outbound fetcher (allow-list, limits) and cached in
  * the shared cache: JSON (JWKS, status lists) per Cache-Control, CRLs until nextUpdate, OCSP
@@ -38,6 +47,15 @@ function describe(error: unknown): string {
  * unless this process has verified those very bytes for the same certificates before (an
  * in-process memo keyed by the exact cached body, so an entry altered in a shared cache is verified
  * afresh). Freshness (thisUpdate / nextUpdate) is checked on every use.
+ *
+ * Revalidation (issue 21): an answer with an `ETag` (and no `no-store`) is kept with its validator
+ * for one more cap past its freshness (`keepUntil`); once stale (max-age lapsed, or at once under
+ * `no-cache`) it is asked for with `If-None-Match`, and a 304 keeps the cached body (so its
+ * verified memo too) with a new lifetime from the 304's headers (the entry's previous lifetime if
+ * the 304 states none; CRL / OCSP: until nextUpdate as for a 200). Kept bytes that fail their
+ * check after a 304 (altered in the shared cache, past nextUpdate) are replaced by one
+ * unconditional fetch. A `no-store` answer is never stored and leaves no validator: such a
+ * document is fetched on every use.
  */
 export class DirectorySources implements DirectoryDocuments {
   readonly #o: SourcesOptions;
@@ -54,27 +72,57 @@ export class DirectorySources implements DirectoryDocuments {
     return this.#o.maxAgeSeconds * 1000;
   }
 
-  /** Cached entry, or one fetch per key at a time (concurrent callers share it). */
+  /**
+   * Cached entry while fresh, else one fetch per key at a time (concurrent callers share it),
+   * conditional when the stale entry kept a validator. `fresh` asks the directory even when the
+   * entry is fresh (still conditionally: a 304 is the directory's word that the copy is current).
+   * `ttlMs(body, maxAge)` is the lifetime of `body` (base64) given the answer's max-age.
+   */
   async #load(
     key: string,
-    fetch: () => Promise<{ body: Buffer; ttlMs: (body: Buffer) => Promise<number> | number }>,
+    fetch: (etag: string | undefined) => Promise<Fetched>,
+    ttlMs: (body: string, maxAge: number | null) => Promise<number> | number,
     fresh = false,
   ): Promise<{ entry: CacheEntry; cached: boolean }> {
-    const hit = fresh ? null : await this.#o.cache.get(key);
-    if (hit && hit.expiresAt > this.#o.clock().getTime()) return { entry: hit, cached: true };
+    const hit = await this.#o.cache.get(key);
+    if (!fresh && hit && hit.expiresAt > this.#o.clock().getTime()) return { entry: hit, cached: true };
     let pending = this.#inflight.get(key);
     if (!pending) {
       pending = (async () => {
-        const { body, ttlMs } = await fetch();
-        const now = this.#o.clock().getTime();
-        const ttl = Math.min(await ttlMs(body), this.#capMs);
-        const entry: CacheEntry = { body: body.toString('base64'), storedAt: now, expiresAt: now + Math.max(0, ttl) };
-        if (ttl > 0) await this.#o.cache.set(key, entry);
-        return { entry, cached: false };
+        const answer = await fetch(hit?.etag);
+        if (!answer.notModified) return this.#store(key, answer.body.toString('base64'), answer.maxAge, answer.noStore ? null : answer.etag, answer.noStore, ttlMs);
+        // The fetcher returns a 304 only to a conditional request, which only a held entry makes.
+        if (!hit) throw new SourceUnavailable('directory_unreachable', `${key}: 304 without a cached copy`);
+        const maxAge = answer.maxAge ?? Math.max(0, Math.floor((hit.expiresAt - hit.storedAt) / 1000));
+        const etag = answer.noStore ? null : (answer.etag ?? hit.etag ?? null);
+        try {
+          return await this.#store(key, hit.body, maxAge, etag, answer.noStore, ttlMs);
+        } catch {
+          // The kept bytes do not pass (altered in the shared cache, or past nextUpdate): the whole document.
+          const whole = await fetch(undefined);
+          return this.#store(key, whole.body.toString('base64'), whole.maxAge, whole.noStore ? null : whole.etag, whole.noStore, ttlMs);
+        }
       })().finally(() => this.#inflight.delete(key));
       this.#inflight.set(key, pending);
     }
     return pending;
+  }
+
+  /** `body` (base64) checked by `ttlMs` and cached for its lifetime, with its validator kept one cap longer. */
+  async #store(
+    key: string,
+    body: string,
+    maxAge: number | null,
+    etag: string | null,
+    noStore: boolean,
+    ttlMs: (body: string, maxAge: number | null) => Promise<number> | number,
+  ): Promise<{ entry: CacheEntry; cached: boolean }> {
+    const lifetime = await ttlMs(body, maxAge);
+    const now = this.#o.clock().getTime();
+    const ttl = Math.max(0, Math.min(lifetime, this.#capMs));
+    const entry: CacheEntry = { body, storedAt: now, expiresAt: now + ttl, ...(etag ? { etag, keepUntil: now + ttl + this.#capMs } : {}) };
+    if (!noStore && (ttl > 0 || etag)) await this.#o.cache.set(key, entry);
+    return { entry, cached: false };
   }
 
   /** `compute(body)` for this exact cached body, computed once per (key, body). */
@@ -86,10 +134,10 @@ export class DirectorySources implements DirectoryDocuments {
     return value;
   }
 
-  async #fetch(url: string, accept: string, what: string): Promise<{ body: Buffer; maxAge: number | null }> {
+  async #fetch(url: string, accept: string, what: string, etag: string | undefined): Promise<Fetched> {
     try {
-      const result = await this.#o.fetcher.fetch(url, accept);
-      return { body: result.body, maxAge: result.maxAge };
+      const result = await this.#o.fetcher.fetch(url, accept, etag);
+      return { notModified: result.status === 304, body: result.body, maxAge: result.maxAge, etag: result.etag, noStore: result.noStore };
     } catch (error) {
       if (error instanceof FetchRefused) throw new SourceUnavailable('fetch_refused', `${what}: refused by the outbound policy: ${error.message}`, { cause: error });
       if (error instanceof FetchFailed) throw new SourceUnavailable('directory_unreachable', `${what}: ${error.message}`, { cause: error });
@@ -97,20 +145,28 @@ export class DirectorySources implements DirectoryDocuments {
     }
   }
 
-  /** A JSON document (JWKS, status list), cached per Cache-Control (capped); `fresh` skips the cache (and refreshes it). */
+  /** A JSON document (JWKS, status list), cached per Cache-Control (capped); `fresh` asks the directory (and refreshes the cache). */
   async json(url: string, what: string, options: { fresh?: boolean } = {}): Promise<Sourced<unknown>> {
-    const { entry, cached } = await this.#load(`json:${url}`, async () => {
-      const { body, maxAge } = await this.#fetch(url, 'application/json', what);
-      try {
-        JSON.parse(body.toString('utf8'));
-      } catch (error) {
-        throw new SourceUnavailable('directory_unreachable', `${what}: the response is not JSON`, { cause: error });
-      }
-      return { body, ttlMs: () => (maxAge ?? this.#o.maxAgeSeconds) * 1000 };
-    }, options.fresh === true);
-    // Shared by callers of the same body: they only read it.
-    const value = await this.#derive(`json:${url}`, entry.body, () => JSON.parse(Buffer.from(entry.body, 'base64').toString('utf8')) as unknown);
-    return { value, url, cached };
+    const key = `json:${url}`;
+    // Parsed once per body: shared by callers of the same body, who only read it.
+    const parse = (body: string) =>
+      this.#derive(key, body, () => {
+        try {
+          return JSON.parse(Buffer.from(body, 'base64').toString('utf8')) as unknown;
+        } catch (error) {
+          throw new SourceUnavailable('directory_unreachable', `${what}: the response is not JSON`, { cause: error });
+        }
+      });
+    const { entry, cached } = await this.#load(
+      key,
+      (etag) => this.#fetch(url, 'application/json', what, etag),
+      async (body, maxAge) => {
+        await parse(body);
+        return (maxAge ?? this.#o.maxAgeSeconds) * 1000;
+      },
+      options.fresh === true,
+    );
+    return { value: await parse(entry.body), url, cached };
   }
 
   /**
@@ -122,18 +178,18 @@ export class DirectorySources implements DirectoryDocuments {
     const leewayMs = this.#o.leewaySeconds * 1000;
     for (const url of urls) {
       try {
-        const { entry, cached } = await this.#load(`crl:${url}`, async () => {
-          const { body } = await this.#fetch(url, 'application/pkix-crl', `CRL ${url}`);
-          return {
-            body,
-            ttlMs: async (b: Buffer) => {
-              const { crl } = await verifyCrlSignature(b, issuer);
-              checkCrlCurrent(crl, this.#o.clock(), leewayMs);
-              return crl.nextUpdate ? crl.nextUpdate.getTime() - this.#o.clock().getTime() : this.#capMs;
-            },
-          };
-        });
-        const verified = await this.#derive(`crl:${url}:${issuer.node.fingerprint256}`, entry.body, () => verifyCrlSignature(Buffer.from(entry.body, 'base64'), issuer));
+        const verify = (body: string) =>
+          this.#derive(`crl:${url}:${issuer.node.fingerprint256}`, body, () => verifyCrlSignature(Buffer.from(body, 'base64'), issuer));
+        const { entry, cached } = await this.#load(
+          `crl:${url}`,
+          (etag) => this.#fetch(url, 'application/pkix-crl', `CRL ${url}`, etag),
+          async (body) => {
+            const { crl } = await verify(body);
+            checkCrlCurrent(crl, this.#o.clock(), leewayMs);
+            return crl.nextUpdate ? crl.nextUpdate.getTime() - this.#o.clock().getTime() : this.#capMs;
+          },
+        );
+        const verified = await verify(entry.body);
         checkCrlCurrent(verified.crl, this.#o.clock(), leewayMs);
         return { value: verified, url, cached };
       } catch (error) {
@@ -157,20 +213,18 @@ export class DirectorySources implements DirectoryDocuments {
     });
     for (const url of urls) {
       try {
-        const { entry, cached } = await this.#load(`ocsp:${url}:${requestHash}`, async () => {
-          const { body } = await this.#fetch(ocspGetUrl(url, request), 'application/ocsp-response', `OCSP ${url}`);
-          return {
-            body,
-            ttlMs: (b: Buffer) => {
-              const verdict = verifyOcspResponse(b, cert, issuer, this.#o.clock());
-              checkOcspCurrent(verdict, this.#o.clock(), leewayMs, this.#capMs);
-              return (verdict.nextUpdate ?? new Date(verdict.thisUpdate.getTime() + this.#capMs)).getTime() - this.#o.clock().getTime();
-            },
-          };
-        });
-        const verdict = await this.#derive(`ocsp:${url}:${pair}`, entry.body, () =>
-          verifyOcspResponse(Buffer.from(entry.body, 'base64'), cert, issuer, this.#o.clock()),
+        const verify = (body: string) =>
+          this.#derive(`ocsp:${url}:${pair}`, body, () => verifyOcspResponse(Buffer.from(body, 'base64'), cert, issuer, this.#o.clock()));
+        const { entry, cached } = await this.#load(
+          `ocsp:${url}:${requestHash}`,
+          (etag) => this.#fetch(ocspGetUrl(url, request), 'application/ocsp-response', `OCSP ${url}`, etag),
+          async (body) => {
+            const verdict = await verify(body);
+            checkOcspCurrent(verdict, this.#o.clock(), leewayMs, this.#capMs);
+            return (verdict.nextUpdate ?? new Date(verdict.thisUpdate.getTime() + this.#capMs)).getTime() - this.#o.clock().getTime();
+          },
         );
+        const verdict = await verify(entry.body);
         checkOcspCurrent(verdict, this.#o.clock(), leewayMs, this.#capMs);
         return { value: verdict, url, cached };
       } catch (error) {

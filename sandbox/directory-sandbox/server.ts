@@ -166,6 +166,21 @@ export async function startSandboxDirectoryServer(dir: SandboxDirectory, opts: S
     return reply.header('content-type', 'application/ocsp-response').header('cache-control', CACHE_CONTROL).send(Buffer.from(answer));
   };
   app.post('/ocsp', async (req, reply) => ocspReply(reply, Buffer.isBuffer(req.body) ? req.body : null));
+  // GET answers are pre-produced as a lightweight responder's are (RFC 5019): the same bytes, so the
+  // same ETag, for the same request until a revocation or CRL_CACHE_MS, which lets clients revalidate.
+  const ocspAnswers = new Map<string, { revoked: string; der: Buffer; at: number }>();
+  const ocspGetReply = async (reply: FastifyReply, der: Buffer | null) => {
+    if (!der) return ocspReply(reply, null);
+    const request = der.toString('base64');
+    const revoked = (await dir.revokedCertificateSerials()).join(',');
+    let answer = ocspAnswers.get(request);
+    if (!answer || answer.revoked !== revoked || Date.now() - answer.at > CRL_CACHE_MS) {
+      answer = { revoked, der: Buffer.from(await dir.ocspResponse(der)), at: Date.now() };
+      if (ocspAnswers.size >= 1000) ocspAnswers.clear();
+      ocspAnswers.set(request, answer);
+    }
+    return reply.header('content-type', 'application/ocsp-response').header('cache-control', CACHE_CONTROL).send(answer.der);
+  };
   // GET form (RFC 6960 A.1): /ocsp/{url-encoded base64 of the DER request}.
   app.get('/ocsp/*', async (req, reply) => {
     const encoded = (req.params as Record<string, string | undefined>)['*'] ?? '';
@@ -176,7 +191,7 @@ export async function startSandboxDirectoryServer(dir: SandboxDirectory, opts: S
     } catch {
       der = null;
     }
-    return ocspReply(reply, der);
+    return ocspGetReply(reply, der);
   });
 
   // ------------------------------------------------------------------ status

@@ -48,6 +48,27 @@ function cacheContract(name: string, make: (clock: () => number) => RevocationCa
       expect(await cache.get(key)).toBeNull();
     });
 
+    it('keeps an entry with a validator past its freshness until keepUntil, validator included (revalidation)', async () => {
+      const key = `json:https://dir.example/${randomUUID()}`;
+      const entry = { body: 'e30=', storedAt: now, expiresAt: now + 60_000, etag: '"v1"', keepUntil: now + 360_000 };
+      await cache.set(key, entry);
+      now += 60_000; // stale: still answered, for a conditional request only
+      expect(await cache.get(key)).toEqual(entry);
+      now += 299_000;
+      expect(await cache.get(key)).toEqual(entry);
+      now += 1_000;
+      expect(await cache.get(key)).toBeNull();
+    });
+
+    it('stores an entry stale at once (no-cache) when it is kept for revalidation', async () => {
+      const key = `json:https://dir.example/${randomUUID()}`;
+      const entry = { body: 'e30=', storedAt: now, expiresAt: now, etag: 'W/"v2"', keepUntil: now + 300_000 };
+      await cache.set(key, entry);
+      expect(await cache.get(key)).toEqual(entry);
+      await cache.set(`${key}/gone`, { ...entry, keepUntil: now });
+      expect(await cache.get(`${key}/gone`)).toBeNull();
+    });
+
     it('keys do not mix', async () => {
       const key = `json:https://dir.example/${randomUUID()}`;
       await cache.set(`${key}/a`, { body: 'YQ==', storedAt: now, expiresAt: now + 60_000 });

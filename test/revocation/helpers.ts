@@ -25,10 +25,10 @@ export class ObservedFetcher extends OutboundFetcher {
     });
   }
 
-  override async fetch(url: string, accept?: string): Promise<FetchResult> {
+  override async fetch(url: string, accept?: string, ifNoneMatch?: string): Promise<FetchResult> {
     this.requests.push(url);
     if (this.failing?.test(url)) throw new FetchFailed(`${new URL(url).origin}: simulated outage (HTTP 503)`, 503);
-    return super.fetch(url, accept);
+    return super.fetch(url, accept, ifNoneMatch);
   }
 
   count(pattern: RegExp): number {

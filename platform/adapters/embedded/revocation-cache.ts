@@ -1,4 +1,4 @@
-import type { CacheEntry, RevocationCache } from '../../../core/ports/revocation-cache.js';
+import { retainedUntil, type CacheEntry, type RevocationCache } from '../../../core/ports/revocation-cache.js';
 
 /** In-process cache (embedded mode: one process runs every stage). Bounded, oldest evicted first. */
 export class MemoryRevocationCache implements RevocationCache {
@@ -14,7 +14,7 @@ export class MemoryRevocationCache implements RevocationCache {
   async get(key: string): Promise<CacheEntry | null> {
     const entry = this.#entries.get(key);
     if (!entry) return null;
-    if (entry.expiresAt <= this.#clock()) {
+    if (retainedUntil(entry) <= this.#clock()) {
       this.#entries.delete(key);
       return null;
     }
@@ -22,7 +22,7 @@ export class MemoryRevocationCache implements RevocationCache {
   }
 
   async set(key: string, entry: CacheEntry): Promise<void> {
-    if (entry.expiresAt <= this.#clock()) return;
+    if (retainedUntil(entry) <= this.#clock()) return;
     this.#entries.delete(key);
     this.#entries.set(key, entry);
     while (this.#entries.size > this.#maxEntries) {

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { isCacheEntry, type CacheEntry, type RevocationCache } from '../../../core/ports/revocation-cache.js';
+import { isCacheEntry, retainedUntil, type CacheEntry, type RevocationCache } from '../../../core/ports/revocation-cache.js';
 
 /**
  * Redis cache (distributed mode): one key per source under `dcr:<namespace>:revocation:`, expiring
- * with the entry, so every worker instance shares one fetch per source and TTL.
+ * with the entry (its `keepUntil` when it keeps a validator for revalidation), so every worker
+ * instance shares one fetch per source and TTL, and one validator.
  */
 export class RedisRevocationCache implements RevocationCache {
   readonly #redis: Redis;
@@ -27,7 +28,7 @@ export class RedisRevocationCache implements RevocationCache {
       const raw = await this.#redis.get(this.#key(key));
       if (!raw) return null;
       const parsed: unknown = JSON.parse(raw);
-      if (!isCacheEntry(parsed) || parsed.expiresAt <= this.#clock()) return null;
+      if (!isCacheEntry(parsed) || retainedUntil(parsed) <= this.#clock()) return null;
       return parsed;
     } catch {
       return null;
@@ -35,7 +36,7 @@ export class RedisRevocationCache implements RevocationCache {
   }
 
   async set(key: string, entry: CacheEntry): Promise<void> {
-    const ttlMs = entry.expiresAt - this.#clock();
+    const ttlMs = retainedUntil(entry) - this.#clock();
     if (ttlMs <= 0) return;
     try {
       await this.#redis.set(this.#key(key), JSON.stringify(entry), 'PX', Math.ceil(ttlMs));

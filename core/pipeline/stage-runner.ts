@@ -128,6 +128,7 @@ export class StageRunner {
         set: { ...result.set, status, updatedAt: t.toISOString(), lastError: null, failedStage: null },
         history,
         outbox,
+        completesJob: context.jobId,
       });
       if (!committed) return this.#retryAfterConflict(base.id, stage);
       await this.#afterCommit(committed, outbox);
@@ -143,6 +144,7 @@ export class StageRunner {
           set,
           history: [{ at: t.toISOString(), event: 'transition', stage, from: running, to: 'rejected', attempt: context.attempt, error: error.error, detail: error.errorDescription, ...by }],
           outbox,
+          completesJob: context.jobId,
         });
         if (!committed) return this.#retryAfterConflict(latest.id, stage);
         await this.#afterCommit(committed, outbox);
@@ -164,6 +166,7 @@ export class StageRunner {
         set: { ...set, attempts: { ...latest.attempts, [stage]: context.attempt } },
         history: [{ at: t.toISOString(), event: 'transition', stage, from: running, to: 'failed', attempt: context.attempt, error: message, ...by }],
         outbox,
+        completesJob: context.jobId,
       });
       if (!committed) return this.#retryAfterConflict(latest.id, stage);
       logger.error({ requestId: latest.id, stage, attempts: context.attempt, err: message }, 'registration failed; replayable by operators');

@@ -7,6 +7,13 @@ export interface RegistrationChange {
   set: Partial<Omit<Registration, 'id' | 'version' | 'history'>>;
   history?: HistoryEntry[];
   outbox?: OutboxEntry[];
+  /**
+   * The id of the stage job whose run this change ends (a stage's final transition). A committing
+   * store ({@link Store.outboxDelivery}) deletes the job from its queue in the same transaction, so
+   * the job is done exactly when the change is stored; other stores ignore it (their queue completes
+   * the job when the handler returns).
+   */
+  completesJob?: string;
 }
 
 /** The record a change makes of `current`: what every adapter stores and returns. */

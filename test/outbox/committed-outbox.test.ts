@@ -123,3 +123,49 @@ it('the runtime opens the embedded set as one committing store; a store on its o
   await alone.insertRegistration(r, [stageJob('verify', r.id, 0, new Date())]);
   expect((await alone.pendingOutbox(10)).map((p) => p.entry.id)).toEqual([`${r.id}.verify.0`]);
 });
+
+it('stage fusion: a job for a stage this process consumes is written already claimed by it and run at once; a crash gives it back at start-up', async () => {
+  let entered!: (data: StageJobData & { attempt: number }) => void;
+  const first = new Promise<StageJobData & { attempt: number }>((resolve) => (entered = resolve));
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const consumer = queue.consume('revocation', async (data, ctx) => {
+    entered({ ...data, attempt: ctx.attempt });
+    await held;
+  }, { concurrency: 2 });
+  const r = aRegistration('r-fused');
+  await store.insertRegistration(r, []);
+  const job = stageJob('revocation', r.id, 0, new Date());
+  expect(await store.updateRegistration(r, { set: { status: 'checking_revocation' }, outbox: [job] })).not.toBeNull();
+  // Claimed in the change's own transaction: active, first attempt, this process's handler has it.
+  expect(rows(`SELECT id, state, attempts_made FROM jobs WHERE id = '${job.id}'`)).toEqual([{ id: job.id, state: 'active', attempts_made: 1 }]);
+  expect(await first).toEqual({ requestId: r.id, generation: 0, attempt: 1 });
+
+  // The process dies with the job running: the database is closed under it, then opened again.
+  await db.close();
+  db = openEmbeddedDatabase(dir);
+  const restarted = new SqliteQueue(db, { attempts: 3, baseDelayMs: 10 });
+  expect(await restarted.counts('revocation')).toEqual({ waiting: 1, active: 0, delayed: 0 });
+  let again!: (attempt: number) => void;
+  const second = new Promise<number>((resolve) => (again = resolve));
+  const after = restarted.consume('revocation', async (_data, ctx) => again(ctx.attempt), { concurrency: 1 });
+  expect(await second).toBe(2);
+  await after.close();
+  await restarted.close();
+  release();
+  await consumer.close().catch(() => {});
+  queue = restarted;
+  bus = new SqliteEventBus(db, { source: 'urn:dcr:test' });
+});
+
+it('a stage transition that ends its job deletes the job row in the same transaction; a refused one deletes nothing', async () => {
+  const r = aRegistration('r-completes');
+  const job = stageJob('verify', r.id, 0, new Date());
+  await store.insertRegistration(r, [job]);
+  const stale = r;
+  const moved = (await store.updateRegistration(r, { set: { status: 'verifying' } })) as Registration;
+  expect(await store.updateRegistration(stale, { set: { status: 'rejected' }, completesJob: job.id })).toBeNull();
+  expect(rows(`SELECT id FROM jobs WHERE id = '${job.id}'`)).toEqual([{ id: job.id }]);
+  expect(await store.updateRegistration(moved, { set: { status: 'checking_revocation' }, completesJob: job.id })).not.toBeNull();
+  expect(rows(`SELECT id FROM jobs WHERE id = '${job.id}'`)).toEqual([]);
+});

@@ -11,8 +11,10 @@ import type { StageJobData } from '../../../core/ports/queue.js';
  * Both methods run synchronously inside the caller's transaction.
  */
 export interface CommittedJobs {
-  /** sqlite-queue.ts: the job row, idempotent per id. */
+  /** sqlite-queue.ts: the job row, idempotent per id (claimed at once by a consumer of this process with a free slot: stage fusion). */
   insertCommitted(stage: Stage, jobId: string, data: StageJobData): void;
+  /** sqlite-queue.ts: the job whose run the change ends (RegistrationChange.completesJob) is deleted with it. */
+  completeCommitted(jobId: string): void;
 }
 
 export interface CommittedEvents {

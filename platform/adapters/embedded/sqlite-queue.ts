@@ -14,6 +14,12 @@ import type { CommittedJobs } from './committed-outbox.js';
 import type { GroupCommit } from './group-commit.js';
 import { guardAdapter } from '../dependency.js';
 
+/** A consumer of this process, as insertCommitted sees it: whether it has a free slot, and how to run a row in it. */
+interface LocalConsumer {
+  hasSlot(): boolean;
+  start(row: JobRow): void;
+}
+
 interface JobRow {
   id: string;
   data: string;
@@ -56,6 +62,10 @@ export class SqliteQueue implements WorkQueue, CommittedJobs {
   readonly #mayHaveDelayed = new Set<Stage>();
 
   readonly #onError: (error: unknown, stage: Stage) => void;
+  /** This process's consumers, by stage: where insertCommitted hands a new job over (stage fusion). */
+  readonly #local = new Map<Stage, Set<LocalConsumer>>();
+  /** Jobs whose row a committed change deleted (completeCommitted): their run ends without a delete of its own. */
+  readonly #completedWithChange = new Set<string>();
 
   /** `onError`: a claim or a job's bookkeeping failed (e.g. the database stayed locked); the consumer goes on after a pause. */
   constructor(embedded: EmbeddedDatabase, policy: RetryPolicy, options: { onError?: (error: unknown, stage: Stage) => void } = {}) {
@@ -75,6 +85,11 @@ export class SqliteQueue implements WorkQueue, CommittedJobs {
         `UPDATE jobs SET state = 'active', locked_until = @now + ${LOCK_MS}, attempts_made = attempts_made + 1, updated_at = @now
          WHERE id IN (SELECT id FROM jobs WHERE stage = @stage AND state = 'waiting' AND run_at <= @now ORDER BY run_at LIMIT @limit)
          RETURNING id, data, attempts_made, run_at`,
+      ),
+      // Stage fusion: the job written already claimed for this process's consumer (insertCommitted).
+      insertActive: db.prepare(
+        `INSERT INTO jobs (id, stage, data, state, run_at, attempts_made, locked_until, updated_at) VALUES (?, ?, ?, 'active', ?, 1, ?, ?)
+         ON CONFLICT (id) DO NOTHING`,
       ),
       complete: db.prepare('DELETE FROM jobs WHERE id = ?'),
       retry: db.prepare(`UPDATE jobs SET state = 'waiting', run_at = ?, locked_until = NULL, last_error = ?, updated_at = ? WHERE id = ?`),
@@ -113,11 +128,37 @@ export class SqliteQueue implements WorkQueue, CommittedJobs {
    */
   insertCommitted(stage: Stage, jobId: string, data: StageJobData): void {
     const now = Date.now();
-    this.#stmt.insert.run(jobId, stage, JSON.stringify(data), now, now);
+    const json = JSON.stringify(data);
+    // Stage fusion (issue 21; Flink's operator chaining): when this process consumes the stage and
+    // has a free slot, the row is written already claimed by it, in the same transaction as the
+    // change that produced the job, and the consumer runs it at once: no claim, no wake, no queue
+    // hop. The boundary keeps its durable checkpoint: the change and the claimed row commit
+    // together, and a crash leaves the row `active`, which start-up gives back (data-dir-lock.ts:
+    // whoever claimed it is dead). The handler's read of the record waits until the change is
+    // durable (group-commit.ts `observed`); should the caller's transaction roll back, the row goes
+    // with it and the run finds nothing to do.
+    const local = this.#commits.writeFailure ? undefined : [...(this.#local.get(stage) ?? [])].find((c) => c.hasSlot());
+    if (local) {
+      if (this.#stmt.insertActive.run(jobId, stage, json, now, now + LOCK_MS, now).changes === 1) {
+        local.start({ id: jobId, data: json, attempts_made: 1 });
+        return;
+      }
+    } else {
+      this.#stmt.insert.run(jobId, stage, json, now, now);
+    }
     // The consumer's claim runs after the caller's transaction returns (the loop resumes on a later
-    // microtask) and joins the same batch: it sees the row, and the stage's read of the record waits
-    // until the change is durable (group-commit.ts `observed`).
+    // microtask) and joins the same batch: it sees the row.
     this.#wake.emit(stage);
+  }
+
+  /**
+   * {@link CommittedJobs}: the job's run ends with the caller's change (the stage's final transition,
+   * sqlite-store.ts): its row is deleted in the same transaction, so the job is done exactly when
+   * the change is stored, and its consumer's bookkeeping has nothing left to write.
+   */
+  completeCommitted(jobId: string): void {
+    this.#stmt.complete.run(jobId);
+    this.#completedWithChange.add(jobId);
   }
 
   consume(stage: Stage, handler: StageHandler, options: { concurrency: number }): StageConsumer {
@@ -138,9 +179,14 @@ export class SqliteQueue implements WorkQueue, CommittedJobs {
       } catch (error) {
         outcome = { ok: false, message: error instanceof Error ? error.message : String(error) };
       }
+      // Deleted with the stage's own transition (completeCommitted): nothing to write. Had the
+      // handler then failed, the row would already be gone with a committed outcome.
+      const completed = this.#completedWithChange.delete(row.id);
       try {
         const now = Date.now();
-        if (outcome.ok) this.#commits.lazy(() => this.#stmt.complete.run(row.id));
+        if (outcome.ok) {
+          if (!completed) this.#commits.lazy(() => this.#stmt.complete.run(row.id));
+        }
         // The last attempt threw, so the handler could not record the outcome (`failed` or otherwise):
         // dropping the job would strand the request in its stage. It runs again, later and later (≤ 60 s).
         else if (row.attempts_made >= this.#policy.attempts) {
@@ -158,6 +204,32 @@ export class SqliteQueue implements WorkQueue, CommittedJobs {
       return !outcome.ok;
     };
 
+    // While the store refuses writes (a full disk), one job at a time, and no wake from a finishing one.
+    const slots = () => (this.#commits.writeFailure ? 1 : options.concurrency);
+    /** Runs a claimed row in a slot (from the loop's claim, or handed over by insertCommitted). */
+    const start = (row: JobRow): void => {
+      const p: Promise<void> = Promise.resolve()
+        .then(() => runJob(row))
+        .then(
+          (retried) => {
+            const wasFull = running.size >= slots();
+            running.delete(p);
+            // A saturated loop waits for a slot, and a retry's time must be learnt; otherwise
+            // enqueue (or the timer) wakes the loop, and a wake here would be an empty claim.
+            if (!this.#commits.writeFailure && (wasFull || retried)) wakeUp?.();
+          },
+          () => {
+            running.delete(p);
+            if (!this.#commits.writeFailure) wakeUp?.();
+          },
+        );
+      running.add(p);
+    };
+    const local: LocalConsumer = { hasSlot: () => !closed && running.size < slots(), start };
+    const locals = this.#local.get(stage) ?? new Set<LocalConsumer>();
+    locals.add(local);
+    this.#local.set(stage, locals);
+
     let recoveredAt = Date.now();
     const loop = async () => {
       while (!closed) {
@@ -169,28 +241,11 @@ export class SqliteQueue implements WorkQueue, CommittedJobs {
             this.#commits.lazy(() => this.#stmt.recover.run(recoveredAt));
           }
           let drained = false;
-          // While the store refuses writes (a full disk), one job at a time, and no wake from a finishing one.
-          const slots = () => (this.#commits.writeFailure ? 1 : options.concurrency);
           while (!closed && running.size < slots()) {
             const limit = slots() - running.size;
             const rows = this.#commits.lazy(() => this.#stmt.claim.all({ now: Date.now(), stage, limit }));
             rows.sort((a, b) => a.run_at - b.run_at);
-            for (const row of rows) {
-              const p: Promise<void> = runJob(row).then(
-                (retried) => {
-                  const wasFull = running.size >= slots();
-                  running.delete(p);
-                  // A saturated loop waits for a slot, and a retry's time must be learnt; otherwise
-                  // enqueue (or the timer) wakes the loop, and a wake here would be an empty claim.
-                  if (!this.#commits.writeFailure && (wasFull || retried)) wakeUp?.();
-                },
-                () => {
-                  running.delete(p);
-                  if (!this.#commits.writeFailure) wakeUp?.();
-                },
-              );
-              running.add(p);
-            }
+            for (const row of rows) start(row);
             if (this.#commits.writeFailure) break;
             if (rows.length < limit) {
               drained = true;
@@ -224,6 +279,7 @@ export class SqliteQueue implements WorkQueue, CommittedJobs {
     const consumer: StageConsumer = {
       close: async () => {
         closed = true;
+        locals.delete(local);
         this.#wake.off(stage, onWake);
         clearTimeout(timer);
         wakeUp?.();

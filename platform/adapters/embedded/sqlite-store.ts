@@ -209,6 +209,7 @@ export class SqliteStore implements Store {
       if (!this.#compareAndSet(current, next)) return null;
       this.#writeParts(current.id, change.set);
       this.#addOutbox('registration', current.id, change.outbox ?? []);
+      if (change.completesJob !== undefined) this.#committed?.jobs.completeCommitted(change.completesJob);
       return next;
     }), registrationKey(current.id));
   }

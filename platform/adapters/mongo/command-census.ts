@@ -49,7 +49,8 @@ export function censusClientOptions(census: CommandCensusOptions | undefined): P
 
 type Doc = Record<string, unknown>;
 const isDoc = (v: unknown): v is Doc => typeof v === 'object' && v !== null && !Array.isArray(v);
-const keysOf = (v: unknown): string => (isDoc(v) ? Object.keys(v).sort().join(',') : '');
+// (the driver hands a find's sort over as a Map)
+const keysOf = (v: unknown): string => (v instanceof Map ? [...v.keys()].map(String).sort().join(',') : isDoc(v) ? Object.keys(v).sort().join(',') : '');
 
 /** The collection a command names (its first field's value, or getMore's `collection`). */
 function collectionOf(event: CommandStartedEvent): string {

@@ -221,6 +221,13 @@ export const VARIABLES = {
     doc: 'distributed adapters: MongoDB store (all three of `DCR_MONGO_URL`, `DCR_REDIS_URL`, `DCR_KAFKA_BROKERS`, or none)',
     defaultDoc: 'embedded',
   }),
+  /** Issue 20's diagnostic (platform/adapters/mongo/command-census.ts): off unless set. */
+  mongoCommandCensusDir: maybe({
+    env: 'DCR_MONGO_COMMAND_CENSUS_DIR',
+    ...text(),
+    doc: "diagnostic: the store's MongoDB command census, one JSON line per 10 s to `<dir>/<service>-<pid>.jsonl` (commands per name, collection and filter shape)",
+    defaultDoc: 'off',
+  }),
   redisUrl: maybe({ env: 'DCR_REDIS_URL', schema: Type.String({ pattern: '^rediss?://' }), form: 'a redis:// or rediss:// URL', secret: true, doc: 'distributed adapters: BullMQ queue, shared rate-limit counters', defaultDoc: 'embedded' }),
   kafkaBrokers: maybe({
     env: 'DCR_KAFKA_BROKERS',

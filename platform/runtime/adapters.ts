@@ -50,6 +50,7 @@ export async function openAdapters(config: Config, service: string, logger?: Pic
     const store = await MongoStore.connect(config.mongoUrl as string, config.namespace, {
       startupWaitMs: config.storeStartupWaitMs,
       onWait: (attempt, error) => logger?.error({ err: error, attempt }, 'MongoDB cannot be reached yet; waiting for it before starting (DCR_STORE_STARTUP_WAIT_MS)'),
+      ...(config.mongoCommandCensusDir ? { census: { dir: config.mongoCommandCensusDir, instance: service } } : {}),
     });
     const queue = new BullMqQueue({ redisUrl: config.redisUrl as string, namespace: config.namespace, policy, leaseMs: config.queueLeaseMs });
     const bus = new KafkaEventBus({ brokers: config.kafkaBrokers ?? [], namespace: config.namespace, clientId: `dcr-${service}`, source });

@@ -10,7 +10,8 @@
  * --concurrency N (48), --short (the short variant's settings, name "short"), --keep (keep the work
  * dir), --skip-rate-limit, --faults verifier,mongo,… (a subset of the schedule: intake, verifier,
  * revocation, provisioner, redis, kafka, mongo, directory), --downtime mongo=45000 (ms a killed server,
- * `service`, or the `directory` stays down). Progress goes to stderr. Exits non-zero when any check or invariant fails.
+ * `service`, or the `directory` stays down), --fault-at SHARE (the first fault once this share of the
+ * load has started; 0.05). Progress goes to stderr. Exits non-zero when any check or invariant fails.
  */
 import { rateLimitRedisCheck } from './rate-limit-redis.js';
 import { ALL_FAULTS, faultKey } from './faults.js';
@@ -21,7 +22,7 @@ const log = (line: string) => process.stderr.write(`[chaos ${((Date.now() - t0) 
 
 function usage(message?: string): never {
   if (message) process.stderr.write(`${message}\n`);
-  process.stderr.write('usage: npm run chaos -- [--count N] [--name NAME] [--tpps N] [--rate R] [--concurrency N] [--short] [--keep] [--skip-rate-limit] [--faults t1,t2] [--downtime target=ms]\n');
+  process.stderr.write('usage: npm run chaos -- [--count N] [--name NAME] [--tpps N] [--rate R] [--concurrency N] [--short] [--keep] [--skip-rate-limit] [--faults t1,t2] [--fault-at SHARE] [--downtime target=ms]\n');
   process.exit(2);
 }
 
@@ -78,6 +79,14 @@ for (let i = 0; i < args.length; i++) {
       else if (target === 'service') options.timings.serviceDowntimeMs = n;
       else if (target === 'directory') options.timings.directoryOutageMs = n;
       else usage(`--downtime: redis, kafka, mongo, service or directory, not ${target}`);
+      break;
+    }
+    case '--fault-at': {
+      // e.g. --fault-at 0.4: the (first) fault once this share of the load has started (default 0.05)
+      const share = positive(value());
+      if (share >= 1) usage(`--fault-at: a share below 1, not ${share}`);
+      options.timings.firstAt = share;
+      options.timings.lastAt = Math.max(share, options.timings.lastAt);
       break;
     }
     case '--keep':

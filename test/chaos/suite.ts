@@ -9,6 +9,7 @@ import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MongoClient } from 'mongodb';
+import { attachCommandCensus, censusClientOptions } from '../../platform/adapters/mongo/command-census.js';
 import { createTpps, signedRequests } from '../../bench/fixtures.js';
 import { ProcessSampler } from '../../bench/sampler.js';
 import { infraVersions } from '../support/infra.js';
@@ -151,7 +152,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
 
   const cluster = await ChaosCluster.start({ settings: options.cluster, workDir, log });
   const startupMs = Date.now() - t0;
-  const mongo = new MongoClient(cluster.mongoUrl, { serverSelectionTimeoutMS: 3000, connectTimeoutMS: 3000, retryWrites: false });
+  // The harness's own reads (fault probes, settle, checks) are counted too when the services' are (issue 20).
+  const censusDir = process.env.DCR_MONGO_COMMAND_CENSUS_DIR;
+  const census = censusDir ? { dir: censusDir, instance: 'chaos-harness' } : undefined;
+  const mongo = new MongoClient(cluster.mongoUrl, { serverSelectionTimeoutMS: 3000, connectTimeoutMS: 3000, retryWrites: false, ...censusClientOptions(census) });
+  const stopCensus = census ? attachCommandCensus(mongo, census) : undefined;
   let ok = false;
   try {
     await mongo.connect();
@@ -287,6 +292,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     for (const inv of report.invariants) log(`  ${inv.ok ? 'ok  ' : 'FAIL'} ${inv.name}: ${inv.value}`);
     return { name: options.name, ok, resultFile, workDir, wallSeconds, load: load.summary, faults, settle: settled, unexpectedExits: cluster.unexpectedExits, report };
   } finally {
+    stopCensus?.();
     await mongo.close(true).catch(() => {});
     await cluster.stop().catch((error: unknown) => log(`stopping the cluster: ${error instanceof Error ? error.message : String(error)}`));
     const keep = options.keepWorkDir === 'always' || (options.keepWorkDir === 'on-failure' && !ok) || process.env['DCR_INFRA_KEEP'] === '1';

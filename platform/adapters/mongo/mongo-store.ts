@@ -16,6 +16,7 @@ import {
 } from '../../../core/ports/store.js';
 import { asDependencyUnavailable, guardAdapter } from '../dependency.js';
 import { DependencyUnavailable } from '../../../core/errors/dependency-unavailable.js';
+import { attachCommandCensus, censusClientOptions, type CommandCensusOptions } from './command-census.js';
 
 type RegistrationDoc = Omit<Registration, 'id'> & { _id: string; outbox: OutboxEntry[] };
 type ClientDoc = Omit<Client, 'clientId'> & { _id: string; outbox: OutboxEntry[] };
@@ -53,6 +54,7 @@ export class MongoStore implements Store {
   readonly #clients: Collection<ClientDoc>;
   readonly #jtis: Collection<JtiDoc>;
   readonly #leases: Collection<LeaseDoc>;
+  #stopCensus: (() => void) | undefined;
 
   private constructor(client: MongoClient, db: Db, namespace: string) {
     this.#client = client;
@@ -67,13 +69,18 @@ export class MongoStore implements Store {
    * Connects and ensures the indexes. `startupWaitMs`: while MongoDB cannot be reached, try again
    * (pauses growing from 0.5 s to 5 s) for up to this long before giving up, so a service started
    * while its store is slow or away waits for it instead of exiting (the supervisor's restart loop);
-   * `onWait` hears of each failed attempt. 0: one attempt.
+   * `onWait` hears of each failed attempt. 0: one attempt. `census`: count this client's commands
+   * (command-census.ts; `DCR_MONGO_COMMAND_CENSUS_DIR`), off when absent.
    */
-  static async connect(url: string, namespace: string, options: { startupWaitMs?: number; onWait?: (attempt: number, error: unknown) => void } = {}): Promise<MongoStore> {
+  static async connect(
+    url: string,
+    namespace: string,
+    options: { startupWaitMs?: number; onWait?: (attempt: number, error: unknown) => void; census?: CommandCensusOptions } = {},
+  ): Promise<MongoStore> {
     const deadline = Date.now() + (options.startupWaitMs ?? 0);
     for (let attempt = 1; ; attempt++) {
       try {
-        return await MongoStore.#connectOnce(url, namespace);
+        return await MongoStore.#connectOnce(url, namespace, options.census);
       } catch (error) {
         if (!(error instanceof DependencyUnavailable) || Date.now() >= deadline) throw error;
         options.onWait?.(attempt, error);
@@ -82,20 +89,24 @@ export class MongoStore implements Store {
     }
   }
 
-  static async #connectOnce(url: string, namespace: string): Promise<MongoStore> {
+  static async #connectOnce(url: string, namespace: string, census: CommandCensusOptions | undefined): Promise<MongoStore> {
     const client = new MongoClient(url, {
       serverSelectionTimeoutMS: 5000,
       connectTimeoutMS: 5000,
       retryWrites: false,
       maxPoolSize: 20,
+      ...censusClientOptions(census),
     });
+    const stopCensus = census ? attachCommandCensus(client, census) : undefined;
     try {
       await client.connect();
       const store = new MongoStore(client, client.db(), namespace);
+      store.#stopCensus = stopCensus;
       await store.#ensureIndexes();
       // The adapter boundary: a driver outage from any method arrives as DependencyUnavailable.
       return guardAdapter(store, 'store');
     } catch (error) {
+      stopCensus?.();
       await client.close().catch(() => {});
       throw asDependencyUnavailable('store', error, 'connect');
     }
@@ -352,6 +363,7 @@ export class MongoStore implements Store {
   }
 
   async close(): Promise<void> {
+    this.#stopCensus?.();
     await this.#client.close();
   }
 }

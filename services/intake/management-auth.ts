@@ -75,7 +75,8 @@ export type ManagementStore = Pick<Store, 'getClient' | 'getRegistration'>;
  * exists or not, AS token check included); a valid token with another TPP's certificate is a 403.
  * With `asTokens` (OBIE/CDR profiles and a configured AS), a client-credentials access token of the
  * bank's AS for this client is accepted too (as-tokens.ts: JWT by JWKS, or RFC 7662 introspection).
- * Returns the active client.
+ * Returns the active client (or, with `acceptDeleting`, one being deleted: a GET or PUT on it is the
+ * 401 of a deleted client, RFC 7592 §2.3, since the TPP asked for it to go).
  */
 export async function authenticateManagement(
   request: FastifyRequest,
@@ -84,13 +85,15 @@ export async function authenticateManagement(
   asTokens: AsTokenVerifier | null = null,
   profile: Pick<Profile, 'name' | 'management'> | null = null,
   credential?: (used: ManagementCredential) => void,
+  /** `deleting` too: a repeated DELETE finishes a delete whose intent is recorded (core/clients/delete-client.ts). */
+  acceptDeleting = false,
 ): Promise<Client> {
   const presented = bearerToken(request.headers.authorization);
   if (presented.kind === 'none') throw unauthorized('a Bearer registration access token is required', false);
   if (presented.kind === 'malformed') throw unauthorized('the Authorization header does not carry a valid Bearer token', true);
 
   const client = await store.getClient(clientId);
-  const active = client?.status === 'active' ? client : null;
+  const active = client?.status === 'active' || (acceptDeleting && client?.status === 'deleting') ? client : null;
   let matches = tokenMatches(presented.token, active?.tokenHash ?? DECOY_HASH);
   if (active && matches && profile && !tokenKindAccepted(profile, 'registration_access_token')) {
     throw unauthorized(refusedKindDescription(profile, 'registration_access_token'), true);
@@ -162,12 +165,12 @@ const credentials = new WeakMap<FastifyRequest, ManagementCredential>();
  * the body is parsed or validated, so an unauthenticated caller always gets the 401/403 and never a
  * body error. The handler reads the client with {@link managedClient}.
  */
-export function managementAuthHook(store: ManagementStore): onRequestAsyncHookHandler {
+export function managementAuthHook(store: ManagementStore, options: { acceptDeleting?: boolean } = {}): onRequestAsyncHookHandler {
   return async (request) => {
     const params = request.params as Record<string, unknown> | undefined;
     const clientId = typeof params?.client_id === 'string' && params.client_id.length <= 64 ? params.client_id : '';
     const profile = request.server.hasDecorator('managementProfile') ? request.server.managementProfile : null;
-    authenticated.set(request, await authenticateManagement(request, store, clientId, request.server.managementTokens ?? null, profile, (used) => credentials.set(request, used)));
+    authenticated.set(request, await authenticateManagement(request, store, clientId, request.server.managementTokens ?? null, profile, (used) => credentials.set(request, used), options.acceptDeleting === true));
   };
 }
 

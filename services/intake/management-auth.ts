@@ -93,40 +93,40 @@ export async function authenticateManagement(
   if (presented.kind === 'malformed') throw unauthorized('the Authorization header does not carry a valid Bearer token', true);
 
   const client = await store.getClient(clientId);
-  const active = client?.status === 'active' || (acceptDeleting && client?.status === 'deleting') ? client : null;
-  let matches = tokenMatches(presented.token, active?.tokenHash ?? DECOY_HASH);
-  if (active && matches && profile && !tokenKindAccepted(profile, 'registration_access_token')) {
+  const managed = client?.status === 'active' || (acceptDeleting && client?.status === 'deleting') ? client : null;
+  let matches = tokenMatches(presented.token, managed?.tokenHash ?? DECOY_HASH);
+  if (managed && matches && profile && !tokenKindAccepted(profile, 'registration_access_token')) {
     throw unauthorized(refusedKindDescription(profile, 'registration_access_token'), true);
   }
   let used: ManagementCredential | null = matches ? { kind: 'registration_access_token', token: presented.token } : null;
   // OBIE / CDR: a client-credentials access token the bank's AS issued to this client (SPEC §1 rule 4).
   // Asked for an unknown client too (its client_id cannot match), so that path costs the same.
   if (!matches && asTokens) {
-    const verdict = await asTokens.verify(presented.token, { clientId: active?.clientId ?? clientId, certificateThumbprint: request.clientCertificate?.thumbprint ?? null });
-    if (verdict.ok && active) {
+    const verdict = await asTokens.verify(presented.token, { clientId: managed?.clientId ?? clientId, certificateThumbprint: request.clientCertificate?.thumbprint ?? null });
+    if (verdict.ok && managed) {
       matches = true;
       used = { kind: 'client_credentials_access_token' };
     }
-    else if (active && !verdict.ok) request.log.info({ clientId: active.clientId, reason: verdict.reason }, 'management call with a refused access token');
+    else if (managed && !verdict.ok) request.log.info({ clientId: managed.clientId, reason: verdict.reason }, 'management call with a refused access token');
   }
-  if (!active || !matches) throw unauthorized('the access token is not valid for this client', true);
+  if (!managed || !matches) throw unauthorized('the access token is not valid for this client', true);
 
   const certificate = request.clientCertificate;
   if (!certificate) throw new HttpError('ERR_INVALID_CLIENT', 'a client certificate issued by a trusted CA is required (mutual TLS)');
   // The registration that last changed the client: its certificate (for identities stored before
   // they were scoped to their CA) and its verified SSA (for the directory's verdict).
-  const storedPem = isLegacyIdentity(active.tppIdentity) ? ((await store.getRegistration(active.requestId))?.certificate.pem ?? null) : null;
-  if (!request.server.certificateIdentities.same(active.tppIdentity, storedPem, certificate)) {
+  const storedPem = isLegacyIdentity(managed.tppIdentity) ? ((await store.getRegistration(managed.requestId))?.certificate.pem ?? null) : null;
+  if (!request.server.certificateIdentities.same(managed.tppIdentity, storedPem, certificate)) {
     throw new HttpError('ERR_ACCESS_DENIED', 'the client certificate does not belong to the organisation that registered this client');
   }
-  const verified = (await store.getRegistration(active.lastRequestId))?.verified ?? null;
+  const verified = (await store.getRegistration(managed.lastRequestId))?.verified ?? null;
   await applyDirectoryVerdict(request, certificate, {
     ssa: verified?.ssa ?? null,
-    organisation: organisationOf(verified?.ssa ?? null, verified?.orgId ?? active.orgId, verified?.softwareId ?? active.softwareId),
+    organisation: organisationOf(verified?.ssa ?? null, verified?.orgId ?? managed.orgId, verified?.softwareId ?? managed.softwareId),
     challenge: `Bearer realm="${MANAGEMENT_REALM}", error="invalid_token"`,
   });
   if (used) credential?.(used);
-  return active;
+  return managed;
 }
 
 /** The status API's organisation key (`legal_entity_id`, else the org id) and software id. */

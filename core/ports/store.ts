@@ -41,9 +41,13 @@ export class SoftwareAlreadyRegistered extends DcrError {
   }
 }
 
-/** The value a store indexes as unique: the software key of an active client, else none. */
+/**
+ * The value a store indexes as unique: the software key of a client not yet `deleted` (a `deleting`
+ * one still holds it: until the AS delete is done, a new registration of the software must not race
+ * the old client), else none.
+ */
 export function activeSoftwareKeyOf(client: Pick<Client, 'status' | 'activeSoftwareKey'>): string | null {
-  return client.status === 'active' && typeof client.activeSoftwareKey === 'string' ? client.activeSoftwareKey : null;
+  return client.status !== 'deleted' && typeof client.activeSoftwareKey === 'string' ? client.activeSoftwareKey : null;
 }
 
 export interface ClientChange {
@@ -145,7 +149,7 @@ export interface Store {
    * Inserts unless the client id exists (idempotent provisioning); returns the stored one. Throws
    * {@link SoftwareAlreadyRegistered} when another active client holds the client's
    * `activeSoftwareKey` (a unique index in every adapter, so concurrent inserts cannot both win);
-   * a client that is updated to `deleted` gives its key up.
+   * a client that is updated to `deleted` gives its key up (a `deleting` one keeps it).
    */
   insertClient(client: Client, outbox: OutboxEntry[]): Promise<{ inserted: boolean; client: Client }>;
   getClient(clientId: string): Promise<Client | null>;

@@ -571,10 +571,13 @@ export const VARIABLES = {
     default: 10_000,
     doc: "BullMQ lock of a running job, renewed while it runs; a dead or paused worker's job is redelivered within 1.5 × this",
   }),
-  /** How often the reconciler looks for requests stranded without a job, and how old they must be (0 = off). */
+  /**
+   * How often the reconciler looks for requests stranded without a job, and how old they must be (0 = off);
+   * the delete sweep (core/pipeline/delete-sweep.ts) runs with it, for delete intents that old.
+   */
   reconcile: {
-    intervalMs: setting({ env: 'DCR_RECONCILE_INTERVAL_MS', ...integer(0, 86_400_000), default: 30_000, doc: "the reconciler's sweep interval (ms, `0` = off)" }),
-    afterMs: setting({ env: 'DCR_RECONCILE_AFTER_MS', ...integer(1000, 86_400_000), default: 120_000, doc: 'the age of a request the reconciler looks at (ms)' }),
+    intervalMs: setting({ env: 'DCR_RECONCILE_INTERVAL_MS', ...integer(0, 86_400_000), default: 30_000, doc: "the reconciler's and the delete sweep's interval (ms, `0` = off)" }),
+    afterMs: setting({ env: 'DCR_RECONCILE_AFTER_MS', ...integer(1000, 86_400_000), default: 120_000, doc: 'the age of a request the reconciler looks at, and of a delete intent the delete sweep finishes (ms)' }),
   },
   /** Idle poll interval of the outbox relay; commits wake it at once. */
   relayIntervalMs: setting({

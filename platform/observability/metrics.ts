@@ -26,6 +26,8 @@ export const OUTBOX_LAG_CAP = 1000;
  * - `dcr_outbox_relay_errors_total`, `dcr_outbox_relayed_total`: the outbox relay of this process
  *   (failed passes are mostly event publish failures: Kafka down);
  * - `dcr_replays_total{result}`: operator replays through this process;
+ * - `dcr_client_deletes_finished_total`: RFC 7592 deletes left half-done that this process's delete
+ *   sweep finished (core/pipeline/delete-sweep.ts);
  * - `dcr_metrics_source_errors_total{source}`: a gauge source that did not answer at scrape time.
  */
 export class PipelineMetrics {
@@ -35,6 +37,7 @@ export class PipelineMetrics {
   readonly relayErrors: Counter;
   readonly relayed: Counter;
   readonly replays: Counter<'result'>;
+  readonly deletesFinished: Counter;
   readonly sourceErrors: Counter<'source'>;
 
   constructor(sources: MetricSources, options: { service?: string; defaultMetrics?: boolean } = {}) {
@@ -60,6 +63,11 @@ export class PipelineMetrics {
     this.relayErrors = new Counter({ name: 'dcr_outbox_relay_errors_total', help: 'Outbox relay passes that failed (event publish or store errors)', registers });
     this.relayed = new Counter({ name: 'dcr_outbox_relayed_total', help: 'Outbox entries (events and jobs) the relay published', registers });
     this.replays = new Counter({ name: 'dcr_replays_total', help: 'Operator replays, by result (replayed, skipped)', labelNames: ['result'], registers });
+    this.deletesFinished = new Counter({
+      name: 'dcr_client_deletes_finished_total',
+      help: 'Client deletes left half-done (a crash or an outage after the intent) that the delete sweep finished',
+      registers,
+    });
     this.sourceErrors = new Counter({
       name: 'dcr_metrics_source_errors_total',
       help: 'Scrapes where a gauge source (store, queue) did not answer; its gauge keeps its last value',

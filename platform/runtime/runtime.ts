@@ -8,6 +8,7 @@ import { PipelineMetrics } from '../observability/metrics.js';
 import { startTracing, type Tracing } from '../observability/tracing.js';
 import { JobDispatcher } from '../../core/outbox/job-dispatcher.js';
 import { OutboxRelay } from '../../core/outbox/relay.js';
+import { DeleteSweep } from '../../core/pipeline/delete-sweep.js';
 import { Reconciler } from '../../core/pipeline/reconciler.js';
 import { RetentionPurger } from '../../core/retention/purger.js';
 import { getProfile, type Profile } from '../../core/profiles/index.js';
@@ -40,6 +41,8 @@ export interface Runtime {
   kickRelay(): void;
   /** Re-queues requests stranded without a job, under the relay's lease (with the relay only). */
   reconciler: Reconciler | null;
+  /** Finishes RFC 7592 deletes left half-done, at the reconciler's interval and under the same lease. */
+  deleteSweep: DeleteSweep | null;
   /** This runtime's Prometheus metrics (a registry of its own). */
   metrics: PipelineMetrics;
   /** OpenTelemetry tracing of this process, when configured (OTEL_* variables); null when off. */
@@ -88,16 +91,36 @@ export async function createRuntime(config: Config, trust: Trust, service: strin
         onPublished: (count) => metrics.relayed.inc(count),
       })
     : null;
+  let as: Promise<AuthorizationServerPort> | undefined;
+  const authorizationServer = (): Promise<AuthorizationServerPort> => {
+    as ??= openAuthorizationServer(
+      { config, fetcher, logger, store: adapters.store, bus: adapters.bus },
+      options.sandboxAuthorizationServer ? { sandbox: options.sandboxAuthorizationServer } : {},
+    );
+    return as;
+  };
   const reconciler = options.relay ? new Reconciler(adapters.store, adapters.queue, logger, { owner, afterMs: config.reconcile.afterMs }) : null;
+  const deleteSweep = options.relay
+    ? new DeleteSweep(adapters.store, authorizationServer, logger, {
+        owner,
+        afterMs: config.reconcile.afterMs,
+        onFinished: (count) => {
+          metrics.deletesFinished.inc(count);
+          if (adapters.store.outboxDelivery !== 'committed') relay?.kick();
+        },
+      })
+    : null;
   let sweeping: Promise<unknown> = Promise.resolve();
   const sweeps =
-    reconciler && config.reconcile.intervalMs > 0
+    reconciler && deleteSweep && config.reconcile.intervalMs > 0
       ? setInterval(() => {
-          sweeping = reconciler.sweepOnce().catch((err: unknown) => logger.warn({ err }, 'reconciler sweep failed; next one later'));
+          sweeping = Promise.all([
+            reconciler.sweepOnce().catch((err: unknown) => logger.warn({ err }, 'reconciler sweep failed; next one later')),
+            deleteSweep.sweepOnce().catch((err: unknown) => logger.warn({ err }, 'delete sweep failed; next one later')),
+          ]);
         }, config.reconcile.intervalMs)
       : undefined;
   sweeps?.unref();
-  let as: Promise<AuthorizationServerPort> | undefined;
   const retention = options.relay
     ? new RetentionPurger(
         adapters.store,
@@ -131,15 +154,10 @@ export async function createRuntime(config: Config, trust: Trust, service: strin
     // A committing store (Store.outboxDelivery) leaves the relay nothing to hand over after a commit.
     kickRelay: adapters.store.outboxDelivery === 'committed' ? () => {} : () => relay?.kick(),
     reconciler,
+    deleteSweep,
     metrics,
     tracing,
-    authorizationServer: () => {
-      as ??= openAuthorizationServer(
-        { config, fetcher, logger, store: adapters.store, bus: adapters.bus },
-        options.sandboxAuthorizationServer ? { sandbox: options.sandboxAuthorizationServer } : {},
-      );
-      return as;
-    },
+    authorizationServer,
     close: async () => {
       clearInterval(sweeps);
       await sweeping;

@@ -75,7 +75,8 @@ export type ManagementStore = Pick<Store, 'getClient' | 'getRegistration'>;
  * exists or not, AS token check included); a valid token with another TPP's certificate is a 403.
  * With `asTokens` (OBIE/CDR profiles and a configured AS), a client-credentials access token of the
  * bank's AS for this client is accepted too (as-tokens.ts: JWT by JWKS, or RFC 7662 introspection).
- * Returns the active client.
+ * Returns the active client (or, with `acceptDeleting`, one being deleted: a GET or PUT on it is the
+ * 401 of a deleted client, RFC 7592 §2.3, since the TPP asked for it to go).
  */
 export async function authenticateManagement(
   request: FastifyRequest,
@@ -84,46 +85,48 @@ export async function authenticateManagement(
   asTokens: AsTokenVerifier | null = null,
   profile: Pick<Profile, 'name' | 'management'> | null = null,
   credential?: (used: ManagementCredential) => void,
+  /** `deleting` too: a repeated DELETE finishes a delete whose intent is recorded (core/clients/delete-client.ts). */
+  acceptDeleting = false,
 ): Promise<Client> {
   const presented = bearerToken(request.headers.authorization);
   if (presented.kind === 'none') throw unauthorized('a Bearer registration access token is required', false);
   if (presented.kind === 'malformed') throw unauthorized('the Authorization header does not carry a valid Bearer token', true);
 
   const client = await store.getClient(clientId);
-  const active = client?.status === 'active' ? client : null;
-  let matches = tokenMatches(presented.token, active?.tokenHash ?? DECOY_HASH);
-  if (active && matches && profile && !tokenKindAccepted(profile, 'registration_access_token')) {
+  const managed = client?.status === 'active' || (acceptDeleting && client?.status === 'deleting') ? client : null;
+  let matches = tokenMatches(presented.token, managed?.tokenHash ?? DECOY_HASH);
+  if (managed && matches && profile && !tokenKindAccepted(profile, 'registration_access_token')) {
     throw unauthorized(refusedKindDescription(profile, 'registration_access_token'), true);
   }
   let used: ManagementCredential | null = matches ? { kind: 'registration_access_token', token: presented.token } : null;
   // OBIE / CDR: a client-credentials access token the bank's AS issued to this client (SPEC §1 rule 4).
   // Asked for an unknown client too (its client_id cannot match), so that path costs the same.
   if (!matches && asTokens) {
-    const verdict = await asTokens.verify(presented.token, { clientId: active?.clientId ?? clientId, certificateThumbprint: request.clientCertificate?.thumbprint ?? null });
-    if (verdict.ok && active) {
+    const verdict = await asTokens.verify(presented.token, { clientId: managed?.clientId ?? clientId, certificateThumbprint: request.clientCertificate?.thumbprint ?? null });
+    if (verdict.ok && managed) {
       matches = true;
       used = { kind: 'client_credentials_access_token' };
     }
-    else if (active && !verdict.ok) request.log.info({ clientId: active.clientId, reason: verdict.reason }, 'management call with a refused access token');
+    else if (managed && !verdict.ok) request.log.info({ clientId: managed.clientId, reason: verdict.reason }, 'management call with a refused access token');
   }
-  if (!active || !matches) throw unauthorized('the access token is not valid for this client', true);
+  if (!managed || !matches) throw unauthorized('the access token is not valid for this client', true);
 
   const certificate = request.clientCertificate;
   if (!certificate) throw new HttpError('ERR_INVALID_CLIENT', 'a client certificate issued by a trusted CA is required (mutual TLS)');
   // The registration that last changed the client: its certificate (for identities stored before
   // they were scoped to their CA) and its verified SSA (for the directory's verdict).
-  const storedPem = isLegacyIdentity(active.tppIdentity) ? ((await store.getRegistration(active.requestId))?.certificate.pem ?? null) : null;
-  if (!request.server.certificateIdentities.same(active.tppIdentity, storedPem, certificate)) {
+  const storedPem = isLegacyIdentity(managed.tppIdentity) ? ((await store.getRegistration(managed.requestId))?.certificate.pem ?? null) : null;
+  if (!request.server.certificateIdentities.same(managed.tppIdentity, storedPem, certificate)) {
     throw new HttpError('ERR_ACCESS_DENIED', 'the client certificate does not belong to the organisation that registered this client');
   }
-  const verified = (await store.getRegistration(active.lastRequestId))?.verified ?? null;
+  const verified = (await store.getRegistration(managed.lastRequestId))?.verified ?? null;
   await applyDirectoryVerdict(request, certificate, {
     ssa: verified?.ssa ?? null,
-    organisation: organisationOf(verified?.ssa ?? null, verified?.orgId ?? active.orgId, verified?.softwareId ?? active.softwareId),
+    organisation: organisationOf(verified?.ssa ?? null, verified?.orgId ?? managed.orgId, verified?.softwareId ?? managed.softwareId),
     challenge: `Bearer realm="${MANAGEMENT_REALM}", error="invalid_token"`,
   });
   if (used) credential?.(used);
-  return active;
+  return managed;
 }
 
 /** The status API's organisation key (`legal_entity_id`, else the org id) and software id. */
@@ -162,12 +165,12 @@ const credentials = new WeakMap<FastifyRequest, ManagementCredential>();
  * the body is parsed or validated, so an unauthenticated caller always gets the 401/403 and never a
  * body error. The handler reads the client with {@link managedClient}.
  */
-export function managementAuthHook(store: ManagementStore): onRequestAsyncHookHandler {
+export function managementAuthHook(store: ManagementStore, options: { acceptDeleting?: boolean } = {}): onRequestAsyncHookHandler {
   return async (request) => {
     const params = request.params as Record<string, unknown> | undefined;
     const clientId = typeof params?.client_id === 'string' && params.client_id.length <= 64 ? params.client_id : '';
     const profile = request.server.hasDecorator('managementProfile') ? request.server.managementProfile : null;
-    authenticated.set(request, await authenticateManagement(request, store, clientId, request.server.managementTokens ?? null, profile, (used) => credentials.set(request, used)));
+    authenticated.set(request, await authenticateManagement(request, store, clientId, request.server.managementTokens ?? null, profile, (used) => credentials.set(request, used), options.acceptDeleting === true));
   };
 }
 

@@ -68,8 +68,8 @@ export class ProvisioningStage implements StageWork {
     if (existing && existing.requestId !== registration.id) {
       throw new RetryableFailure('client_id_collision', `client id ${clientId} already belongs to request ${existing.requestId}`);
     }
-    if (existing?.status === 'deleted') {
-      // Deleted already (through the poll's client id, after an `events` 202): the AS must agree.
+    if (existing && existing.status !== 'active') {
+      // Deleted or being deleted already (through the poll's client id, after an `events` 202): the AS must agree.
       await deleteAtAs(this.deps.as, clientId);
       return { registration: reserved, set: { outcome: { response: existing.metadata } } };
     }

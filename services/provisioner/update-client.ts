@@ -45,7 +45,7 @@ export async function provisionUpdate(deps: ProvisioningDeps, registration: Regi
     const eventId = derivedEventId('dcr.client.updated', current.id);
     if (client.lastRequestId === current.id) {
       if (client.status !== 'active') {
-        // Deleted after this update was committed: nothing to tell the AS but that.
+        // Deleted (or being deleted) after this update was committed: nothing to tell the AS but that.
         await deleteAtAs(deps.as, clientId);
         return done(current, client);
       }
@@ -54,7 +54,8 @@ export async function provisionUpdate(deps: ProvisioningDeps, registration: Regi
       return done(current, client);
     }
     if (client.status !== 'active') {
-      // A delete may have raced this update's AS upsert: the AS must agree with the store.
+      // A delete (its intent recorded, `deleting`, or done) may have raced this update's AS upsert:
+      // the AS must agree with the store, and the update never resurrects the client.
       await deleteAtAs(deps.as, clientId);
       throw reject.metadata('client_id: the client has been deleted');
     }

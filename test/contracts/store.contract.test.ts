@@ -107,6 +107,28 @@ export function storeContract(open: Factory<Opened>, fresh: () => Promise<TempPl
     expect((await store.getClient('c-second'))?.activeSoftwareKey).toBe(key);
   });
 
+  it('a client being deleted (`deleting`) keeps its software key until it is `deleted`', async () => {
+    const key = 'issuer sw-2';
+    await store.insertClient(aClient('c-old', { activeSoftwareKey: key }), []);
+    const at = new Date().toISOString();
+    const deleting = await store.updateClient('c-old', 0, { set: { status: 'deleting', deleteRequestedAt: at, updatedAt: at } });
+    expect(deleting).toMatchObject({ status: 'deleting', deleteRequestedAt: at, activeSoftwareKey: key, version: 1 });
+    expect(await store.listClients({ status: 'deleting' })).toMatchObject([{ clientId: 'c-old', deleteRequestedAt: at }]);
+    // The AS may still have the old client: a new registration of the software must wait.
+    const error = await store.insertClient(aClient('c-new', { activeSoftwareKey: key }), []).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toMatchObject({ softwareKey: key, existingClientId: 'c-old' });
+    expect(error).toBeInstanceOf(SoftwareAlreadyRegistered);
+
+    const deleted = await store.updateClient('c-old', 1, { set: { status: 'deleted' } });
+    expect(deleted).toMatchObject({ status: 'deleted', deleteRequestedAt: at, version: 2 });
+    expect(deleted?.activeSoftwareKey).toBeUndefined();
+    expect(await store.listClients({ status: 'deleting' })).toEqual([]);
+    expect(await store.insertClient(aClient('c-new', { activeSoftwareKey: key }), [])).toMatchObject({ inserted: true });
+  });
+
   it('inserts are idempotent: a redelivered insert and a resubmission (same submission key) return the stored request', async () => {
     const r = aRegistration('r-idem');
     const event = registrationEvent('dcr.registration.received', r, new Date());

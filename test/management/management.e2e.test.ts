@@ -325,7 +325,7 @@ describe.each(adapterSets)('RFC 7592 client management end to end, %s', (_name, 
     expect(statuses).toContain(204);
     expect(statuses.every((s) => s === 204 || s === 401)).toBe(true);
     const stored = await pipeline.rt.adapters.store.getClient(registered.client_id);
-    expect(stored).toMatchObject({ status: 'deleted', version: 1 });
+    expect(stored).toMatchObject({ status: 'deleted', version: 2 }); // the intent (deleting), then deleted
     await pipeline.waitForEvent((e) => e.type === 'dcr.client.deleted' && e.subject === registered.client_id);
   });
 

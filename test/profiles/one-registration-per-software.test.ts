@@ -16,7 +16,8 @@ import { RegistrationRejection } from '../../core/domain/errors.js';
 import type { Registration } from '../../core/domain/registration.js';
 import type { Store } from '../../core/ports/store.js';
 import { getProfile, type ProfileName } from '../../core/profiles/index.js';
-import { deleteClient } from '../../core/clients/delete-client.js';
+import { deleteClient, finishDelete } from '../../core/clients/delete-client.js';
+import type { AuthorizationServerPort } from '../../core/ports/authorization-server.js';
 import { ProvisioningStage } from '../../services/provisioner/stage.js';
 import { aRegistration } from '../support/registration.js';
 import { StoreOnlyAuthorizationServer } from '../../platform/adapters/authorization-server/store-only.js';
@@ -121,6 +122,28 @@ describe.each(adapterSets)('one registration per software, %s', (_name, open) =>
       expect(won).toHaveLength(1);
       expect(lost).toHaveLength(3);
       for (const l of lost) expect((l.reason as RegistrationRejection).error).toBe('invalid_client_metadata');
+    });
+
+    it.skipIf(!open)('a client being deleted (its AS delete not yet done) still holds the software; once deleted it frees it', async () => {
+      const { store } = opened;
+      const stage = stageFor(store, profile);
+      const software = `sw${randomBytes(4).toString('hex')}`;
+      const firstId = await clientIdOf(stage, await verifiedRegistration(store, software));
+      const first = (await store.getClient(firstId))!;
+      // A DELETE that died after recording its intent, before the AS delete (an AS that fails).
+      const failingAs: AuthorizationServerPort = { name: as.name, deleteClient: () => Promise.reject(new Error('AS down')), upsertClient: (c) => as.upsertClient(c), awaitApplied: (c) => as.awaitApplied(c), close: () => as.close() };
+      await expect(deleteClient(store, failingAs, first)).rejects.toThrow(/AS down/);
+      const deleting = (await store.getClient(firstId))!;
+      expect(deleting).toMatchObject({ status: 'deleting', activeSoftwareKey: `cdr-register ${software}` });
+
+      const refused = await rejectionOf(stage.run(await verifiedRegistration(store, software)));
+      expect(refused.error).toBe('invalid_client_metadata');
+      expect(refused.errorDescription).toContain(firstId);
+
+      expect(await finishDelete(store, as, deleting)).toMatchObject({ status: 'deleted' });
+      const secondId = await clientIdOf(stage, await verifiedRegistration(store, software));
+      expect(secondId).not.toBe(firstId);
+      expect((await store.getClient(secondId))?.activeSoftwareKey).toBe(`cdr-register ${software}`);
     });
 
     it.skipIf(!open)('a deleted client frees the software', async () => {

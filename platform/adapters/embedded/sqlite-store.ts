@@ -338,8 +338,8 @@ export class SqliteStore implements Store {
       const current = JSON.parse(row.doc) as Client;
       if (current.version !== expectedVersion) return null;
       const next: Client = { ...current, ...change.set, version: expectedVersion + 1 };
-      // A deleted client gives its software up (one registration per software).
-      if (next.status !== 'active') delete next.activeSoftwareKey;
+      // A deleted client gives its software up (one registration per software); a `deleting` one keeps it.
+      if (next.status === 'deleted') delete next.activeSoftwareKey;
       const result = this.#stmt.updateClient.run({
         clientId,
         expectedVersion,

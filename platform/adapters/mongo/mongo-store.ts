@@ -252,8 +252,9 @@ export class MongoStore implements Store {
   async updateClient(clientId: string, expectedVersion: number, change: ClientChange): Promise<Client | null> {
     const { activeSoftwareKey: _key, ...set } = change.set;
     const update: Record<string, unknown> = { $set: { ...set, version: expectedVersion + 1 } };
-    // A deleted client gives its software up (one registration per software); the key never changes otherwise.
-    if (change.set.status !== undefined && change.set.status !== 'active') update.$unset = { activeSoftwareKey: '' };
+    // A deleted client gives its software up (one registration per software; a `deleting` one keeps
+    // it); the key never changes otherwise.
+    if (change.set.status === 'deleted') update.$unset = { activeSoftwareKey: '' };
     if (change.outbox?.length) update.$push = { outbox: { $each: change.outbox } };
     const doc = await this.#clients.findOneAndUpdate({ _id: clientId, version: expectedVersion }, update, {
       returnDocument: 'after',

@@ -9,12 +9,14 @@ import { ErrorBody } from './schemas.js';
 import { ClientIdParams, MANAGEMENT_SECURITY, type ClientIdParamsType } from './client-schemas.js';
 
 /**
- * `DELETE /register/{client_id}` (RFC 7592 §2.3): removes the client from the bank's authorization
- * server, marks it deleted with its `dcr.client.deleted` event in one atomic write, then answers
- * exactly `204` (conformance DCR-003). The token dies with the client: any later call with it is a
- * 401, and the AS issues it no more tokens. An AS that cannot be reached: `503` with Retry-After,
- * nothing changed here, and the DELETE may be repeated. With the `events` adapter the answer waits
- * (up to DCR_SYNC_WAIT_MS) for the consumer groups to apply the deletion.
+ * `DELETE /register/{client_id}` (RFC 7592 §2.3): records the delete intent (the client becomes
+ * `deleting`), removes the client from the bank's authorization server, marks it deleted with its
+ * `dcr.client.deleted` event in one atomic write, then answers exactly `204` (conformance DCR-003).
+ * The token dies with the client: from the intent on, GET and PUT with it are 401, and once deleted
+ * a DELETE too; the AS issues it no more tokens. An AS that cannot be reached (or a crash): `503`
+ * with Retry-After, the intent stays, and a repeated DELETE (still authenticated while `deleting`)
+ * or the delete sweep finishes it. With the `events` adapter the answer waits (up to
+ * DCR_SYNC_WAIT_MS) for the consumer groups to apply the deletion.
  */
 export async function clientDeleteRoute(app: FastifyInstance, options: { deps: SubmissionDeps }) {
   const { deps } = options;
@@ -22,7 +24,7 @@ export async function clientDeleteRoute(app: FastifyInstance, options: { deps: S
     '/register/:client_id',
     {
       config: { mtls: true },
-      onRequest: managementAuthHook(deps.store),
+      onRequest: managementAuthHook(deps.store, { acceptDeleting: true }),
       schema: {
         summary: 'Delete a client registration (RFC 7592 §2.3)',
         security: MANAGEMENT_SECURITY,
@@ -40,7 +42,7 @@ export async function clientDeleteRoute(app: FastifyInstance, options: { deps: S
       } catch (error) {
         if (error instanceof RetryableFailure && error.reason === 'authorization_server_unavailable') {
           request.log.warn({ clientId, as: as.name, err: error.message }, 'client delete: the authorization server is unavailable');
-          throw new HttpError('ERR_AS_UNAVAILABLE', 'the authorization server cannot be reached; nothing was deleted; retry later', { 'retry-after': '5' });
+          throw new HttpError('ERR_AS_UNAVAILABLE', 'the authorization server cannot be reached; the deletion is recorded and will be completed; repeat the DELETE to confirm', { 'retry-after': '5' });
         }
         throw error;
       }

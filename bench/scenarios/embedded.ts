@@ -14,6 +14,7 @@
 import { httpsRequest } from '../../sandbox/tpp-client/https-client.js';
 import { startBoundServer } from '../bound-server.js';
 import { boundKeys, createTpps, peerRequests, signedRequests } from '../fixtures.js';
+import { runLoadInChild } from '../load-generator.js';
 import { startPeer } from '../peer-oidc-provider.js';
 import { startEmbeddedPipeline, type EmbeddedPipeline } from '../pipeline.js';
 import { stageTimings } from '../stage-timings.js';
@@ -104,6 +105,7 @@ export async function embeddedScenario(settings: BenchSettings): Promise<Scenari
         { name: 'server (bench process)', pid: process.pid },
         { name: 'sandbox directory (external)', pid: pipeline.directoryProcess.pid },
       ];
+      if (settings.targets.has('ours')) await warmUp(pipeline, tpps, log);
       for (const v of mine) {
         const vs = { ...settings, reuse: v.reuse };
         const mode = { kind: 'concurrency' as const, concurrency: v.concurrency };
@@ -202,8 +204,40 @@ export async function embeddedScenario(settings: BenchSettings): Promise<Scenari
       'The bound and the peer do not reach the directory: their phase for a connection mode and concurrency serves both directory modes. They repeat their pool of requests when it runs out (they store nothing); ours never does.',
       'The peer verifies no JWS (oidc-provider has no software statement support) and keeps clients in memory; ours verifies two JWS, checks revocation against the sandbox directory and writes SQLite (every acknowledged write fsynced).',
       'CPU ms/reg: the server process (the bench process) per request started in the phase, warm-up included.',
+      `Each pipeline is warmed up before its first measured phase by ${WARM_UP.keepAlive} registrations on keep-alive connections and ${WARM_UP.fresh} on fresh ones (not recorded): a process's first thousand registrations cost it about twice the CPU while the JIT compiles (bench/fresh-slowdown.ts, README "Performance").`,
     ],
   };
+}
+
+/** The unmeasured warm-up of a pipeline's process (issue 21 point 4: the JIT, not the connection mode). */
+export const WARM_UP = { keepAlive: 800, fresh: 400 } as const;
+
+async function warmUp(pipeline: EmbeddedPipeline, tpps: Awaited<ReturnType<typeof createTpps>>, log: (line: string) => void): Promise<void> {
+  log(`embedded: warming the pipeline up (${WARM_UP.keepAlive} keep-alive and ${WARM_UP.fresh} fresh registrations, not recorded)`);
+  const requests = await signedRequests(tpps, WARM_UP.keepAlive + WARM_UP.fresh);
+  for (const [reuse, slice] of [
+    [true, requests.slice(0, WARM_UP.keepAlive)],
+    [false, requests.slice(WARM_UP.keepAlive)],
+  ] as const) {
+    await runLoadInChild(
+      {
+        label: 'warm-up',
+        origin: pipeline.origin,
+        path: '/register',
+        identities: tpps.identities,
+        requests: [...slice],
+        mode: { kind: 'concurrency', concurrency: 16 },
+        durationMs: 600_000,
+        warmupMs: 0,
+        reuseConnections: reuse,
+        followAccepted: true,
+        pollIntervalMs: 100,
+        timeoutMs: 120_000,
+        progress: false,
+      },
+      () => {},
+    );
+  }
 }
 
 async function probe(url: string, body: string, contentType: string, identity: Parameters<typeof httpsRequest>[1]['identity'], what: string): Promise<void> {

@@ -16,7 +16,10 @@ import { TPP_COUNT } from './embedded.js';
 export async function replayScenario(settings: BenchSettings, count: number): Promise<ScenarioResult> {
   const log = settings.log;
   log(`replay: ${count} registrations failed during a directory outage, then one bulk replay`);
-  const pipeline = await startEmbeddedPipeline({ DCR_STAGE_ATTEMPTS: '1', DCR_RETRY_BASE_DELAY_MS: '10', DCR_WORKER_CONCURRENCY: '16' });
+  // The per-TPP quota off: the submissions (202s on kept-alive connections) outrun the failing
+  // verify stage, so 20 TPPs would reach 50 requests in progress each and get 429 slow_down, as a
+  // real TPP flooding the intake should. The scenario measures the replay, not the quota.
+  const pipeline = await startEmbeddedPipeline({ DCR_STAGE_ATTEMPTS: '1', DCR_RETRY_BASE_DELAY_MS: '10', DCR_WORKER_CONCURRENCY: '16', DCR_MAX_IN_FLIGHT_PER_TPP: '0' });
   try {
     const { rt, directory } = pipeline;
     const tpps = await createTpps(directory, TPP_COUNT, pipeline.audience, 'replay');

@@ -9,7 +9,7 @@
  */
 import { cpus, loadavg } from 'node:os';
 import { createTpps, signedRequests } from './fixtures.js';
-import { runLoadInChild } from './load-generator.js';
+import { fixedBatchJob, runLoadInChild } from './load-generator.js';
 import { startEmbeddedPipeline } from './pipeline.js';
 
 const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
@@ -21,21 +21,8 @@ const pipeline = await startEmbeddedPipeline();
 try {
   const tpps = await createTpps(pipeline.directory, 20, pipeline.audience, 'cpu');
   const requests = await signedRequests(tpps, 40 + N);
-  const job = (from: number, to: number) => ({
-    label: 'cpu',
-    origin: pipeline.origin,
-    path: '/register',
-    identities: tpps.identities,
-    requests: requests.slice(from, to),
-    mode: { kind: 'concurrency' as const, concurrency },
-    durationMs: 600_000,
-    warmupMs: 0,
-    reuseConnections: reuse,
-    followAccepted: true,
-    pollIntervalMs: 100,
-    timeoutMs: 120_000,
-    progress: false,
-  });
+  const job = (from: number, to: number) =>
+    fixedBatchJob({ label: 'cpu', origin: pipeline.origin, identities: tpps.identities, requests: requests.slice(from, to), reuseConnections: reuse, concurrency });
   const settled = async (total: number) => {
     for (;;) {
       const byStatus = await pipeline.rt.adapters.store.countRegistrationsByStatus();

@@ -24,7 +24,7 @@ import { createSecureContext } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { intakeTlsOptions, type IntakeTls } from './bound-server.js';
 import { createTpps, signedRequests } from './fixtures.js';
-import { runLoadInChild } from './load-generator.js';
+import { fixedBatchJob, runLoadInChild } from './load-generator.js';
 import { startEmbeddedPipeline } from './pipeline.js';
 
 type ServerJob = { role: 'server'; tls: IntakeTls };
@@ -111,21 +111,7 @@ async function main(): Promise<void> {
     const job = (count: number, reuse: boolean) => {
       const slice = requests.slice(used, used + count);
       used += count;
-      return {
-        label: 'slowdown',
-        origin: pipeline.origin,
-        path: '/register',
-        identities: tpps.identities,
-        requests: slice,
-        mode: { kind: 'concurrency' as const, concurrency: 16 },
-        durationMs: 600_000,
-        warmupMs: 0,
-        reuseConnections: reuse,
-        followAccepted: true,
-        pollIntervalMs: 100,
-        timeoutMs: 120_000,
-        progress: false,
-      };
+      return fixedBatchJob({ label: 'slowdown', origin: pipeline.origin, identities: tpps.identities, requests: slice, reuseConnections: reuse, concurrency: 16 });
     };
     const settled = async () => {
       for (;;) {

@@ -70,6 +70,30 @@ export interface LoadJob {
   repeatRequests?: boolean;
 }
 
+/**
+ * A fixed batch of registrations sent to `/register` at `concurrency` in flight until the pool is
+ * used up, each 202 followed to its outcome, no warm-up skipped, no progress lines: the shape of
+ * the bench's fixed-work measurements (cpu-per-registration.ts, fresh-slowdown.ts, the embedded
+ * scenario's warm-up).
+ */
+export function fixedBatchJob(o: { label: string; origin: string; identities: LoadIdentity[]; requests: PreparedRequest[]; reuseConnections: boolean; concurrency: number }): LoadJob {
+  return {
+    label: o.label,
+    origin: o.origin,
+    path: '/register',
+    identities: o.identities,
+    requests: o.requests,
+    mode: { kind: 'concurrency', concurrency: o.concurrency },
+    durationMs: 600_000,
+    warmupMs: 0,
+    reuseConnections: o.reuseConnections,
+    followAccepted: true,
+    pollIntervalMs: 100,
+    timeoutMs: 120_000,
+    progress: false,
+  };
+}
+
 export interface LatencySummary {
   count: number;
   meanMs: number;

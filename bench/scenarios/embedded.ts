@@ -14,7 +14,7 @@
 import { httpsRequest } from '../../sandbox/tpp-client/https-client.js';
 import { startBoundServer } from '../bound-server.js';
 import { boundKeys, createTpps, peerRequests, signedRequests } from '../fixtures.js';
-import { runLoadInChild } from '../load-generator.js';
+import { fixedBatchJob, runLoadInChild } from '../load-generator.js';
 import { startPeer } from '../peer-oidc-provider.js';
 import { startEmbeddedPipeline, type EmbeddedPipeline } from '../pipeline.js';
 import { stageTimings } from '../stage-timings.js';
@@ -219,24 +219,7 @@ async function warmUp(pipeline: EmbeddedPipeline, tpps: Awaited<ReturnType<typeo
     [true, requests.slice(0, WARM_UP.keepAlive)],
     [false, requests.slice(WARM_UP.keepAlive)],
   ] as const) {
-    await runLoadInChild(
-      {
-        label: 'warm-up',
-        origin: pipeline.origin,
-        path: '/register',
-        identities: tpps.identities,
-        requests: [...slice],
-        mode: { kind: 'concurrency', concurrency: 16 },
-        durationMs: 600_000,
-        warmupMs: 0,
-        reuseConnections: reuse,
-        followAccepted: true,
-        pollIntervalMs: 100,
-        timeoutMs: 120_000,
-        progress: false,
-      },
-      () => {},
-    );
+    await runLoadInChild(fixedBatchJob({ label: 'warm-up', origin: pipeline.origin, identities: tpps.identities, requests: [...slice], reuseConnections: reuse, concurrency: 16 }), () => {});
   }
 }
 

@@ -43,9 +43,11 @@ const WRITE_FAILURE_PAUSE_MS = 1000;
 /**
  * The embedded {@link WorkQueue}: jobs persisted in the SQLite file (a restart resumes them),
  * claimed atomically, retried with exponential backoff and jitter like BullMQ's `attempts`.
- * Queue writes join the open group-commit batch without waiting for it (`lazy`): the job rows are
- * a copy of outbox entries and stage results that are themselves durable, so a write lost in a
- * crash only means a job runs again, which stages tolerate.
+ * A stage's next job is written by the store inside the change that produced it (insertCommitted,
+ * committed-outbox.ts), and is as durable as that change. The queue's own writes (enqueue by the
+ * relay or the reconciler, claims, retries, completions) join the open group-commit batch without
+ * waiting for it (`lazy`): they are redone from durable state if lost in a crash, so such a loss
+ * only means a job runs again, which stages tolerate.
  */
 export class SqliteQueue implements WorkQueue, CommittedJobs {
   readonly #commits: GroupCommit;
@@ -137,7 +139,7 @@ export class SqliteQueue implements WorkQueue, CommittedJobs {
     // whoever claimed it is dead). The handler's read of the record waits until the change is
     // durable (group-commit.ts `observed`); should the caller's transaction roll back, the row goes
     // with it and the run finds nothing to do.
-    const local = this.#commits.writeFailure ? undefined : [...(this.#local.get(stage) ?? [])].find((c) => c.hasSlot());
+    const local = this.#commits.writeFailure ? undefined : this.#freeConsumer(stage);
     if (local) {
       if (this.#stmt.insertActive.run(jobId, stage, json, now, now + LOCK_MS, now).changes === 1) {
         local.start({ id: jobId, data: json, attempts_made: 1 });
@@ -149,6 +151,12 @@ export class SqliteQueue implements WorkQueue, CommittedJobs {
     // The consumer's claim runs after the caller's transaction returns (the loop resumes on a later
     // microtask) and joins the same batch: it sees the row.
     this.#wake.emit(stage);
+  }
+
+  /** A consumer of `stage` in this process with a free slot, if any (on every stage transition: no copy of the set). */
+  #freeConsumer(stage: Stage): LocalConsumer | undefined {
+    for (const consumer of this.#local.get(stage) ?? []) if (consumer.hasSlot()) return consumer;
+    return undefined;
   }
 
   /**

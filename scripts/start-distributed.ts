@@ -14,7 +14,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, createWriteStream, type WriteStream } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
@@ -48,11 +48,16 @@ function port(variable: string, fallback: number): number {
   return n;
 }
 
-function portFree(p: number): Promise<boolean> {
+/**
+ * Binds `p` and keeps it bound (null when it is in use). Held while Kafka, MongoDB and Redis start:
+ * they take free ports the kernel hands out, and a port still bound here is never one of them.
+ */
+function reservePort(p: number): Promise<Server | null> {
   return new Promise((done) => {
     const server = createServer();
-    server.once('error', () => done(false));
-    server.listen(p, '127.0.0.1', () => server.close(() => done(true)));
+    server.unref();
+    server.once('error', () => done(null));
+    server.listen(p, '127.0.0.1', () => done(server));
   });
 }
 
@@ -98,8 +103,10 @@ async function main(): Promise<void> {
     as: port('DCR_AS_PORT', 8445),
     admin: port('DCR_ADMIN_PORT', 8081),
   };
+  const reserved: Server[] = [];
   for (const [variable, p] of [['DCR_HTTPS_PORT', ports.intake], ['DCR_SANDBOX_PORT', ports.sandbox], ['DCR_AS_PORT', ports.as], ['DCR_ADMIN_PORT', ports.admin]] as const) {
-    if (!(await portFree(p))) fail(`port ${p} (${variable}) is in use: is \`npm start\` or another start:distributed running? Stop it or set ${variable}`);
+    const server = await reservePort(p);
+    reserved.push(server ?? fail(`port ${p} (${variable}) is in use: is \`npm start\` or another start:distributed running? Stop it or set ${variable}`));
   }
   for (const name of ['intake', 'verifier', 'revocation', 'provisioner', 'ops', 'sandbox-as', 'gateway-sync', 'notifier']) {
     const [script] = sandboxServiceArgs(name, 'dist');
@@ -120,6 +127,8 @@ async function main(): Promise<void> {
       fail(error instanceof Error ? error.message : String(error)),
     );
   }
+  // The servers have their ports: hand ours back for the services to bind.
+  await Promise.all(reserved.map((server) => new Promise<void>((done) => server.close(() => done()))));
   const servers = infra
     ? { mongoUrl: infra.mongoUrl ?? '', redisUrl: infra.redisUrl ?? '', kafkaBrokers: infra.kafkaBrokers ?? '' }
     : { mongoUrl: env.DCR_MONGO_URL ?? '', redisUrl: env.DCR_REDIS_URL ?? '', kafkaBrokers: env.DCR_KAFKA_BROKERS ?? '' };

@@ -99,7 +99,9 @@ describe.each(adapterSets)('RFC 7592 client management end to end, %s', (_name, 
     expect(String(empty.headers['www-authenticate'])).not.toContain('error=');
     expect(empty.json()).toMatchObject({ error: 'invalid_token' });
 
-    const wrong = await manage(pipeline, tpp, 'GET', registered.client_id, { token: `${registered.registration_access_token.slice(0, -1)}x` });
+    // The issued token with its last character changed (to a different one: a token ending in 'x' stays wrong).
+    const issued = registered.registration_access_token;
+    const wrong = await manage(pipeline, tpp, 'GET', registered.client_id, { token: `${issued.slice(0, -1)}${issued.endsWith('x') ? 'y' : 'x'}` });
     expect(wrong.status).toBe(401);
     expect(wrong.headers['www-authenticate']).toBe('Bearer realm="dcr", error="invalid_token"');
     expect(wrong.json()).toMatchObject({ error: 'invalid_token' });

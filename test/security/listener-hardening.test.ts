@@ -67,13 +67,12 @@ describe('slow clients are closed at the configured bounds', () => {
   /** Sends `text` one byte at a time, a byte every 50 ms, until the server answers or closes the connection. */
   function dribble(socket: Socket, text: string): void {
     let i = 0;
-    let answered = false;
-    socket.once('data', () => (answered = true));
     const timer = setInterval(() => {
-      // Once the server has answered, a real client stops sending too.
-      if (answered || socket.destroyed || i >= text.length) return clearInterval(timer);
+      if (socket.destroyed || i >= text.length) return clearInterval(timer);
       socket.write(text.charAt(i++));
     }, 50);
+    // Once the server has answered, a real client stops sending too.
+    socket.once('data', () => clearInterval(timer));
     socket.once('close', () => clearInterval(timer));
   }
 

@@ -30,13 +30,12 @@
  * (deleted once done), `jtis` (an hour of requests): none of them grows with the number of clients.
  */
 import { fork } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { existsSync, statSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { TokenSealer, hashToken } from '../platform/crypto/token-sealer.js';
-import { newAccessToken, newClientId, sha256Base64url } from '../core/domain/ids.js';
+import { newAccessToken, newClientId, sha256Base64url, uuidV7 } from '../core/domain/ids.js';
 
 export interface BulkLoadJob {
   dataDir: string;
@@ -188,7 +187,7 @@ export function bulkLoad(job: BulkLoadJob, log: (line: string) => void = (l) => 
   try {
     const templates = job.templates.map((t) => prepareTemplate(db, t.clientId, t.identity));
     if (templates.length === 0) throw new Error('no templates');
-    const sampleValues = { requestId: randomUUID(), clientId: newClientId(), tokenHash: 'x'.repeat(43), submissionKey: 'x'.repeat(43), sealedToken: 'x'.repeat(100), issuedAtSnake: '', issuedAtCamel: '' };
+    const sampleValues = { requestId: uuidV7(), clientId: newClientId(), tokenHash: 'x'.repeat(43), submissionKey: 'x'.repeat(43), sealedToken: 'x'.repeat(100), issuedAtSnake: '', issuedAtCamel: '' };
     const perClient = templates.reduce((a, t) => {
       const v: Record<string, string> = { ...sampleValues };
       for (const o of t.offsets) v[`ts:${o}`] = '"2020-01-01T00:00:00.000Z"';
@@ -225,7 +224,7 @@ export function bulkLoad(job: BulkLoadJob, log: (line: string) => void = (l) => 
         while (i < job.count && rows < rowsPerTransaction) {
           const t = templates[i % templates.length] as Template;
           const base = Math.floor(start + i * step);
-          const requestId = randomUUID();
+          const requestId = uuidV7(base); // as the intake mints them (core/domain/ids.ts), at the registration's time
           const clientId = newClientId();
           const token = newAccessToken();
           const tokenHash = hashToken(token);

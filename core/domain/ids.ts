@@ -14,7 +14,23 @@ export function randomBase62(length: number): string {
   return out;
 }
 
-export const newRequestId = (): string => randomUUID();
+/**
+ * A UUID version 7 (RFC 9562 §5.7): the millisecond Unix time in its first 48 bits, then 74 random
+ * bits. Ids minted close in time sort close together, so a store's primary key and the keys derived
+ * from it (a registration's parts, its jobs) are appended where the last ones went instead of landing
+ * on a random index page: one page written per commit for a batch of new requests, not one each.
+ * The time is when the request arrived, which its record says anyway (`submitted_at`).
+ */
+export function uuidV7(now: number = Date.now()): string {
+  const bytes = randomBytes(16);
+  bytes.writeUIntBE(now, 0, 6);
+  bytes[6] = 0x70 | (bytes[6]! & 0x0f);
+  bytes[8] = 0x80 | (bytes[8]! & 0x3f);
+  const h = bytes.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+export const newRequestId = (): string => uuidV7();
 /** Client ids: 22 Base62 chars (~131 bits), inside the OBIE `client_id` 1..36 limit. */
 export const newClientId = (): string => randomBase62(22);
 export const newEventId = (): string => randomUUID();

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openEmbeddedDatabase, type EmbeddedDatabase } from '../../platform/adapters/embedded/database.js';
+import { IN_FLIGHT_CONDITION, openEmbeddedDatabase, type EmbeddedDatabase } from '../../platform/adapters/embedded/database.js';
 import { SqliteStore } from '../../platform/adapters/embedded/sqlite-store.js';
 import type { Registration } from '../../core/domain/registration.js';
 import { aRegistration } from '../support/registration.js';
@@ -100,7 +100,16 @@ describe('embedded database: migration of records written before the parts table
         const doc = JSON.parse(db.sqlite.prepare<[], { doc: string }>("SELECT doc FROM registrations WHERE id = 'old'").get()?.doc ?? '{}') as Record<string, unknown>;
         expect(doc).not.toHaveProperty('body');
         expect(doc).not.toHaveProperty('verified');
-        expect(db.sqlite.pragma('user_version', { simple: true })).toBe(3); // 3: clients.active_software (one registration per software)
+        expect(db.sqlite.pragma('user_version', { simple: true })).toBe(4);
+        // 4: the per-TPP quota's index holds only requests in progress, and the quota's count uses it.
+        const indexes = db.sqlite.prepare<[], { name: string; partial: number }>("SELECT name, partial FROM pragma_index_list('registrations')").all();
+        expect(indexes).toContainEqual({ name: 'registrations_tpp_in_flight', partial: 1 });
+        expect(indexes.map((i) => i.name)).not.toContain('registrations_tpp');
+        const plan = db.sqlite.prepare<[string], { detail: string }>(`EXPLAIN QUERY PLAN SELECT COUNT(*) AS n FROM registrations WHERE tpp = ? AND ${IN_FLIGHT_CONDITION}`).all('x');
+        expect(plan.map((p) => p.detail).join()).toContain('USING COVERING INDEX registrations_tpp_in_flight');
+        expect(await store.countInFlight(whole.certificate.tppIdentity)).toBe(0);
+        await store.insertRegistration({ ...registration('new'), submissionKey: 'k3' }, []);
+        expect(await store.countInFlight(whole.certificate.tppIdentity)).toBe(1);
         // 2: the submitter's identity as a column, filled in for existing records (the per-TPP quota).
         expect(db.sqlite.prepare<[], { tpp: string | null }>("SELECT tpp FROM registrations WHERE id = 'old'").get()?.tpp).toBe(whole.certificate.tppIdentity);
         // Carries on from there: an update of a migrated record keeps its parts.

@@ -1,6 +1,7 @@
 import { chmodSync, closeSync, existsSync, fsync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { IN_FLIGHT_STATUSES } from '../../../core/domain/registration.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { GroupCommit } from './group-commit.js';
 import { WalCheckpointer } from './wal-checkpointer.js';
@@ -222,4 +223,18 @@ function migrate(db: Database.Database): void {
       db.pragma('user_version = 3');
     })();
   }
+  if (version < 4) {
+    // 4: the per-TPP quota's index holds only the requests in progress (a partial index on the
+    // quota's own condition, IN_FLIGHT_STATUSES): it stays a few pages however many registrations are
+    // kept, and a registration leaves it when it settles instead of moving to its TPP's settled
+    // entries, which every transition of every TPP dirtied on a page of its own.
+    db.transaction(() => {
+      db.exec('DROP INDEX IF EXISTS registrations_tpp');
+      db.exec(`CREATE INDEX registrations_tpp_in_flight ON registrations (tpp, status) WHERE ${IN_FLIGHT_CONDITION}`);
+      db.pragma('user_version = 4');
+    })();
+  }
 }
+
+/** The per-TPP quota's condition, shared by its query and its partial index (SQLite uses the index only for the same terms). */
+export const IN_FLIGHT_CONDITION = `status IN (${IN_FLIGHT_STATUSES.map((status) => `'${status}'`).join(', ')})`;

@@ -1,5 +1,5 @@
 import type { Client } from '../../../core/domain/client.js';
-import { IN_FLIGHT_STATUSES, type OutboxEntry, type Registration, type RegistrationStatus, type Stage } from '../../../core/domain/registration.js';
+import { type OutboxEntry, type Registration, type RegistrationStatus, type Stage } from '../../../core/domain/registration.js';
 import type { StageJobData } from '../../../core/ports/queue.js';
 import {
   activeSoftwareKeyOf,
@@ -17,7 +17,7 @@ import {
 import { compactedRegistration } from '../../../core/retention/compact.js';
 import type Database from 'better-sqlite3';
 import type { CommittedOutbox } from './committed-outbox.js';
-import { REGISTRATION_PARTS, type EmbeddedDatabase } from './database.js';
+import { IN_FLIGHT_CONDITION, REGISTRATION_PARTS, type EmbeddedDatabase } from './database.js';
 import type { GroupCommit } from './group-commit.js';
 import { guardAdapter } from '../dependency.js';
 
@@ -124,7 +124,7 @@ export class SqliteStore implements Store {
       probe: db.prepare('INSERT INTO write_probe (id, at, room) VALUES (1, ?, zeroblob(65536)) ON CONFLICT (id) DO UPDATE SET at = excluded.at, room = excluded.room'),
       purgePublished: db.prepare('DELETE FROM outbox WHERE published_at IS NOT NULL AND published_at < ?'),
       countInFlight: db.prepare<[string], { n: number }>(
-        `SELECT COUNT(*) AS n FROM registrations WHERE tpp = ? AND status IN (${IN_FLIGHT_STATUSES.map((st) => `'${st}'`).join(', ')})`,
+        `SELECT COUNT(*) AS n FROM registrations WHERE tpp = ? AND ${IN_FLIGHT_CONDITION}`,
       ),
       // Settled final records past their period with nothing left to publish (retention).
       expired: db.prepare<{ rejectedBefore: string; auditBefore: string; batch: number }, { id: string }>(

@@ -15,7 +15,7 @@ export function randomBase62(length: number): string {
 }
 
 /**
- * A UUID version 7 (RFC 9562 §5.7): the millisecond Unix time in its first 48 bits, then 74 random
+ * A UUID version 7 (RFC 9562, "UUID Version 7"): the millisecond Unix time in its first 48 bits, then 74 random
  * bits. Ids minted close in time sort close together, so a store's primary key and the keys derived
  * from it (a registration's parts, its jobs) are appended where the last ones went instead of landing
  * on a random index page: one page written per commit for a batch of new requests, not one each.

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { newRequestId, uuidV7 } from '../../core/domain/ids.js';
 
-// Request ids are UUIDv7 (RFC 9562 §5.7) so that the store's keys derived from them are appended in
+// Request ids are UUIDv7 (RFC 9562) so that the store's keys derived from them are appended in
 // arrival order (core/domain/ids.ts).
 describe('request ids', () => {
   it('are version 7 UUIDs with the RFC 9562 variant, carrying the time they were minted', () => {

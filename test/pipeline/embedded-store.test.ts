@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { IN_FLIGHT_CONDITION, openEmbeddedDatabase, type EmbeddedDatabase } from '../../platform/adapters/embedded/database.js';
+import { COMPACTABLE_CONDITION, IN_FLIGHT_CONDITION, openEmbeddedDatabase, type EmbeddedDatabase } from '../../platform/adapters/embedded/database.js';
+import { RetentionPurger } from '../../core/retention/purger.js';
 import { SqliteStore } from '../../platform/adapters/embedded/sqlite-store.js';
 import type { Registration } from '../../core/domain/registration.js';
 import { aRegistration } from '../support/registration.js';
@@ -100,7 +101,7 @@ describe('embedded database: migration of records written before the parts table
         const doc = JSON.parse(db.sqlite.prepare<[], { doc: string }>("SELECT doc FROM registrations WHERE id = 'old'").get()?.doc ?? '{}') as Record<string, unknown>;
         expect(doc).not.toHaveProperty('body');
         expect(doc).not.toHaveProperty('verified');
-        expect(db.sqlite.pragma('user_version', { simple: true })).toBe(4);
+        expect(db.sqlite.pragma('user_version', { simple: true })).toBe(5);
         // 4: the per-TPP quota's index holds only requests in progress, and the quota's count uses it.
         const indexes = db.sqlite.prepare<[], { name: string; partial: number }>("SELECT name, partial FROM pragma_index_list('registrations')").all();
         expect(indexes).toContainEqual({ name: 'registrations_tpp_in_flight', partial: 1 });
@@ -120,6 +121,43 @@ describe('embedded database: migration of records written before the parts table
         await db.close();
       }
     } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('embedded store: retention on a backlog', () => {
+  it('compacts in rounds of its batch, each reading only requests not compacted yet, and leaves the compacted ones out of the index', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dcr-retention-'));
+    const db = openEmbeddedDatabase(dir);
+    try {
+      const store = new SqliteStore(db);
+      for (let i = 0; i < 250; i++) {
+        const r: Registration = { ...registration(`r${String(i).padStart(3, '0')}`), submissionKey: `k${i}`, status: 'registered', verified, sealedToken: 'sealed', clientId: `c${i}` };
+        await store.insertRegistration(r, []);
+      }
+      const compactable = () => db.sqlite.prepare<[], { n: number }>(`SELECT COUNT(*) AS n FROM registrations INDEXED BY registrations_compactable WHERE ${COMPACTABLE_CONDITION}`).get()?.n;
+      expect(compactable()).toBe(250);
+      const purger = new RetentionPurger(store, { rejectedSeconds: 86_400, resultTtlSeconds: 86_400, auditSeconds: 157_788_000, intervalMs: 0 }, { owner: 'test', batch: 100, pauseMs: 0 });
+      const rounds: number[] = [];
+      const purge = store.purgeRetention.bind(store);
+      store.purgeRetention = async (cutoffs) => {
+        const report = await purge(cutoffs);
+        rounds.push(report.compacted);
+        return report;
+      };
+      const report = await purger.runOnce(Date.parse(at) + 2 * 86_400_000);
+      expect(report).toEqual({ deleted: 0, compacted: 250, jtis: 0 });
+      expect(rounds).toEqual([100, 100, 50]);
+      expect(compactable()).toBe(0);
+      const stored = await store.getRegistration('r007');
+      expect(stored).toMatchObject({ status: 'registered', sealedToken: null, verified: null });
+      expect(db.sqlite.prepare<[string], { compacted_at: string | null }>('SELECT compacted_at FROM registrations WHERE id = ?').get('r007')?.compacted_at).toBe(stored?.compactedAt);
+      // A second pass finds nothing to do, without reading the 250 it compacted.
+      expect(await purger.runOnce(Date.parse(at) + 2 * 86_400_000)).toEqual({ deleted: 0, compacted: 0, jtis: 0 });
+      expect(rounds.slice(3)).toEqual([0]);
+    } finally {
+      await db.close();
       await rm(dir, { recursive: true, force: true });
     }
   });

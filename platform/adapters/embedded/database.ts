@@ -234,7 +234,23 @@ function migrate(db: Database.Database): void {
       db.pragma('user_version = 4');
     })();
   }
+  if (version < 5) {
+    // 5: when retention compacted a request, as a column, and a partial index of the registered
+    // requests not compacted yet (COMPACTABLE_CONDITION): a retention pass finds the next ones to
+    // compact without reading, and parsing the record of, every request it compacted before (on a
+    // backlog of 100 000 the rounds of a pass grew from 49 to 86 ms on the event loop; README
+    // "Retention"). Filling the column reads each registered record once, here.
+    db.transaction(() => {
+      db.exec('ALTER TABLE registrations ADD COLUMN compacted_at TEXT');
+      db.exec(`UPDATE registrations SET compacted_at = doc ->> '$.compactedAt' WHERE status = 'registered' AND doc ->> '$.compactedAt' IS NOT NULL`);
+      db.exec(`CREATE INDEX registrations_compactable ON registrations (updated_at) WHERE ${COMPACTABLE_CONDITION}`);
+      db.pragma('user_version = 5');
+    })();
+  }
 }
+
+/** Registered requests that retention has not compacted yet; the condition of a partial index and of the query it serves. */
+export const COMPACTABLE_CONDITION = "status = 'registered' AND compacted_at IS NULL";
 
 /** The per-TPP quota's condition, shared by its query and its partial index (SQLite uses the index only for the same terms). */
 export const IN_FLIGHT_CONDITION = `status IN (${IN_FLIGHT_STATUSES.map((status) => `'${status}'`).join(', ')})`;

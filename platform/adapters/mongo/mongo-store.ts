@@ -123,6 +123,9 @@ export class MongoStore implements Store {
     // the per-TPP quota on requests in progress
     await this.#registrations.createIndex({ 'certificate.tppIdentity': 1, status: 1 }, { name: 'tpp_status' });
     await this.#jtis.createIndex({ expiresAt: 1 }, { name: 'expiresAt' });
+    // Retention's next requests to compact: compactedAt is null (or missing) for exactly those, so a
+    // pass seeks them instead of walking status_updatedAt past every request compacted before.
+    await this.#registrations.createIndex({ status: 1, compactedAt: 1, updatedAt: 1 }, { name: 'status_compactedAt_updatedAt' });
     // One registration per software: the key is set only on active clients (unset on delete).
     await this.#clients.createIndex({ activeSoftwareKey: 1 }, { unique: true, sparse: true, name: 'activeSoftwareKey_unique' });
   }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { statSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { BatchRolledBackError, DurabilityError, GroupCommit } from '../../platform/adapters/embedded/group-commit.js';
 import { openEmbeddedDatabase } from '../../platform/adapters/embedded/database.js';
 import { SqliteQueue } from '../../platform/adapters/embedded/sqlite-queue.js';
@@ -251,6 +251,45 @@ describe('EmbeddedDatabase', () => {
       const deadline = Date.now() + 20_000;
       while (statSync(wal).size > 64 * 4096 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       expect(statSync(wal).size).toBeLessThanOrEqual(64 * 4096);
+    } finally {
+      await db.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('under steady writes, a WAL grown past eight times its limit is started over, not cut (no TRUNCATE while the writer is busy)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dcr-wal-restart-'));
+    // idleMs beyond the test: the writer is never idle long enough for a TRUNCATE
+    const db = openEmbeddedDatabase(dir, { intervalMs: 20, maxWalPages: 64, idleMs: 60_000 });
+    try {
+      const wal = join(dir, 'dcr.sqlite-wal');
+      const insert = db.sqlite.prepare('INSERT INTO jtis (key, request_id, expires_at) VALUES (?, ?, ?)');
+      await db.commits.durable(() => {
+        for (let i = 0; i < 20_000; i++) insert.run(`k${i}`, `r${i}`.padEnd(100, 'x'), i);
+      });
+      const burst = statSync(wal).size;
+      expect(burst).toBeGreaterThan(8 * 64 * 4096);
+      // Writes every few milliseconds until the writer has started the WAL over (a new header: its
+      // salts, bytes 16-23 of the file, change at every restart), or 20 s.
+      const salts = () => {
+        const fd = openSync(wal, 'r');
+        try {
+          const header = Buffer.alloc(8);
+          readSync(fd, header, 0, 8, 16);
+          return header.toString('hex');
+        } finally {
+          closeSync(fd);
+        }
+      };
+      const before = salts();
+      const deadline = Date.now() + 20_000;
+      let n = 0;
+      while (salts() === before && Date.now() < deadline) {
+        await db.commits.durable(() => insert.run(`s${n++}`, 'y', 1));
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      expect(salts()).not.toBe(before);
+      expect(statSync(wal).size).toBeGreaterThanOrEqual(burst); // reused from its start, not cut while the writer waits
     } finally {
       await db.close();
       await rm(dir, { recursive: true, force: true });

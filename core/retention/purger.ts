@@ -87,6 +87,8 @@ export class RetentionPurger {
     const total: RetentionReport = { deleted: 0, compacted: 0, jtis: 0 };
     for (let round = 0; round < this.#maxRounds && !this.#stopped; round++) {
       if (round > 0 && this.#pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, this.#pauseMs));
+      // A long pass renews its lease as it goes (a paced pass of 500 rounds can outlast a short one).
+      if (round > 0 && round % 100 === 0 && !(await this.store.tryAcquireLease(RETENTION_LEASE, this.options.owner, this.#leaseMs))) break;
       const report = await this.store.purgeRetention(cutoffs);
       total.deleted += report.deleted;
       total.compacted += report.compacted;

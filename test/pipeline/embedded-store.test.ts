@@ -162,3 +162,32 @@ describe('embedded store: retention on a backlog', () => {
     }
   });
 });
+
+describe('retention: a long pass and its lease', () => {
+  it('renews its lease every 100 rounds, and stops when another instance holds it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dcr-retention-lease-'));
+    const db = openEmbeddedDatabase(dir);
+    try {
+      const store = new SqliteStore(db);
+      for (let i = 0; i < 250; i++) {
+        await store.insertRegistration({ ...registration(`l${String(i).padStart(3, '0')}`), submissionKey: `l${i}`, status: 'registered', verified, sealedToken: 'sealed' }, []);
+      }
+      const purger = new RetentionPurger(store, { rejectedSeconds: 86_400, resultTtlSeconds: 86_400, auditSeconds: 157_788_000, intervalMs: 0 }, { owner: 'me', batch: 2, pauseMs: 0 });
+      let rounds = 0;
+      const purge = store.purgeRetention.bind(store);
+      store.purgeRetention = async (cutoffs) => {
+        rounds += 1;
+        // Another instance takes the lease (ours lapsed, say) in the middle of the pass.
+        if (rounds === 50) db.sqlite.prepare("UPDATE leases SET owner = 'other', expires_at = ? WHERE name = 'retention-purge'").run(Date.now() + 600_000);
+        return purge(cutoffs);
+      };
+      const report = await purger.runOnce(Date.parse(at) + 2 * 86_400_000);
+      expect(rounds).toBe(100);
+      expect(report?.compacted).toBe(200);
+      expect(db.sqlite.prepare<[], { owner: string }>("SELECT owner FROM leases WHERE name = 'retention-purge'").get()?.owner).toBe('other');
+    } finally {
+      await db.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -120,7 +120,12 @@ class PipelineProcess {
 
   async start(): Promise<ScaleWorkerReady> {
     const ready = this.#await('ready', 180_000);
-    this.#child.send({ kind: 'start', tppCount: TPP_COUNT } satisfies ScaleWorkerCommand);
+    // The bulk-loaded clients are a backlog for retention (registered, never compacted); a pipeline
+    // at steady state would have compacted them. `DCR_RETENTION_PURGE_INTERVAL_SECONDS=0 npm run
+    // bench -- --scenario scale` measures the request paths without the backlog's compaction.
+    const retention = process.env.DCR_RETENTION_PURGE_INTERVAL_SECONDS;
+    const extraEnv = retention !== undefined ? { DCR_RETENTION_PURGE_INTERVAL_SECONDS: retention } : undefined;
+    this.#child.send({ kind: 'start', tppCount: TPP_COUNT, ...(extraEnv ? { extraEnv } : {}) } satisfies ScaleWorkerCommand);
     return (await ready).ready;
   }
 

@@ -4,6 +4,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -66,4 +67,24 @@ describe('the embedded data directory lock', () => {
       await restarted.close();
     }
   });
+
+  it('a script whose last step is `await db.close()` runs it to the end (the checkpoint worker holds the process until it has closed)', async () => {
+    const script = join(dir, 'close-last.mts');
+    const data = join(dir, 'data');
+    const database = join(import.meta.dirname, '..', '..', 'platform', 'adapters', 'embedded', 'database.ts');
+    await writeFile(
+      script,
+      `import { openEmbeddedDatabase } from ${JSON.stringify(database)};
+       const db = openEmbeddedDatabase(${JSON.stringify(data)});
+       await db.commits.durable(() => db.sqlite.prepare('INSERT INTO jtis (key, request_id, expires_at) VALUES (?, ?, ?)').run('k', 'r', 1));
+       await db.close();
+       process.stdout.write('closed');`,
+    );
+    const child = spawnSync(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8', cwd: join(import.meta.dirname, '..', '..') });
+    expect(child.stderr).toBe('');
+    expect(child.status).toBe(0);
+    expect(child.stdout).toBe('closed');
+    expect(existsSync(join(data, 'dcr.lock'))).toBe(false);
+  });
 });
+

@@ -101,6 +101,9 @@ export class WalCheckpointer {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    // Held by the worker until it has run its last checkpoint and closed its connection: unref'd,
+    // a process with nothing else left (a script's last `await db.close()`) would exit first.
+    this.#worker.ref();
     this.#worker.postMessage('stop');
     await this.#exited;
   }

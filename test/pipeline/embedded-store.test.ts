@@ -101,7 +101,10 @@ describe('embedded database: migration of records written before the parts table
         const doc = JSON.parse(db.sqlite.prepare<[], { doc: string }>("SELECT doc FROM registrations WHERE id = 'old'").get()?.doc ?? '{}') as Record<string, unknown>;
         expect(doc).not.toHaveProperty('body');
         expect(doc).not.toHaveProperty('verified');
-        expect(db.sqlite.pragma('user_version', { simple: true })).toBe(5);
+        expect(db.sqlite.pragma('user_version', { simple: true })).toBe(6);
+        // 6: the delete sweep's clients left `deleting` come from an index, not a scan of every client.
+        const sweep = db.sqlite.prepare<[], { detail: string }>("EXPLAIN QUERY PLAN SELECT doc FROM clients WHERE status = 'deleting' ORDER BY doc ->> '$.createdAt' DESC, client_id DESC LIMIT 50").all();
+        expect(sweep.map((p) => p.detail).join()).toContain('USING INDEX clients_status');
         // 4: the per-TPP quota's index holds only requests in progress, and the quota's count uses it.
         const indexes = db.sqlite.prepare<[], { name: string; partial: number }>("SELECT name, partial FROM pragma_index_list('registrations')").all();
         expect(indexes).toContainEqual({ name: 'registrations_tpp_in_flight', partial: 1 });

@@ -120,6 +120,8 @@ export class MongoStore implements Store {
     await this.#clients.createIndex({ 'outbox.id': 1 }, { name: 'outbox_pending', sparse: true });
     await this.#clients.createIndex({ requestId: 1 }, { name: 'requestId' });
     await this.#clients.createIndex({ createdAt: -1 }, { name: 'createdAt' });
+    // the delete sweep's clients left `deleting`, newest first (and the ops list by status)
+    await this.#clients.createIndex({ status: 1, createdAt: -1 }, { name: 'status_createdAt' });
     // the per-TPP quota on requests in progress
     await this.#registrations.createIndex({ 'certificate.tppIdentity': 1, status: 1 }, { name: 'tpp_status' });
     await this.#jtis.createIndex({ expiresAt: 1 }, { name: 'expiresAt' });

@@ -130,67 +130,65 @@ describe('embedded database: migration of records written before the parts table
 });
 
 describe('embedded store: retention on a backlog', () => {
-  it('compacts in rounds of its batch, each reading only requests not compacted yet, and leaves the compacted ones out of the index', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'dcr-retention-'));
-    const db = openEmbeddedDatabase(dir);
-    try {
-      const store = new SqliteStore(db);
-      for (let i = 0; i < 250; i++) {
-        const r: Registration = { ...registration(`r${String(i).padStart(3, '0')}`), submissionKey: `k${i}`, status: 'registered', verified, sealedToken: 'sealed', clientId: `c${i}` };
-        await store.insertRegistration(r, []);
-      }
-      const compactable = () => db.sqlite.prepare<[], { n: number }>(`SELECT COUNT(*) AS n FROM registrations INDEXED BY registrations_compactable WHERE ${COMPACTABLE_CONDITION}`).get()?.n;
-      expect(compactable()).toBe(250);
-      const purger = new RetentionPurger(store, { rejectedSeconds: 86_400, resultTtlSeconds: 86_400, auditSeconds: 157_788_000, intervalMs: 0 }, { owner: 'test', batch: 100, pauseMs: 0 });
-      const rounds: number[] = [];
-      const purge = store.purgeRetention.bind(store);
-      store.purgeRetention = async (cutoffs) => {
-        const report = await purge(cutoffs);
-        rounds.push(report.compacted);
-        return report;
-      };
-      const report = await purger.runOnce(Date.parse(at) + 2 * 86_400_000);
-      expect(report).toEqual({ deleted: 0, compacted: 250, jtis: 0 });
-      expect(rounds).toEqual([100, 100, 50]);
-      expect(compactable()).toBe(0);
-      const stored = await store.getRegistration('r007');
-      expect(stored).toMatchObject({ status: 'registered', sealedToken: null, verified: null });
-      expect(db.sqlite.prepare<[string], { compacted_at: string | null }>('SELECT compacted_at FROM registrations WHERE id = ?').get('r007')?.compacted_at).toBe(stored?.compactedAt);
-      // A second pass finds nothing to do, without reading the 250 it compacted.
-      expect(await purger.runOnce(Date.parse(at) + 2 * 86_400_000)).toEqual({ deleted: 0, compacted: 0, jtis: 0 });
-      expect(rounds.slice(3)).toEqual([0]);
-    } finally {
-      await db.close();
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
-});
+  const policy = { rejectedSeconds: 86_400, resultTtlSeconds: 86_400, auditSeconds: 157_788_000, intervalMs: 0 };
+  // A day after `at`: every request of the backlog is past the token delivery window.
+  const passAt = Date.parse(at) + 2 * 86_400_000;
+  let dir: string;
+  let db: EmbeddedDatabase;
+  let store: SqliteStore;
+  /** Each call of the store's purgeRetention (a round), in order: what it compacted. */
+  let rounds: number[];
+  /** Runs before each round (the round's number, from 1). */
+  let beforeRound: (round: number) => void;
 
-describe('retention: a long pass and its lease', () => {
-  it('renews its lease every 100 rounds, and stops when another instance holds it', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'dcr-retention-lease-'));
-    const db = openEmbeddedDatabase(dir);
-    try {
-      const store = new SqliteStore(db);
-      for (let i = 0; i < 250; i++) {
-        await store.insertRegistration({ ...registration(`l${String(i).padStart(3, '0')}`), submissionKey: `l${i}`, status: 'registered', verified, sealedToken: 'sealed' }, []);
-      }
-      const purger = new RetentionPurger(store, { rejectedSeconds: 86_400, resultTtlSeconds: 86_400, auditSeconds: 157_788_000, intervalMs: 0 }, { owner: 'me', batch: 2, pauseMs: 0 });
-      let rounds = 0;
-      const purge = store.purgeRetention.bind(store);
-      store.purgeRetention = async (cutoffs) => {
-        rounds += 1;
-        // Another instance takes the lease (ours lapsed, say) in the middle of the pass.
-        if (rounds === 50) db.sqlite.prepare("UPDATE leases SET owner = 'other', expires_at = ? WHERE name = 'retention-purge'").run(Date.now() + 600_000);
-        return purge(cutoffs);
-      };
-      const report = await purger.runOnce(Date.parse(at) + 2 * 86_400_000);
-      expect(rounds).toBe(100);
-      expect(report?.compacted).toBe(200);
-      expect(db.sqlite.prepare<[], { owner: string }>("SELECT owner FROM leases WHERE name = 'retention-purge'").get()?.owner).toBe('other');
-    } finally {
-      await db.close();
-      await rm(dir, { recursive: true, force: true });
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'dcr-retention-'));
+    db = openEmbeddedDatabase(dir);
+    store = new SqliteStore(db);
+    // 250 registered requests, never compacted: r000 … r249.
+    for (let i = 0; i < 250; i++) {
+      await store.insertRegistration({ ...registration(`r${String(i).padStart(3, '0')}`), submissionKey: `k${i}`, status: 'registered', verified, sealedToken: 'sealed', clientId: `c${i}` }, []);
     }
+    rounds = [];
+    beforeRound = () => {};
+    const purge = store.purgeRetention.bind(store);
+    store.purgeRetention = async (cutoffs) => {
+      beforeRound(rounds.length + 1);
+      const report = await purge(cutoffs);
+      rounds.push(report.compacted);
+      return report;
+    };
+  });
+  afterEach(async () => {
+    await db.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('compacts in rounds of its batch, each reading only requests not compacted yet, and leaves the compacted ones out of the index', async () => {
+    const compactable = () => db.sqlite.prepare<[], { n: number }>(`SELECT COUNT(*) AS n FROM registrations INDEXED BY registrations_compactable WHERE ${COMPACTABLE_CONDITION}`).get()?.n;
+    expect(compactable()).toBe(250);
+    const purger = new RetentionPurger(store, policy, { owner: 'test', batch: 100, pauseMs: 0 });
+    const report = await purger.runOnce(passAt);
+    expect(report).toEqual({ deleted: 0, compacted: 250, jtis: 0 });
+    expect(rounds).toEqual([100, 100, 50]);
+    expect(compactable()).toBe(0);
+    const stored = await store.getRegistration('r007');
+    expect(stored).toMatchObject({ status: 'registered', sealedToken: null, verified: null });
+    expect(db.sqlite.prepare<[string], { compacted_at: string | null }>('SELECT compacted_at FROM registrations WHERE id = ?').get('r007')?.compacted_at).toBe(stored?.compactedAt);
+    // A second pass finds nothing to do, without reading the 250 it compacted.
+    expect(await purger.runOnce(passAt)).toEqual({ deleted: 0, compacted: 0, jtis: 0 });
+    expect(rounds.slice(3)).toEqual([0]);
+  });
+
+  it('renews its lease every 100 rounds, and stops when another instance holds it', async () => {
+    const purger = new RetentionPurger(store, policy, { owner: 'me', batch: 2, pauseMs: 0 });
+    // Another instance takes the lease (ours lapsed, say) in the middle of the pass.
+    beforeRound = (round) => {
+      if (round === 50) db.sqlite.prepare("UPDATE leases SET owner = 'other', expires_at = ? WHERE name = 'retention-purge'").run(Date.now() + 600_000);
+    };
+    const report = await purger.runOnce(passAt);
+    expect(rounds).toHaveLength(100);
+    expect(report?.compacted).toBe(200);
+    expect(db.sqlite.prepare<[], { owner: string }>("SELECT owner FROM leases WHERE name = 'retention-purge'").get()?.owner).toBe('other');
   });
 });

@@ -5,9 +5,10 @@
  * root (CAP_SYS_ADMIN): elsewhere the test is skipped, saying so.
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, fsyncSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Registration } from '../../core/domain/registration.js';
 import { DependencyUnavailable } from '../../core/errors/dependency-unavailable.js';
@@ -66,6 +67,30 @@ function fillDisk(file: string): number {
     closeSync(fd);
   }
   return written;
+}
+
+/**
+ * Empties the WAL (a TRUNCATE checkpoint on a connection of the test's own) and fills the disk in the
+ * same synchronous step, so no write of the pipeline (same thread) comes between. Without it the WAL
+ * file keeps the space it had, and each time the checkpoint worker has copied every frame the writer
+ * starts the WAL over inside that space: writes fit again for a while and readiness comes back while
+ * the disk is still full (CI, 2026-12-02: `ready()` 200 right after a 503). With an empty WAL on a full
+ * disk every write needs a new block, so every write fails until space returns.
+ */
+async function emptyWalAndFillDisk(databaseFile: string, ballastFile: string): Promise<number> {
+  const db = new Database(databaseFile);
+  try {
+    db.pragma('busy_timeout = 0');
+    for (let attempt = 0; ; attempt++) {
+      // Between event-loop turns: the pipeline's group commit has committed its open batch.
+      await new Promise((resolve) => setImmediate(resolve));
+      const [r] = db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number; log: number }>;
+      if (r?.busy === 0 && statSync(`${databaseFile}-wal`).size === 0) return fillDisk(ballastFile);
+      if (attempt >= 200) throw new Error(`the WAL could not be emptied: ${JSON.stringify(r)}`);
+    }
+  } finally {
+    db.close();
+  }
 }
 
 const mountPoint = mountSmallFilesystem('16m');
@@ -127,9 +152,10 @@ describe.skipIf(!mountPoint)('a full disk, embedded mode (real ENOSPC on a 16 Mi
     }
     expect(await ready()).toBe(200);
 
-    expect(fillDisk(ballast)).toBeGreaterThan(0);
-    // A write that still fits in the space SQLite's WAL already holds is stored (and durable): those
-    // are acknowledged as usual. Once a commit needs a new block, SQLite fails it (SQLITE_FULL).
+    expect(await emptyWalAndFillDisk(join(mountPoint ?? '', 'data', 'dcr.sqlite'), ballast)).toBeGreaterThan(0);
+    // The WAL is empty and the disk full: the first commit needs a new block and SQLite fails it
+    // (SQLITE_FULL). Should one still fit (a block the ballast could not use), it is stored and
+    // acknowledged as usual, and the next one fails.
     let res;
     let before = 0;
     for (let i = 0; ; i++) {
